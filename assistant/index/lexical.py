@@ -1,0 +1,94 @@
+"""Lexical (BM25) retrieval over chunks with bm25s, one index per clearance level.
+
+Each clearance level gets its own index over only the chunks it may see, so filtering happens inside
+the retriever (results are never starved by a post-filter) and term statistics of documents a user
+may not see never influence their ranking.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+
+import numpy as np
+
+from assistant.models import Chunk
+
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has have
+    having he her here hers herself him himself his how i if in into is it its itself just me more most my
+    myself no nor not now of off on once only or other our ours ourselves out over own same she should so
+    some such than that the their theirs them themselves then there these they this those through to too
+    under until up very was we were what when where which while who whom why will with would you your
+    yours yourself yourselves us our i'm we're what's who's get got also may must shall""".split()
+)
+_TOKEN = re.compile(r"[a-z0-9]+(?:[.\-/][a-z0-9]+)*")
+
+
+def stem(word: str) -> str:
+    """A light English suffix stripper: enough to join review/reviews/reviewed/reviewing."""
+    if len(word) <= 4 or not word.isalpha():
+        return word
+    for suffix, repl in (("ies", "y"), ("sses", "ss"), ("ations", "ate"), ("ation", "ate"), ("ings", ""),
+                         ("ing", ""), ("edly", ""), ("ed", ""), ("ers", "er"), ("ly", ""), ("es", "e"), ("s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            if suffix == "s" and word.endswith(("ss", "us", "is")):
+                return word
+            return word[: len(word) - len(suffix)] + repl
+    return word
+
+
+def tokenize(text: str) -> list[str]:
+    tokens: list[str] = []
+    for raw in _TOKEN.findall(text.lower()):
+        if raw in STOPWORDS:
+            continue
+        tokens.append(stem(raw))
+        if any(sep in raw for sep in ".-/") and not re.fullmatch(r"[\d.]+", raw):
+            tokens.extend(stem(p) for p in re.split(r"[.\-/]", raw) if p and p not in STOPWORDS)
+    return tokens
+
+
+def chunk_lexical_text(chunk: Chunk) -> str:
+    return f"{chunk.title} {' '.join(chunk.trail)} {chunk.text} {' '.join(chunk.controls)}"
+
+
+class LexicalIndex:
+    """BM25 over a fixed list of chunks; one bm25s model per clearance rank, built on first use."""
+
+    def __init__(self, chunks: list[Chunk]) -> None:
+        self._chunks = chunks
+        self._tokens = [tokenize(chunk_lexical_text(c)) for c in chunks]
+        self._by_rank: dict[int, tuple[object, list[int]]] = {}
+        self._lock = threading.Lock()
+
+    def _model(self, max_rank: int) -> tuple[object, list[int]]:
+        with self._lock:
+            if max_rank not in self._by_rank:
+                import bm25s
+
+                positions = [i for i, c in enumerate(self._chunks) if c.class_rank <= max_rank and self._tokens[i]]
+                model = bm25s.BM25()
+                if positions:
+                    model.index([self._tokens[i] for i in positions], show_progress=False)
+                self._by_rank[max_rank] = (model, positions)
+            return self._by_rank[max_rank]
+
+    def search(self, query: str, max_rank: int, k: int) -> list[tuple[Chunk, float]]:
+        tokens = tokenize(query)
+        model, positions = self._model(max_rank)
+        if not tokens or not positions:
+            return []
+        k = min(k, len(positions))
+        vocab = model.vocab_dict  # type: ignore[attr-defined]
+        tokens = [t for t in tokens if t in vocab]
+        if not tokens:
+            return []
+        ids, scores = model.retrieve([tokens], k=k, show_progress=False)  # type: ignore[attr-defined]
+        out = []
+        for idx, score in zip(np.asarray(ids)[0], np.asarray(scores)[0], strict=True):
+            if score <= 0:
+                continue
+            out.append((self._chunks[positions[int(idx)]], float(score)))
+        return out

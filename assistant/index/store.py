@@ -1,0 +1,183 @@
+"""The index on disk: generations of (Chroma collection + chunk store + registers + manifest).
+
+Layout of the index folder::
+
+    CURRENT            number of the live generation (replaced atomically with os.replace)
+    gen-000007/        manifest.json, chunks.jsonl, registers.json of that generation
+    chroma/            embedded Chroma data (absent when a Chroma server is configured)
+    ingest.lock        held by a running ingest
+
+An ingest builds generation N+1 next to the live one (copying unchanged vectors, embedding only new
+text) and flips CURRENT when everything is written. A crash at any point leaves the live generation
+untouched; the next ingest removes the half-built one. Readers always see one whole generation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from assistant.config import Settings
+from assistant.models import Chunk
+from assistant.registers import RegisterResult
+
+CURRENT = "CURRENT"
+LOCK = "ingest.lock"
+
+
+class IndexError_(Exception):
+    """The index is missing or unusable; the message says what to do."""
+
+
+class IngestLocked(Exception):
+    """Another ingest holds the lock on this index."""
+
+
+def gen_dir(root: Path, number: int) -> Path:
+    return root / f"gen-{number:06d}"
+
+
+def collection_name(settings: Settings, number: int) -> str:
+    return f"{settings.collection_prefix}_chunks_g{number:06d}"
+
+
+def read_current(root: Path) -> int | None:
+    try:
+        return int((root / CURRENT).read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def write_current(root: Path, number: int) -> None:
+    tmp = root / f"{CURRENT}.tmp"
+    with open(tmp, "w") as fh:
+        fh.write(str(number))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, root / CURRENT)
+    _fsync_dir(root)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def ingest_lock(root: Path) -> Iterator[None]:
+    root.mkdir(parents=True, exist_ok=True)
+    fh = open(root / LOCK, "a+")
+    try:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IngestLocked(f"another ingest is already running on {root}; try again when it has finished") from None
+        yield
+    finally:
+        fh.close()
+
+
+def chroma_client(settings: Settings, root: Path):  # noqa: ANN201 - chromadb.ClientAPI
+    """Embedded PersistentClient under the index folder, or HttpClient when ISMS_CHROMA_HOST is set."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if settings.chroma_host:
+        return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+    return chromadb.PersistentClient(path=str(root / "chroma"), settings=chroma_settings)
+
+
+def create_collection(client: Any, name: str) -> Any:
+    # embedding_function=None: we always pass vectors, so Chroma never loads (or downloads) its default model
+    return client.create_collection(
+        name=name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}, get_or_create=False
+    )
+
+
+def get_collection(client: Any, name: str) -> Any:
+    return client.get_collection(name=name, embedding_function=None)
+
+
+@dataclass
+class Generation:
+    """One complete, immutable index generation as loaded for reading."""
+
+    number: int
+    root: Path
+    manifest: dict[str, Any]
+    chunks: list[Chunk]
+    registers: list[RegisterResult] = field(default_factory=list)
+
+    @property
+    def by_id(self) -> dict[str, Chunk]:
+        if not hasattr(self, "_by_id"):
+            self._by_id = {c.id: c for c in self.chunks}
+        return self._by_id
+
+
+def write_generation_files(
+    folder: Path, manifest: dict[str, Any], chunks: list[Chunk], registers: list[RegisterResult]
+) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "chunks.jsonl", "w", encoding="utf-8") as fh:
+        for chunk in chunks:
+            fh.write(json.dumps(chunk.to_dict(), ensure_ascii=False) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    with open(folder / "registers.json", "w", encoding="utf-8") as fh:
+        json.dump([r.model_dump() for r in registers], fh, ensure_ascii=False)
+        fh.flush()
+        os.fsync(fh.fileno())
+    with open(folder / "manifest.json", "w", encoding="utf-8") as fh:  # written last: marks the folder complete
+        json.dump(manifest, fh, ensure_ascii=False, indent=1)
+        fh.flush()
+        os.fsync(fh.fileno())
+    _fsync_dir(folder)
+
+
+def load_generation(root: Path, number: int | None = None) -> Generation:
+    number = read_current(root) if number is None else number
+    if number is None:
+        raise IndexError_(f"no index at {root}: run `isms-assistant ingest` first")
+    folder = gen_dir(root, number)
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        with open(folder / "chunks.jsonl", encoding="utf-8") as fh:
+            chunks = [Chunk.from_dict(json.loads(line)) for line in fh if line.strip()]
+        registers = [RegisterResult.model_validate(r) for r in json.loads((folder / "registers.json").read_text("utf-8"))]
+    except (FileNotFoundError, json.JSONDecodeError) as exc:
+        raise IndexError_(f"index generation {number} at {folder} is unreadable ({exc}); re-run ingest") from None
+    return Generation(number=number, root=root, manifest=manifest, chunks=chunks, registers=registers)
+
+
+def cleanup_stale(root: Path, settings: Settings, client: Any, keep: set[int]) -> list[str]:
+    """Remove generation folders and collections not in `keep` (call only while holding the lock)."""
+    removed: list[str] = []
+    for folder in root.glob("gen-*"):
+        try:
+            number = int(folder.name.split("-")[1])
+        except (IndexError, ValueError):
+            continue
+        if number not in keep:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder.name)
+    prefix = f"{settings.collection_prefix}_chunks_g"
+    keep_names = {collection_name(settings, n) for n in keep}
+    for col in client.list_collections():
+        name = col if isinstance(col, str) else col.name
+        if name.startswith(prefix) and name not in keep_names:
+            with contextlib.suppress(Exception):
+                client.delete_collection(name)
+                removed.append(name)
+    return removed

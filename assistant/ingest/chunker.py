@@ -1,0 +1,108 @@
+"""Structure-aware chunking: sections keep their heading trail; list items and numbered steps stay whole
+and stay with their heading."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from assistant.ingest.loaders import Block
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+
+
+@dataclass
+class Section:
+    trail: list[str]  # headings from the top, excluding the document title when it is the first heading
+    blocks: list[Block]
+
+
+@dataclass
+class ChunkDraft:
+    trail: list[str]
+    text: str
+    start: int
+    end: int
+
+
+def build_sections(blocks: list[Block], title: str) -> list[Section]:
+    sections: list[Section] = []
+    stack: list[tuple[int, str]] = []
+    current: list[Block] = []
+
+    def close() -> None:
+        if current:
+            sections.append(Section(trail=[t for _, t in stack], blocks=list(current)))
+            current.clear()
+
+    for block in blocks:
+        if block.kind == "heading":
+            close()
+            if block.text.strip() == title.strip() and not stack:
+                continue  # the document title heading adds nothing to the trail
+            while stack and stack[-1][0] >= block.level:
+                stack.pop()
+            stack.append((block.level, block.text.strip()))
+        else:
+            current.append(block)
+    close()
+    return sections
+
+
+def split_long_text(text: str, limit: int) -> list[str]:
+    """Split an over-long paragraph at sentence ends, then hard-wrap what is still too long."""
+    pieces: list[str] = []
+    buf = ""
+    for sentence in _SENTENCE_END.split(text):
+        while len(sentence) > limit:
+            pieces.append((buf + " " + sentence[:limit]).strip() if buf else sentence[:limit])
+            buf = ""
+            sentence = sentence[limit:]
+        if buf and len(buf) + len(sentence) + 1 > limit:
+            pieces.append(buf)
+            buf = sentence
+        else:
+            buf = f"{buf} {sentence}".strip()
+    if buf:
+        pieces.append(buf)
+    return pieces
+
+
+def chunk_sections(sections: list[Section], limit: int) -> list[ChunkDraft]:
+    """Pack each section's blocks into chunks of at most ~`limit` characters, never across sections.
+
+    A list keeps its lead-in line: when a section is split, each later chunk repeats the paragraph that
+    introduced the list so numbered steps are never cut from their context.
+    """
+    chunks: list[ChunkDraft] = []
+    for section in sections:
+        units: list[Block] = []
+        for block in section.blocks:
+            if len(block.text) > limit:
+                units.extend(Block(block.kind, part, block.start, block.end) for part in split_long_text(block.text, limit))
+            else:
+                units.append(block)
+        buf: list[Block] = []
+        lead: Block | None = None
+        size = 0
+        for unit in units:
+            if buf and size + len(unit.text) + 1 > limit:
+                chunks.append(_make_chunk(section.trail, buf))
+                buf = [lead] if lead is not None and unit.kind == "item" and len(lead.text) < limit // 4 else []
+                size = sum(len(b.text) + 1 for b in buf)
+            if unit.kind == "text":
+                lead = unit if unit.text.rstrip().endswith(":") else None
+            buf.append(unit)
+            size += len(unit.text) + 1
+        if buf:
+            chunks.append(_make_chunk(section.trail, buf))
+    return chunks
+
+
+def _make_chunk(trail: list[str], blocks: list[Block]) -> ChunkDraft:
+    return ChunkDraft(
+        trail=list(trail),
+        text="\n".join(b.text for b in blocks),
+        start=min(b.start for b in blocks),
+        end=max(b.end for b in blocks),
+    )

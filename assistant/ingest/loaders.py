@@ -1,0 +1,403 @@
+"""Format loaders: each turns one file into structural blocks (headings, text, list items).
+
+A loader raises `LoadError` with a specific, human-readable reason for anything it cannot read:
+binary content behind a text extension, corrupt PDF/DOCX/XLSX, empty files, undecodable text.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".text"}
+TABLE_SUFFIXES = {".csv", ".xlsx"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | TABLE_SUFFIXES | {".pdf", ".docx"}
+
+# Zip-based formats: refuse archives that would expand beyond this (zip bombs).
+MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
+MAX_ZIP_RATIO = 200
+
+
+class LoadError(Exception):
+    """A file could not be read; the message says why, in words a user can act on."""
+
+
+@dataclass
+class Block:
+    kind: str  # "heading" | "text" | "item"
+    text: str
+    start: int  # line, page, paragraph or row number (1-based), see LoadedDocument.span_unit
+    end: int
+    level: int = 0  # heading level (1 = top)
+
+
+@dataclass
+class LoadedDocument:
+    blocks: list[Block]
+    span_unit: str  # "line" | "page" | "paragraph" | "row"
+    front_matter: dict[str, Any] = field(default_factory=dict)
+    table: list[dict[str, str]] | None = None  # rows, for csv/xlsx
+    table_sheet: str | None = None
+    notes: list[str] = field(default_factory=list)  # e.g. "decoded as latin-1"
+
+    @property
+    def text(self) -> str:
+        return "\n".join(b.text for b in self.blocks)
+
+
+# ---------------------------------------------------------------- text decoding
+
+def decode_text(data: bytes) -> tuple[str, str]:
+    """Decode bytes as text; returns (text, encoding). Raises LoadError for binary content."""
+    if not data.strip():
+        raise LoadError("empty file")
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="replace"), "utf-8-sig"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as exc:
+            raise LoadError(f"looks like UTF-16 but does not decode: {exc.reason}") from None
+    head = data[:4096]
+    if head.count(b"\x00") > len(head) // 4:
+        # UTF-16 without BOM: every other byte is NUL for ASCII-range text
+        for enc in ("utf-16-le", "utf-16-be"):
+            try:
+                text = data.decode(enc)
+            except UnicodeDecodeError:
+                continue
+            if _printable_ratio(text[:2000]) > 0.95:
+                return text, enc
+        raise LoadError("binary content (NUL bytes) in a text file")
+    if b"\x00" in head:
+        raise LoadError("binary content (NUL bytes) in a text file")
+    try:
+        text, enc = data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        text, enc = data.decode("cp1252", errors="replace"), "cp1252"
+    if _printable_ratio(text[:4000]) < 0.9:
+        raise LoadError("binary content: too many non-printable characters for a text file")
+    return text, enc
+
+
+def _printable_ratio(text: str) -> float:
+    if not text:
+        return 1.0
+    ok = sum(1 for ch in text if ch.isprintable() or ch in "\n\r\t")
+    return ok / len(text)
+
+
+# ---------------------------------------------------------------- markdown / plain text
+
+_FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.S)
+_MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+_LIST_ITEM = re.compile(r"^\s{0,8}(?:\d{1,3}[.)]|[-*+•]|[a-z][.)])\s+\S")
+_NUMBERED_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})\.?\s+([A-Z][^.!?:;]{1,80})$")
+_SETEXT = re.compile(r"^(=+|-+)\s*$")
+
+
+class _FrontMatterLoader(yaml.SafeLoader):
+    """YAML loader that keeps numbers like 5.10 as text (a float would turn control 5.10 into 5.1)."""
+
+
+_FrontMatterLoader.yaml_implicit_resolvers = {
+    key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:float"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def split_front_matter(text: str) -> tuple[dict[str, Any], str, int]:
+    """Return (front matter dict, body, number of lines the front matter used)."""
+    m = _FRONT_MATTER.match(text)
+    if not m:
+        return {}, text, 0
+    try:
+        data = yaml.load(m.group(1), Loader=_FrontMatterLoader)  # noqa: S506 - safe subclass
+    except yaml.YAMLError:
+        return {}, text, 0
+    if not isinstance(data, dict):
+        return {}, text, 0
+    return data, text[m.end():], m.group(0).count("\n")
+
+
+def _is_caps_heading(line: str) -> bool:
+    letters = [c for c in line if c.isalpha()]
+    return 3 <= len(letters) and len(line) <= 80 and all(c.isupper() for c in letters) and not line.endswith(".")
+
+
+def text_to_blocks(text: str, markdown: bool, first_line: int = 1) -> list[Block]:
+    """Split text into heading / paragraph / list-item blocks, tracking line numbers."""
+    lines = text.splitlines()
+    blocks: list[Block] = []
+    para: list[str] = []
+    para_start = 0
+    in_fence = False
+
+    def flush(end: int) -> None:
+        nonlocal para
+        if para:
+            joined = " ".join(s.strip() for s in para).strip()
+            if joined:
+                kind = "item" if _LIST_ITEM.match(para[0]) else "text"
+                blocks.append(Block(kind, joined, para_start, end))
+        para = []
+
+    for idx, raw in enumerate(lines):
+        lineno = first_line + idx
+        line = raw.rstrip()
+        stripped = line.strip()
+        if markdown and stripped.startswith("```"):
+            if not para:
+                para_start = lineno
+            para.append(line)
+            in_fence = not in_fence
+            continue
+        if in_fence:
+            para.append(line)
+            continue
+        if not stripped:
+            flush(lineno - 1)
+            continue
+        heading = None
+        if markdown:
+            m = _MD_HEADING.match(stripped)
+            if m:
+                heading = (len(m.group(1)), m.group(2).strip())
+            elif _SETEXT.match(stripped) and len(para) == 1 and not _LIST_ITEM.match(para[0]):
+                level = 1 if stripped.startswith("=") else 2
+                title = para[0].strip()
+                para = []
+                blocks.append(Block("heading", title, lineno - 1, lineno, level))
+                continue
+        else:
+            nxt = lines[idx + 1].strip() if idx + 1 < len(lines) else ""
+            prev_blank = idx == 0 or not lines[idx - 1].strip()
+            m = _NUMBERED_HEADING.match(stripped)
+            if prev_blank and m and (not nxt or not _LIST_ITEM.match(stripped)):
+                heading = (1 + m.group(1).count("."), stripped)
+            elif prev_blank and _is_caps_heading(stripped):
+                heading = (1, stripped)
+            elif prev_blank and _SETEXT.match(nxt) and len(stripped) <= 80:
+                heading = (1, stripped)
+        if heading:
+            flush(lineno - 1)
+            blocks.append(Block("heading", heading[1], lineno, lineno, heading[0]))
+            continue
+        if not markdown and _SETEXT.match(stripped):
+            continue
+        if markdown and stripped.startswith("|"):
+            flush(lineno - 1)
+            if re.fullmatch(r"\|?[\s:|-]+\|?", stripped):
+                continue  # table separator row
+            cells = [c.strip() for c in stripped.strip("|").split("|")]
+            blocks.append(Block("item", " | ".join(cells), lineno, lineno))
+            continue
+        if _LIST_ITEM.match(line) and para and not in_fence:
+            flush(lineno - 1)
+        if not para:
+            para_start = lineno
+        para.append(line)
+    flush(first_line + len(lines) - 1)
+    return blocks
+
+
+def load_text(path: Path, data: bytes) -> LoadedDocument:
+    text, encoding = decode_text(data)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    markdown = path.suffix.lower() in {".md", ".markdown"}
+    front, body, fm_lines = split_front_matter(text) if markdown else ({}, text, 0)
+    blocks = text_to_blocks(body, markdown=markdown, first_line=fm_lines + 1)
+    if not blocks:
+        raise LoadError("no text content")
+    doc = LoadedDocument(blocks=blocks, span_unit="line", front_matter=front)
+    if encoding not in ("utf-8", "utf-8-sig"):
+        doc.notes.append(f"decoded as {encoding}")
+    return doc
+
+
+# ---------------------------------------------------------------- PDF
+
+def load_pdf(path: Path, data: bytes) -> LoadedDocument:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    if not data.startswith(b"%PDF"):
+        raise LoadError("not a PDF file (missing %PDF header)")
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted:
+            raise LoadError("encrypted PDF: cannot read without the password")
+        blocks: list[Block] = []
+        for page_no, page in enumerate(reader.pages, start=1):
+            page_text = page.extract_text() or ""
+            for block in text_to_blocks(page_text, markdown=False):
+                blocks.append(Block(block.kind, block.text, page_no, page_no, block.level))
+    except LoadError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError) as exc:
+        raise LoadError(f"corrupt PDF: {exc.__class__.__name__}: {str(exc)[:120]}") from None
+    if not blocks:
+        raise LoadError("PDF has no extractable text (scanned image?)")
+    return LoadedDocument(blocks=blocks, span_unit="page")
+
+
+# ---------------------------------------------------------------- zip-based formats
+
+def _check_zip(data: bytes, kind: str) -> zipfile.ZipFile:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise LoadError(f"corrupt {kind}: not a valid Office (zip) file") from None
+    total = sum(info.file_size for info in archive.infolist())
+    if total > MAX_UNZIPPED_BYTES or (data and total / max(len(data), 1) > MAX_ZIP_RATIO and total > 10_000_000):
+        raise LoadError(f"refused {kind}: expands to {total // 1_000_000} MB (possible zip bomb)")
+    return archive
+
+
+def load_docx(path: Path, data: bytes) -> LoadedDocument:
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+
+    _check_zip(data, "DOCX")
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (PackageNotFoundError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise LoadError(f"corrupt DOCX: {exc.__class__.__name__}: {str(exc)[:120]}") from None
+    except Exception as exc:  # lxml errors and friends: still a corrupt file, not a crash
+        raise LoadError(f"corrupt DOCX: {exc.__class__.__name__}: {str(exc)[:120]}") from None
+    blocks: list[Block] = []
+    para_no = 0
+    body = document.element.body
+    for child in body.iterchildren():
+        tag = child.tag.rsplit("}", 1)[-1]
+        if tag == "p":
+            para_no += 1
+            p = docx.text.paragraph.Paragraph(child, document)
+            text = p.text.strip()
+            if not text:
+                continue
+            style = (p.style.name if p.style is not None else "") or ""
+            if style == "Title":
+                blocks.append(Block("heading", text, para_no, para_no, 1))
+            elif style.startswith("Heading"):
+                level = int(style.split()[-1]) + 1 if style.split()[-1].isdigit() else 2
+                blocks.append(Block("heading", text, para_no, para_no, level))
+            elif style.startswith("List"):
+                blocks.append(Block("item", text, para_no, para_no))
+            else:
+                blocks.append(Block("text", text, para_no, para_no))
+        elif tag == "tbl":
+            table = docx.table.Table(child, document)
+            for row in table.rows:
+                para_no += 1
+                cells = []
+                for cell in row.cells:
+                    value = cell.text.strip()
+                    if value and (not cells or cells[-1] != value):
+                        cells.append(value)
+                if cells:
+                    blocks.append(Block("item", " | ".join(cells), para_no, para_no))
+    if not blocks:
+        raise LoadError("DOCX has no text")
+    return LoadedDocument(blocks=blocks, span_unit="paragraph")
+
+
+# ---------------------------------------------------------------- tables (csv / xlsx)
+
+def _rows_to_records(rows: list[list[str]]) -> list[dict[str, str]]:
+    rows = [r for r in rows if any(c.strip() for c in r)]
+    if not rows:
+        raise LoadError("empty table")
+    header_idx = 0
+    for i, row in enumerate(rows[:10]):  # header = first row with mostly non-empty text cells
+        filled = [c for c in row if c.strip()]
+        if len(filled) >= max(2, len(row) // 2) and all(not _is_number(c) for c in filled):
+            header_idx = i
+            break
+    header = [h.strip() for h in rows[header_idx]]
+    records = []
+    for row in rows[header_idx + 1:]:
+        record = {header[i] or f"column {i + 1}": (row[i].strip() if i < len(row) else "") for i in range(len(header))}
+        records.append(record)
+    return records
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def load_csv(path: Path, data: bytes) -> LoadedDocument:
+    text, encoding = decode_text(data)
+    try:
+        sample = text[:4096]
+        try:
+            dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t|")
+        except csv.Error:
+            dialect = csv.excel
+        rows = list(csv.reader(io.StringIO(text), dialect))
+    except csv.Error as exc:
+        raise LoadError(f"malformed CSV: {exc}") from None
+    records = _rows_to_records(rows)
+    doc = LoadedDocument(blocks=[], span_unit="row", table=records)
+    if encoding not in ("utf-8", "utf-8-sig"):
+        doc.notes.append(f"decoded as {encoding}")
+    return doc
+
+
+def load_xlsx(path: Path, data: bytes) -> LoadedDocument:
+    import openpyxl
+
+    _check_zip(data, "XLSX")
+    try:
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for broken files
+        raise LoadError(f"corrupt XLSX: {exc.__class__.__name__}: {str(exc)[:120]}") from None
+    best: tuple[str, list[dict[str, str]]] | None = None
+    try:
+        for sheet in workbook.worksheets:
+            rows = [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+            try:
+                records = _rows_to_records(rows)
+            except LoadError:
+                continue
+            if best is None or len(records) > len(best[1]):
+                best = (sheet.title, records)
+    finally:
+        workbook.close()
+    if best is None:
+        raise LoadError("XLSX has no sheet with a table")
+    return LoadedDocument(blocks=[], span_unit="row", table=best[1], table_sheet=best[0])
+
+
+LOADERS = {
+    ".md": load_text,
+    ".markdown": load_text,
+    ".txt": load_text,
+    ".text": load_text,
+    ".pdf": load_pdf,
+    ".docx": load_docx,
+    ".csv": load_csv,
+    ".xlsx": load_xlsx,
+}
+
+
+def load_file(path: Path) -> LoadedDocument:
+    suffix = path.suffix.lower()
+    loader = LOADERS.get(suffix)
+    if loader is None:
+        raise LoadError(f"unsupported file type {suffix or '(none)'}")
+    data = path.read_bytes()
+    if not data.strip():
+        raise LoadError("empty file")
+    return loader(path, data)

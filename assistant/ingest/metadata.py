@@ -1,0 +1,128 @@
+"""Metadata detection: control ids (2022, 2013, names), risk ids, roles, classification, title, type."""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+from typing import Any
+
+from assistant.catalogue import Catalogue, normalise
+from assistant.config import CLASSIFICATIONS
+
+# "5.15", "A.5.15", "Annex A 5.15", "A 5.15" — but not "clause 5.1", "v5.2" or "5.1.2"
+_ID_2022 = re.compile(r"(?<![\w.])(?:Annex\s+A\s*|A\s?\.?\s?)?([5-8])\.(\d{1,2})(?![\d]|\.\d)", re.I)
+_ID_2013 = re.compile(r"(?<![\w.])A\.?\s?(\d{1,2})\.(\d{1,2})\.(\d{1,2})(?![\d]|\.\d)", re.I)
+_CLAUSE_BEFORE = re.compile(r"(clause|clauses|section|sections|version|v|step|steps|iso/iec 27001:20\d\d|chapter|table|figure|page|rto|rpo)\s*$", re.I)
+RISK_ID = re.compile(r"\bR-\d{2,4}\b")
+_CLASSIFICATION_LINE = re.compile(
+    r"(?:classification|classified|sensitivity|protective marking)\s*[:\-–]?\s*\**\s*(public|internal|confidential|restricted)\b",
+    re.I,
+)
+_TAG = re.compile(r"\[(CONFIDENTIAL|RESTRICTED)\]")
+
+# Role names detected in text; generic job-title patterns cover organizations with other titles.
+ROLE_TERMS = [
+    "line manager", "system owner", "asset owner", "information owner", "risk owner", "control owner",
+    "data protection officer", "dpo", "ciso", "chief information security officer", "isms manager",
+    "service desk", "help desk", "all staff", "employees", "contractors", "third parties",
+    "security steering group", "change advisory board", "cab", "internal auditor", "top management",
+    "incident manager", "security operations", "hr", "people team", "facilities",
+]
+_TITLE_PATTERN = re.compile(
+    r"\b((?:Chief|Head of|Director of|VP of)\s+[A-Z][A-Za-z]+(?:\s+(?:and\s+)?[A-Z][A-Za-z]+){0,3}"
+    r"|[A-Z][A-Za-z]+(?:\s+[A-Z][A-Za-z]+){0,3}\s+(?:Manager|Lead|Officer|Owner|Counsel|Administrator|Auditor))\b"
+)
+
+DOC_TYPES = ("policy", "procedure", "standard", "guidance", "guideline", "plan", "record", "register", "manual", "form")
+
+
+def detect_controls(text: str, catalogue: Catalogue, names: bool = True) -> tuple[list[str], list[str]]:
+    """Control ids referenced in text → (2022 ids, 2013 ids as written). Names count if `names`."""
+    found: list[str] = []
+    legacy: list[str] = []
+    for m in _ID_2013.finditer(text):
+        key = f"A.{int(m.group(1))}.{int(m.group(2))}.{int(m.group(3))}"
+        targets = catalogue.legacy_map.get(key)
+        if targets:
+            legacy.append(key)
+            found.extend(t for t in targets if t not in found)
+    stripped = _ID_2013.sub(" ", text)
+    for m in _ID_2022.finditer(stripped):
+        prefix = stripped[max(0, m.start() - 30):m.start()]
+        explicit = m.group(0)[0] in "Aa"
+        if not explicit and _CLAUSE_BEFORE.search(prefix):
+            continue
+        cid = f"{m.group(1)}.{int(m.group(2))}"
+        if cid in catalogue and cid not in found:
+            found.append(cid)
+    if names:
+        for cid in catalogue.search_names(text):
+            if cid not in found:
+                found.append(cid)
+    return found, legacy
+
+
+def detect_risks(text: str) -> list[str]:
+    return list(dict.fromkeys(RISK_ID.findall(text)))
+
+
+def detect_roles(text: str) -> list[str]:
+    norm = f" {normalise(text)} "
+    roles = [r for r in ROLE_TERMS if f" {r} " in norm]
+    for m in _TITLE_PATTERN.finditer(text):
+        title = m.group(1).strip()
+        if title.lower() not in roles:
+            roles.append(title.lower())
+    return list(dict.fromkeys(roles))
+
+
+def detect_classification(front_matter: dict[str, Any], text: str, default: str = "internal") -> str:
+    value = str(front_matter.get("classification", "")).strip().lower()
+    if value in CLASSIFICATIONS:
+        return value
+    head = text[:3000]
+    m = _CLASSIFICATION_LINE.search(head)
+    if m:
+        return m.group(1).lower()
+    tag = _TAG.search(head)
+    if tag:
+        return tag.group(1).lower()
+    return default
+
+
+def infer_title(front_matter: dict[str, Any], headings: list[tuple[int, str]], path: str) -> str:
+    title = str(front_matter.get("title", "")).strip()
+    if title:
+        return title
+    if headings:
+        top = min(level for level, _ in headings[:5])
+        for level, text in headings[:5]:
+            if level == top:
+                return text.strip("# ").strip()
+    stem = PurePosixPath(path).stem
+    return re.sub(r"[-_]+", " ", stem).strip().capitalize()
+
+
+def infer_doc_type(front_matter: dict[str, Any], title: str, path: str) -> str:
+    value = str(front_matter.get("type", "")).strip().lower()
+    if value:
+        return value
+    haystack = f"{title} {path}".lower()
+    for kind in DOC_TYPES:
+        if kind in haystack:
+            return "guidance" if kind == "guideline" else kind
+    if "soa" in haystack or "applicability" in haystack:
+        return "register"
+    return "document"
+
+
+def front_matter_controls(front_matter: dict[str, Any], catalogue: Catalogue) -> list[str]:
+    raw = front_matter.get("controls") or []
+    if isinstance(raw, str | int | float):
+        raw = re.split(r"[;,]", str(raw))
+    ids: list[str] = []
+    for item in raw:
+        for control in catalogue.lookup(str(item)):
+            if control.id not in ids:
+                ids.append(control.id)
+    return ids

@@ -1,0 +1,67 @@
+"""Data shared across modules: indexed chunks and file records."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Chunk:
+    id: str
+    source: str  # path relative to the corpus root, forward slashes
+    title: str
+    doc_type: str
+    trail: list[str]  # heading trail inside the document
+    text: str
+    start: int
+    end: int
+    span_unit: str  # line | page | paragraph | row
+    classification: str
+    class_rank: int
+    kind: str = "section"  # section | risk | soa | row
+    controls: list[str] = field(default_factory=list)  # referenced in this chunk (ids and names)
+    doc_controls: list[str] = field(default_factory=list)  # declared for the whole document (front matter)
+    legacy_controls: list[str] = field(default_factory=list)
+    risks: list[str] = field(default_factory=list)
+    roles: list[str] = field(default_factory=list)
+    owner: str = ""
+    review_date: str = ""
+    text_hash: str = ""
+    doc_hash: str = ""
+
+    @property
+    def section(self) -> str:
+        return " > ".join([self.title, *self.trail])
+
+    @property
+    def span(self) -> str:
+        if self.start == self.end:
+            return f"{self.span_unit} {self.start}"
+        return f"{self.span_unit}s {self.start}–{self.end}"
+
+    def embedding_text(self) -> str:
+        """What the embedding model sees: where the passage sits, then the passage."""
+        return f"{self.section}\n{self.text}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Chunk:
+        return cls(**data)
+
+
+@dataclass
+class FileRecord:
+    source: str
+    hash: str
+    size: int
+    title: str
+    doc_type: str
+    classification: str
+    chunk_ids: list[str]
+    notes: list[str] = field(default_factory=list)
+    owner: str = ""
+    review_date: str = ""
+    doc_controls: list[str] = field(default_factory=list)

@@ -1,0 +1,121 @@
+"""Hybrid retrieval: dense (Chroma) + lexical (BM25) fused by reciprocal rank fusion, control-aware.
+
+The clearance filter is applied inside both retrievers (Chroma `where`, per-clearance BM25 index).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from assistant.config import Settings
+from assistant.index.embedder import Embedder
+from assistant.index.lexical import LexicalIndex, tokenize
+from assistant.models import Chunk
+from assistant.retrieval.query import QueryAnalysis
+
+
+@dataclass
+class Hit:
+    chunk: Chunk
+    score: float  # fused score
+    dense: float = 0.0  # cosine similarity (0 when not retrieved densely)
+    lexical: float = 0.0  # BM25 score (0 when not retrieved lexically)
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+
+
+@dataclass
+class SearchResult:
+    hits: list[Hit]
+    query_vector: np.ndarray
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class HybridRetriever:
+    def __init__(self, chunks_by_id: dict[str, Chunk], collection: Any, lexical: LexicalIndex,
+                 embedder: Embedder, settings: Settings) -> None:
+        self.chunks_by_id = chunks_by_id
+        self.collection = collection
+        self.lexical = lexical
+        self.embedder = embedder
+        self.settings = settings
+
+    def dense(self, vector: np.ndarray, max_rank: int, k: int) -> list[tuple[Chunk, float]]:
+        res = self.collection.query(
+            query_embeddings=[vector], n_results=k, where={"class_rank": {"$lte": max_rank}},
+            include=["distances"],
+        )
+        out = []
+        for cid, dist in zip(res["ids"][0], res["distances"][0], strict=True):
+            chunk = self.chunks_by_id.get(cid)
+            if chunk is not None and chunk.class_rank <= max_rank:
+                out.append((chunk, 1.0 - float(dist)))
+        return out
+
+    def search(self, analysis: QueryAnalysis, max_rank: int, top_k: int | None = None,
+               mode: str = "hybrid") -> SearchResult:
+        s = self.settings
+        top_k = top_k or s.top_k
+        timings: dict[str, float] = {}
+        t = time.perf_counter()
+        vector = self.embedder.encode_query(analysis.expanded)
+        timings["embed"] = (time.perf_counter() - t) * 1000
+        hits: dict[str, Hit] = {}
+        if mode in ("hybrid", "dense"):
+            t = time.perf_counter()
+            for rank, (chunk, sim) in enumerate(self.dense(vector, max_rank, s.dense_k)):
+                hit = hits.setdefault(chunk.id, Hit(chunk, 0.0))
+                hit.dense, hit.dense_rank = sim, rank
+                hit.score += 1.0 / (s.rrf_k + rank + 1)
+            timings["dense"] = (time.perf_counter() - t) * 1000
+        if mode in ("hybrid", "lexical"):
+            t = time.perf_counter()
+            for rank, (chunk, score) in enumerate(self.lexical.search(analysis.expanded, max_rank, s.lexical_k)):
+                hit = hits.setdefault(chunk.id, Hit(chunk, 0.0))
+                hit.lexical, hit.lexical_rank = score, rank
+                hit.score += 1.0 / (s.rrf_k + rank + 1)
+            timings["lexical"] = (time.perf_counter() - t) * 1000
+        t = time.perf_counter()
+        if analysis.controls and mode == "hybrid":
+            wanted = set(analysis.controls)
+            unit = s.control_boost / (s.rrf_k + 1)
+            for hit in hits.values():
+                if wanted & set(hit.chunk.controls):
+                    hit.score += unit
+                elif wanted & set(hit.chunk.doc_controls):
+                    hit.score += unit / 2
+        if analysis.risks and mode == "hybrid":
+            wanted_risks = set(analysis.risks)
+            for hit in hits.values():
+                if wanted_risks & set(hit.chunk.risks):
+                    hit.score += s.control_boost / (s.rrf_k + 1)
+        ranked = sorted(hits.values(), key=lambda h: h.score, reverse=True)
+        result = collapse_near_duplicates(ranked)[:top_k]
+        timings["fusion"] = (time.perf_counter() - t) * 1000
+        return SearchResult(hits=result, query_vector=vector, timings_ms=timings)
+
+
+def collapse_near_duplicates(hits: list[Hit], threshold: float = 0.9) -> list[Hit]:
+    """Drop hits whose text nearly repeats a better-ranked hit (copied boilerplate, duplicated files)."""
+    kept: list[Hit] = []
+    kept_sets: list[set[str]] = []
+    seen_hashes: set[str] = set()
+    for hit in hits:
+        if hit.chunk.text_hash in seen_hashes:
+            continue
+        tokens = set(tokenize(hit.chunk.text))
+        duplicate = False
+        for other in kept_sets:
+            if tokens and other and len(tokens & other) / len(tokens | other) >= threshold:
+                duplicate = True
+                break
+        if duplicate:
+            continue
+        kept.append(hit)
+        kept_sets.append(tokens)
+        seen_hashes.add(hit.chunk.text_hash)
+    return kept

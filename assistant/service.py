@@ -1,0 +1,174 @@
+"""The service facade: what the CLI, the Streamlit app and the evals call. No business logic elsewhere."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assistant.answer.grounded import abstain, compose
+from assistant.answer.types import Answer
+from assistant.catalogue import Catalogue, get_catalogue
+from assistant.config import Settings, get_settings
+from assistant.index import store
+from assistant.index.embedder import Embedder, get_embedder
+from assistant.index.lexical import LexicalIndex
+from assistant.ingest.pipeline import IngestSummary, ProgressFn, run_ingest
+from assistant.models import Chunk
+from assistant.registers import RiskRecord, SoAEntry
+from assistant.retrieval.query import Conversation, QueryAnalysis, analyse
+from assistant.retrieval.search import HybridRetriever, SearchResult
+
+
+class QuestionTooLong(ValueError):
+    pass
+
+
+@dataclass
+class Knowledge:
+    """Control ↔ risk ↔ SoA ↔ document links, built once per index generation."""
+
+    risks: dict[str, RiskRecord]
+    risk_chunks: dict[str, Chunk]
+    soa: dict[str, SoAEntry]
+    soa_chunks: dict[str, Chunk]
+    risks_by_control: dict[str, list[str]]
+
+    @classmethod
+    def build(cls, generation: store.Generation) -> Knowledge:
+        risks: dict[str, RiskRecord] = {}
+        soa: dict[str, SoAEntry] = {}
+        for reg in generation.registers:
+            for r in reg.risks:
+                risks.setdefault(r.risk_id, r)
+            for e in reg.soa:
+                soa.setdefault(e.control_id, e)
+        risk_chunks = {c.risks[0]: c for c in generation.chunks if c.kind == "risk" and c.risks}
+        soa_chunks = {c.controls[0]: c for c in generation.chunks if c.kind == "soa" and c.controls}
+        by_control: dict[str, list[str]] = {}
+        for r in risks.values():
+            for cid in r.controls:
+                by_control.setdefault(cid, []).append(r.risk_id)
+        return cls(risks, risk_chunks, soa, soa_chunks, by_control)
+
+    def linked_risks(self, control_ids: list[str], max_rank: int) -> list[tuple[RiskRecord, Chunk]]:
+        out: list[tuple[RiskRecord, Chunk]] = []
+        for cid in control_ids:
+            for rid in self.risks_by_control.get(cid, []):
+                chunk = self.risk_chunks.get(rid)
+                if chunk is None or chunk.class_rank > max_rank or any(r.risk_id == rid for r, _ in out):
+                    continue
+                out.append((self.risks[rid], chunk))
+        return sorted(out, key=lambda rc: -(rc[0].score or 0))
+
+
+class LoadedIndex:
+    """One index generation in memory: chunks, lexical index, Chroma collection, knowledge links."""
+
+    def __init__(self, settings: Settings, root: Path, embedder: Embedder) -> None:
+        self.generation = store.load_generation(root)
+        self.client = store.chroma_client(settings, root)
+        self.collection = store.get_collection(self.client, store.collection_name(settings, self.generation.number))
+        self.lexical = LexicalIndex(self.generation.chunks)
+        self.knowledge = Knowledge.build(self.generation)
+        self.retriever = HybridRetriever(self.generation.by_id, self.collection, self.lexical, embedder, settings)
+
+
+class Assistant:
+    """ISMS Assistant: ingest a corpus, answer questions with citations, SoA drafting and checks."""
+
+    def __init__(self, settings: Settings | None = None, *, corpus_dir: Path | None = None,
+                 index_dir: Path | None = None) -> None:
+        settings = settings or get_settings()
+        updates: dict[str, Any] = {}
+        if corpus_dir is not None:
+            updates["corpus_dir"] = Path(corpus_dir)
+        if index_dir is not None:
+            updates["index_dir"] = Path(index_dir)
+        self.settings = settings.model_copy(update=updates) if updates else settings
+        self.catalogue: Catalogue = get_catalogue()
+        self._loaded: LoadedIndex | None = None
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ index
+    @property
+    def embedder(self) -> Embedder:
+        return get_embedder(self.settings.resolved_model_path(), self.settings.embedding_batch_size)
+
+    def ingest(self, corpus_dir: Path | None = None, progress: ProgressFn | None = None) -> IngestSummary:
+        summary = run_ingest(self.settings, corpus_dir or self.settings.corpus_dir, self.settings.index_dir,
+                             progress=progress, embedder=self.embedder)
+        with self._lock:
+            self._loaded = None
+        return summary
+
+    def has_index(self) -> bool:
+        return store.read_current(self.settings.index_dir) is not None
+
+    @property
+    def index(self) -> LoadedIndex:
+        """The live generation; reloaded when an ingest has flipped CURRENT (never serves a stale index)."""
+        current = store.read_current(self.settings.index_dir)
+        with self._lock:
+            if self._loaded is None or self._loaded.generation.number != current:
+                self._loaded = LoadedIndex(self.settings, self.settings.index_dir, self.embedder)
+            return self._loaded
+
+    def status(self) -> dict[str, Any]:
+        gen = self.index.generation
+        m = gen.manifest
+        return {
+            "index": str(self.settings.index_dir), "corpus": m.get("corpus"), "generation": gen.number,
+            "created": m.get("created"), "files": len(m.get("files", {})), "chunks": len(gen.chunks),
+            "skipped": m.get("skipped", {}), "register_errors": m.get("register_errors", {}),
+            "model": m.get("model"),
+        }
+
+    # ------------------------------------------------------------------ questions
+    def clearance(self, role: str) -> int:
+        return self.settings.clearance_for(role)
+
+    def analyse(self, question: str, conversation: Conversation | None = None) -> QueryAnalysis:
+        return analyse(question, self.catalogue, conversation)
+
+    def retrieve(self, question: str, role: str | None = None, conversation: Conversation | None = None,
+                 mode: str = "hybrid", top_k: int | None = None) -> tuple[QueryAnalysis, SearchResult]:
+        analysis = self.analyse(question, conversation)
+        result = self.index.retriever.search(analysis, self.clearance(role or self.settings.default_role),
+                                             top_k=top_k, mode=mode)
+        return analysis, result
+
+    def ask(self, question: str, role: str | None = None, conversation: Conversation | None = None) -> Answer:
+        question = question.strip()
+        if not question:
+            raise ValueError("empty question")
+        if len(question) > self.settings.max_question_chars:
+            raise QuestionTooLong(
+                f"question is {len(question)} characters; the limit is {self.settings.max_question_chars} "
+                "(ISMS_MAX_QUESTION_CHARS)"
+            )
+        role = role or self.settings.default_role
+        max_rank = self.clearance(role)
+        t0 = time.perf_counter()
+        t = time.perf_counter()
+        analysis = self.analyse(question, conversation)
+        analysis_ms = (time.perf_counter() - t) * 1000
+        loaded = self.index
+        result = loaded.retriever.search(analysis, max_rank)
+        retrieve_ms = (time.perf_counter() - t0) * 1000
+        t = time.perf_counter()
+        if result.hits:
+            answer = compose(
+                analysis, result.hits, result.query_vector, self.embedder, self.catalogue,
+                loaded.knowledge.linked_risks(analysis.controls, max_rank), self.settings.abstain_threshold,
+            )
+        else:
+            answer = abstain(analysis, [])
+        answer.timings_ms = {"analysis": analysis_ms, **result.timings_ms, "retrieve": retrieve_ms,
+                             "answer": (time.perf_counter() - t) * 1000,
+                             "total": (time.perf_counter() - t0) * 1000}
+        if conversation is not None:
+            conversation.update(question, answer.controls or analysis.controls)
+        return answer
