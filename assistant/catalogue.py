@@ -111,7 +111,7 @@ ALIASES: dict[str, list[str]] = {
 }
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
-_ID_2022 = re.compile(r"^(?:annex\s*a\s*|a\s*)?([5-8])\s*[.]\s*(\d{1,2})$")
+_ID_2022 = re.compile(r"^(?:annex\s*a\s*\.?\s*|a\s*\.?\s*)?([5-8])\s*[.]\s*(\d{1,2})$")
 _ID_2013 = re.compile(r"^a?\s*[.]?\s*(\d{1,2})\s*[.]\s*(\d{1,2})\s*[.]\s*(\d{1,2})$")
 
 

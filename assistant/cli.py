@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 app = typer.Typer(help="ISMS Assistant: grounded answers over your ISO/IEC 27001 ISMS documents.",
                   no_args_is_help=True, add_completion=False)
@@ -37,11 +38,11 @@ def print_summary(summary) -> None:  # noqa: ANN001 - IngestSummary
         console.print(f"  [yellow]removed[/yellow] {source}")
     for source, reason in sorted(summary.skipped.items()):
         kept = " (previous version kept)" if source in summary.kept_previous else ""
-        console.print(f"  [red]skipped[/red] {source}: {reason}{kept}")
+        console.print(f"  [red]skipped[/red] {escape(source)}: {escape(reason)}{kept}")
     for source, errors in sorted(summary.register_errors.items()):
         console.print(f"  [yellow]register[/yellow] {source}: {len(errors)} row error(s)")
         for e in errors[:10]:
-            console.print(f"      {e}")
+            console.print(f"      {escape(str(e))}")
     for source, notes in sorted(summary.notes.items()):
         console.print(f"  [dim]note[/dim] {source}: {'; '.join(notes)}")
 
@@ -97,13 +98,13 @@ def status(index: IndexOpt = None) -> None:
 def _print_answer(answer, show_sources: bool = False) -> None:  # noqa: ANN001 - Answer
     if answer.notice:
         err.print(f"[yellow]{answer.notice}[/yellow]")
-    console.print(answer.answer, markup=False, highlight=False)
+    print(answer.answer)
     if answer.citations:
         console.print()
         for c in answer.citations:
-            console.print(f"[{c.n}] {c.source} — {c.section} ({c.span})", markup=False, highlight=False)
+            print(f"[{c.n}] {c.source} — {c.section} ({c.span})")
             if show_sources:
-                console.print("    " + c.text.replace("\n", "\n    "), markup=False, highlight=False, style="dim")
+                print("    " + c.text.replace("\n", "\n    "))
 
 
 @app.command()

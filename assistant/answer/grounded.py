@@ -154,7 +154,12 @@ def compose(
         body.append(f"- {text} [{n}]")
     lines: list[str] = []
     controls = [c for c in analysis.controls if c in catalogue]
-    doc_titles = list(dict.fromkeys(f"{u.chunk.title} [{citations[u.chunk.id].n}]" for u in units))
+    by_title: dict[str, list[int]] = {}
+    for u in units:
+        nums = by_title.setdefault(u.chunk.title, [])
+        if citations[u.chunk.id].n not in nums:
+            nums.append(citations[u.chunk.id].n)
+    doc_titles = [f"{title} " + "".join(f"[{n}]" for n in nums) for title, nums in by_title.items()]
     lead = []
     if controls:
         lead.append("Control" + ("s" if len(controls) > 1 else "") + ": " +

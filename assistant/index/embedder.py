@@ -12,6 +12,8 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 
 class Embedder:
@@ -31,13 +33,16 @@ class Embedder:
             with self._lock:
                 if self._model is None:
                     from sentence_transformers import SentenceTransformer
+                    from transformers.utils import logging as hf_logging
 
+                    hf_logging.disable_progress_bar()
+                    hf_logging.set_verbosity_error()
                     self._model = SentenceTransformer(self.model_path, device="cpu")
         return self._model
 
     @property
     def dimension(self) -> int:
-        return int(self.model.get_embedding_dimension())
+        return int(self.encode(["dimension probe"]).shape[1])
 
     def encode(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
         if not texts:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from assistant.catalogue import Catalogue
 from assistant.index.lexical import tokenize
-from assistant.ingest.metadata import detect_roles, detect_risks
+from assistant.ingest.metadata import detect_risks, detect_roles
 
 _BARE_2022 = re.compile(r"(?<![\w.])(?:annex\s*a\s*|a\.?\s?)?([5-8])\.(\d{1,2})(?![\d]|\.\d)", re.I)
 _FOLLOWUP_START = re.compile(r"^\s*(and|but|also|what about|how about|so|then|ok|okay)\b", re.I)

@@ -1,0 +1,88 @@
+"""Register parsing: the sample registers, tolerant headers, and row-level validation errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from assistant.ingest.loaders import load_file
+from assistant.registers import detect_kind, parse_register, parse_risk_register, parse_soa
+
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+
+
+def test_sample_risk_register_parses_cleanly_with_legacy_ids_mapped() -> None:
+    table = load_file(CORPUS / "registers/risk-register.csv").table
+    result = parse_register(table, "registers/risk-register.csv")
+    assert result is not None and result.kind == "risk_register"
+    assert len(result.risks) == 45 and result.errors == []
+    by_id = {r.risk_id: r for r in result.risks}
+    assert by_id["R-014"].legacy_controls == ["A.12.3.1"] and "8.13" in by_id["R-014"].controls
+    assert by_id["R-027"].legacy_controls == ["A.12.4.1"] and "8.15" in by_id["R-027"].controls
+    assert "7.4" in by_id["R-033"].controls and by_id["R-033"].treatment == "Mitigate"
+    for risk in result.risks:
+        assert risk.score == risk.likelihood * risk.impact
+
+
+def test_sample_soa_covers_93_controls() -> None:
+    table = load_file(CORPUS / "registers/statement-of-applicability.xlsx").table
+    result = parse_register(table, "registers/statement-of-applicability.xlsx")
+    assert result is not None and result.kind == "soa" and result.errors == []
+    assert len(result.soa) == 93
+    by_id = {e.control_id: e for e in result.soa}
+    assert by_id["7.4"].applicable is False and by_id["8.30"].applicable is False
+    assert by_id["5.7"].applicable is True and by_id["5.7"].linked_risks == []
+    assert by_id["8.11"].documents == []
+
+
+def test_tolerant_headers_and_row_errors() -> None:
+    rows = [
+        {"Ref": "R-1", "Risk": "Laptop theft", "Owner": "IT", "Likelihood": "3", "Impact": "4", "Treatment": "reduce",
+         "Annex A controls": "8.1; A.11.2.6", "Colour": "red"},
+        {"Ref": "R-1", "Risk": "dup", "Owner": "IT", "Likelihood": "1", "Impact": "1", "Treatment": "accept",
+         "Annex A controls": "", "Colour": ""},
+        {"Ref": "R-2", "Risk": "Bad numbers", "Owner": "IT", "Likelihood": "seven", "Impact": "9", "Treatment": "avoid",
+         "Annex A controls": "5.99, 8.13", "Colour": ""},
+        {"Ref": "", "Risk": "no id", "Owner": "", "Likelihood": "", "Impact": "", "Treatment": "", "Annex A controls": "",
+         "Colour": ""},
+    ]
+    assert detect_kind(rows[0].keys()) == "risk_register"
+    result = parse_risk_register(rows, "r.csv")
+    assert [r.risk_id for r in result.risks] == ["R-1", "R-2"]
+    first = result.risks[0]
+    assert first.score == 12 and first.level == "High" and first.treatment == "Mitigate"
+    assert first.controls == ["8.1", "7.9"] and first.legacy_controls == ["A.11.2.6"]
+    messages = [str(e) for e in result.errors]
+    assert any("row 3" in m and "duplicate risk id R-1" in m for m in messages)
+    assert any("row 4" in m and "likelihood" in m and "not a number" in m for m in messages)
+    assert any("row 4" in m and "impact" in m and "outside 1–5" in m for m in messages)
+    assert any("row 4" in m and "unknown control id '5.99'" in m for m in messages)
+    assert any("row 5" in m and "no risk id" in m for m in messages)
+    assert result.risks[1].controls == ["8.13"]
+    assert result.unknown_columns == ["Colour"]
+
+
+def test_missing_required_column_is_reported() -> None:
+    rows = [{"Risk ID": "R-1", "Owner": "x", "Likelihood": "2", "Impact": "2"}]
+    result = parse_risk_register(rows, "r.csv")
+    assert result.missing_columns == ["controls"]
+    assert any("required column missing" in str(e) for e in result.errors)
+
+
+def test_soa_unknown_and_duplicate_controls_and_bad_applicability() -> None:
+    rows = [
+        {"Control": "A.5.15", "Applicable?": "Yes", "Justification": "ok"},
+        {"Control": "5.15", "Applicable?": "yes", "Justification": "dup"},
+        {"Control": "5.99", "Applicable?": "No", "Justification": ""},
+        {"Control": "A.9.2.5", "Applicable?": "maybe", "Justification": ""},
+    ]
+    result = parse_soa(rows, "soa.csv")
+    assert [e.control_id for e in result.soa] == ["5.15", "5.18"]
+    assert result.soa[1].legacy_id == "A.9.2.5" and result.soa[1].applicable is None
+    messages = [str(e) for e in result.errors]
+    assert any("duplicate control 5.15" in m for m in messages)
+    assert any("unknown control id '5.99'" in m for m in messages)
+    assert any("expected Yes/No" in m for m in messages)
+
+
+def test_other_tables_are_not_registers() -> None:
+    assert parse_register([{"Name": "a", "Phone": "1"}], "contacts.csv") is None

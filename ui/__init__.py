@@ -1,0 +1,1 @@
+"""Streamlit app for ISMS Assistant (run with `isms-assistant ui` or `streamlit run ui/app.py`)."""

@@ -1,0 +1,146 @@
+"""Helpers shared by the pages: the cached facade, the signed-in user, inert rendering of document text.
+
+Document text is never trusted as markup: every piece of it goes through `md_escape` before
+`st.markdown` (which never gets ``unsafe_allow_html``), so a document cannot inject links, images,
+HTML, LaTeX or Streamlit colour directives into the page.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import streamlit as st
+
+from assistant.answer.types import Answer, Citation
+from assistant.config import classification_rank
+from assistant.feedback import FeedbackStore
+from assistant.service import Assistant
+from ui.auth import User, current_user
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=^\"'])")
+_CITE = re.compile(r"\\\[(\d{1,3})\\\]")
+
+STARTER_QUESTIONS = [
+    "How do I get access to a system?",
+    "What do I do if I lose my laptop?",
+    "How often are access rights reviewed?",
+    "How quickly must critical vulnerabilities be patched?",
+    "How do I report a security incident?",
+    "What process sits behind access control?",
+]
+
+
+@st.cache_resource(show_spinner="Loading the embedding model and the index…")
+def get_assistant() -> Assistant:
+    """One facade per server process (the embedding model is loaded once and shared by all sessions)."""
+    assistant = Assistant()
+    assistant.embedder.encode_query("warm up")  # load the model now, not on the first question
+    if assistant.has_index():
+        _ = assistant.index
+    return assistant
+
+
+@st.cache_resource(show_spinner=False)
+def get_feedback_store() -> FeedbackStore:
+    return FeedbackStore.for_settings(get_assistant().settings)
+
+
+def get_user() -> User:
+    """The signed-in user (app.py has already shown the sign-in form when there is none)."""
+    settings = get_assistant().settings
+    user = current_user(set(settings.roles), settings.default_role)
+    if user is None:
+        st.stop()
+    return user
+
+
+def clearance(user: User) -> int:
+    return get_assistant().clearance(user.role)
+
+
+def is_admin(user: User) -> bool:
+    """Admins (corpus upload, re-ingest, SoA approval, feedback report) hold the highest configured clearance."""
+    roles = get_assistant().settings.roles
+    top = max(classification_rank(level) for level in roles.values())
+    return clearance(user) >= top
+
+
+def require_index() -> Assistant:
+    """The facade, or a clear message (and a stop) when no index has been built yet."""
+    assistant = get_assistant()
+    if not assistant.has_index():
+        st.warning(
+            f"No index yet at `{md_escape(str(assistant.settings.index_dir))}`. Build it on the **Corpus** page "
+            "or run `isms-assistant ingest`."
+        )
+        st.stop()
+    return assistant
+
+
+# ---------------------------------------------------------------------------- inert rendering
+def md_escape(text: str) -> str:
+    """Backslash-escape every Markdown/Streamlit special character so text renders literally."""
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def md_lines(text: str) -> str:
+    """Escaped text with its line breaks kept."""
+    return "  \n".join(md_escape(line) for line in text.splitlines())
+
+
+def quote_block(text: str) -> str:
+    """Escaped text as a Markdown block quote (line breaks kept)."""
+    lines = [md_escape(line) for line in text.strip().splitlines()]
+    return "\n".join("> " + (line if line.strip() else "") for line in lines)
+
+
+def _cite_marks(escaped: str) -> str:
+    return _CITE.sub(r"**:blue[\[\1\]]**", escaped)
+
+
+def answer_markdown(text: str) -> str:
+    """The answer text as safe Markdown: bullets kept, [n] markers highlighted, everything else literal."""
+    out: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("- "):
+            out.append("- " + _cite_marks(md_escape(line[2:])))
+        elif line.strip():
+            out.append(_cite_marks(md_escape(line)))
+        else:
+            out.append("")
+    return "\n".join(out)
+
+
+def citation_heading(c: Citation) -> str:
+    span = f" · {md_escape(c.span)}" if c.span else ""
+    return f"**:blue[\\[{c.n}\\]]** **{md_escape(c.section)}**  \n:gray[{md_escape(c.source)}{span}]"
+
+
+def render_sources(citations: Iterable[Citation], key: str) -> None:
+    """Sources panel: document, section, the cited passage, and the full section on demand."""
+    citations = list(citations)
+    if not citations:
+        return
+    with st.expander(f"Sources ({len(citations)})", expanded=True):
+        for c in citations:
+            st.markdown(citation_heading(c))
+            quotes = c.quotes or [c.text[:400]]
+            st.markdown("\n>\n".join(quote_block(q) for q in dict.fromkeys(quotes)))
+            with st.popover("Open full section", use_container_width=False):
+                st.markdown(f"**{md_escape(c.section)}**  \n:gray[{md_escape(c.source)} · {md_escape(c.span)}]")
+                st.markdown(md_lines(c.text))
+
+
+def render_closest(answer: Answer) -> None:
+    if not answer.closest:
+        return
+    st.markdown("**Closest documents**")
+    for c in answer.closest:
+        st.markdown(f"- {md_escape(c.get('title', ''))} — {md_escape(c.get('section', ''))}  \n"
+                    f"  :gray[{md_escape(c.get('source', ''))}]")
+
+
+def role_badge(user: User) -> str:
+    level = get_assistant().settings.roles.get(user.role, "")
+    return f"{md_escape(user.name)} · role **{md_escape(user.role)}** · cleared to *{md_escape(level)}*"
