@@ -19,6 +19,9 @@ err = Console(stderr=True)
 IndexOpt = Annotated[Path | None, typer.Option("--index", help="index folder (default: ISMS_INDEX_DIR or user data dir)")]
 CorpusOpt = Annotated[Path | None, typer.Option("--corpus", help="corpus folder (default: ISMS_CORPUS_DIR or the sample corpus)")]
 RoleOpt = Annotated[str | None, typer.Option("--role", help="role deciding what you may see (staff, manager, isms-lead)")]
+LlmOpt = Annotated[bool | None, typer.Option(
+    "--llm/--no-llm", help="answer with the LLM endpoint (verified citations, grounded fallback); "
+                           "default: on when ISMS_LLM_BASE_URL is set")]
 
 
 def _assistant(index: Path | None = None, corpus: Path | None = None):  # noqa: ANN202
@@ -95,10 +98,11 @@ def status(index: IndexOpt = None) -> None:
     print(json.dumps(info, indent=1))
 
 
-def _print_answer(answer, show_sources: bool = False) -> None:  # noqa: ANN001 - Answer
+def _print_answer(answer, show_sources: bool = False, text: bool = True) -> None:  # noqa: ANN001 - Answer
     if answer.notice:
-        err.print(f"[yellow]{answer.notice}[/yellow]")
-    print(answer.answer)
+        err.print(f"[yellow]{escape(answer.notice)}[/yellow]")
+    if text:
+        print(answer.answer)
     if answer.citations:
         console.print()
         for c in answer.citations:
@@ -107,16 +111,48 @@ def _print_answer(answer, show_sources: bool = False) -> None:  # noqa: ANN001 -
                 print("    " + c.text.replace("\n", "\n    "))
 
 
+def _live_output() -> bool:
+    """Stream LLM text only to a terminal; pipes and files get just the verified answer."""
+    return sys.stdout.isatty()
+
+
+def _stream_answer(assistant, question: str, role: str | None, conversation, llm: bool | None,  # noqa: ANN001
+                   show_sources: bool = False):  # noqa: ANN202 - Answer
+    """LLM path: print the text as it arrives, then the citations; if verification changed the text
+    (sentences removed, or the grounded fallback), print the verified answer after a rule."""
+    streamed = ""
+    answer = None
+    for item in assistant.ask_stream(question, role=role, conversation=conversation, llm=llm):
+        if isinstance(item, str):
+            streamed += item
+            sys.stdout.write(item)
+            sys.stdout.flush()
+        else:
+            answer = item
+    if streamed:
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+    same = bool(streamed) and streamed.strip() == answer.answer.strip()
+    if streamed and not same:
+        err.print("[yellow]── verified answer ──[/yellow]")
+    _print_answer(answer, show_sources, text=not same)
+    return answer
+
+
 @app.command()
 def ask(question: Annotated[str, typer.Argument(help="your question")], role: RoleOpt = None, index: IndexOpt = None,
         json_out: Annotated[bool, typer.Option("--json", help="print the answer as JSON")] = False,
-        sources: Annotated[bool, typer.Option("--sources", help="print the cited passages")] = False) -> None:
+        sources: Annotated[bool, typer.Option("--sources", help="print the cited passages")] = False,
+        llm: LlmOpt = None) -> None:
     """Ask one question; the answer cites the document sections it used."""
     from assistant.index.store import IndexError_
 
     assistant = _assistant(index)
     try:
-        answer = assistant.ask(question, role=role)
+        if not json_out and _live_output() and assistant.use_llm(llm):
+            _stream_answer(assistant, question, role, None, llm, sources)
+            return
+        answer = assistant.ask(question, role=role, llm=llm)
     except (IndexError_, ValueError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
@@ -127,7 +163,7 @@ def ask(question: Annotated[str, typer.Argument(help="your question")], role: Ro
 
 
 @app.command()
-def chat(role: RoleOpt = None, index: IndexOpt = None) -> None:
+def chat(role: RoleOpt = None, index: IndexOpt = None, llm: LlmOpt = None) -> None:
     """Terminal conversation with follow-ups. /sources shows the last answer's passages; /quit ends."""
     from assistant.index.store import IndexError_
     from assistant.retrieval.query import Conversation
@@ -153,11 +189,162 @@ def chat(role: RoleOpt = None, index: IndexOpt = None) -> None:
                 _print_answer(last, show_sources=True)
             continue
         try:
-            last = assistant.ask(question, role=role, conversation=conversation)
+            if _live_output() and assistant.use_llm(llm):
+                last = _stream_answer(assistant, question, role, conversation, llm)
+                continue
+            last = assistant.ask(question, role=role, conversation=conversation, llm=llm)
         except (IndexError_, ValueError) as exc:
             err.print(f"[red]error:[/red] {exc}")
             continue
         _print_answer(last)
+
+
+@app.command("eval")
+def eval_command(
+    questions: Annotated[Path | None, typer.Option("--questions", help="JSONL question set (default: evals/questions.jsonl)")] = None,
+    corpus: CorpusOpt = None, index: IndexOpt = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print the metrics as JSON")] = False,
+    baseline: Annotated[list[str] | None, typer.Option("--baseline", help="tutorial, bm25, dense or all (repeatable)")] = None,
+    split: Annotated[str, typer.Option("--split", help="dev, holdout or all")] = "all",
+) -> None:
+    """Evaluate the product (and baselines) on a question set: retrieval, answers, abstention, citations, latency."""
+    from assistant.evaluation.harness import EvalError, print_report, run_eval
+    from assistant.index.store import IngestLocked
+
+    try:
+        report = run_eval(questions, corpus=corpus, index=index, baselines=baseline or [], split=split,
+                          log=lambda msg: err.print(f"[dim]{escape(msg)}[/dim]"))
+    except (EvalError, IngestLocked, FileNotFoundError) as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    if json_out:
+        print(json.dumps(report, ensure_ascii=False, indent=1))
+    else:
+        print_report(report, console)
+
+
+@app.command()
+def ui(corpus: CorpusOpt = None, index: IndexOpt = None, role: RoleOpt = None,
+       port: Annotated[int, typer.Option("--port", help="port to listen on")] = 8501,
+       address: Annotated[str, typer.Option("--address", help="address to listen on")] = "127.0.0.1") -> None:
+    """Start the Streamlit app (ingests the corpus first when there is no index yet)."""
+    import math
+    import os
+
+    from assistant.index.store import IngestLocked
+
+    app_path = Path(__file__).resolve().parents[1] / "ui" / "app.py"
+    if not app_path.is_file():
+        err.print(f"[red]error:[/red] the Streamlit app is not at {app_path} (it ships with the source checkout)")
+        raise typer.Exit(2)
+    assistant = _assistant(index, corpus)
+    if role and role not in assistant.settings.roles:
+        err.print(f"[red]error:[/red] unknown role {role!r}; configured roles: {', '.join(sorted(assistant.settings.roles))}")
+        raise typer.Exit(2)
+    if not assistant.has_index():
+        err.print(f"No index at {assistant.settings.index_dir}: ingesting {assistant.settings.corpus_dir} first…")
+        try:
+            print_summary(assistant.ingest())
+        except (IngestLocked, FileNotFoundError) as exc:
+            err.print(f"[red]error:[/red] {escape(str(exc))}")
+            raise typer.Exit(2) from None
+    env = dict(os.environ, ISMS_INDEX_DIR=str(assistant.settings.index_dir),
+               ISMS_CORPUS_DIR=str(assistant.settings.corpus_dir))
+    env.setdefault("HF_HUB_OFFLINE", "1")
+    if role:
+        env["ISMS_UI_ROLE"] = role
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app_path), "--server.headless", "true",
+           "--server.address", address, "--server.port", str(port), "--browser.gatherUsageStats", "false",
+           "--server.fileWatcherType", "none", "--client.toolbarMode", "minimal", "--theme.primaryColor", "#1f5fae",
+           "--server.maxUploadSize", str(max(1, math.ceil(assistant.settings.max_file_mb)))]
+    err.print(f"ISMS Assistant: http://{address}:{port}  (Ctrl+C stops it)")
+    sys.stderr.flush()
+    os.execve(sys.executable, cmd, env)  # become the Streamlit server (signals reach it directly)
+
+
+# ---------------------------------------------------------------------------------------------- soa
+soa_app = typer.Typer(help="Statement of Applicability: justifications with citations, auditor-style checks, exports.",
+                      no_args_is_help=True, add_completion=False)
+app.add_typer(soa_app, name="soa")
+
+
+@soa_app.command("draft")
+def soa_draft(
+    controls: Annotated[list[str] | None, typer.Argument(help="controls: 2022 id, 2013 id or name (default: all 93)")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="md, csv, xlsx or json")] = "md",
+    out: Annotated[Path | None, typer.Option("--out", help="write to this file (required for xlsx)")] = None,
+    role: RoleOpt = None, index: IndexOpt = None, llm: LlmOpt = None,
+    history: Annotated[bool, typer.Option("--history/--no-history", help="show stored edits and approvals")] = True,
+) -> None:
+    """Draft SoA entries: applicability, reasons, status, owner and a justification citing risks and sections."""
+    import time
+
+    from assistant.index.store import IndexError_
+    from assistant.soa import export
+
+    fmt = fmt.lower().lstrip(".")
+    if fmt not in export.FORMATS:
+        err.print(f"[red]error:[/red] unknown format {fmt!r}; use one of {', '.join(export.FORMATS)}")
+        raise typer.Exit(2)
+    if fmt == "xlsx" and out is None:
+        err.print("[red]error:[/red] --format xlsx needs --out FILE.xlsx")
+        raise typer.Exit(2)
+    assistant = _assistant(index)
+    t0 = time.perf_counter()
+    try:
+        drafts = assistant.draft_soa(controls or None, role=role, llm=llm, history=history)
+    except (IndexError_, ValueError) as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    seconds = time.perf_counter() - t0
+    if fmt == "xlsx":
+        export.write_xlsx(drafts, out)
+    else:
+        text = {"md": export.to_markdown, "csv": export.to_csv,
+                "json": lambda ds: json.dumps([d.to_dict() for d in ds], ensure_ascii=False, indent=1) + "\n"}[fmt](drafts)
+        if out is None:
+            sys.stdout.write(text)
+        else:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(text, encoding="utf-8")
+    warned = sum(1 for d in drafts if d.warnings)
+    err.print(f"Drafted {len(drafts)} control(s) in {seconds:.1f} s" + (f"; {warned} with warnings" if warned else "")
+              + (f"; written to {out}" if out else ""))
+
+
+@soa_app.command("check")
+def soa_check(
+    json_out: Annotated[bool, typer.Option("--json", help="print the findings as JSON")] = False,
+    role: RoleOpt = None, index: IndexOpt = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="date for review-date checks (YYYY-MM-DD; default today)")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="exit with status 1 when there are findings")] = False,
+) -> None:
+    """Check the SoA like an auditor: drivers, risk treatment, exclusions, documents, template wording, ids."""
+    from datetime import date
+
+    from assistant.index.store import IndexError_
+
+    try:
+        when = date.fromisoformat(as_of) if as_of else None
+        report = _assistant(index).check_soa(role, as_of=when)
+    except (IndexError_, ValueError) as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    if json_out:
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=1))
+    else:
+        counts = report.by_severity()
+        console.print(f"[bold]SoA check[/bold] (as of {report.as_of}): {len(report.findings)} finding(s) — "
+                      + ", ".join(f"{n} {s}" for s, n in counts.items()))
+        for f in report.findings:
+            colour = {"high": "red", "medium": "yellow", "low": "cyan"}[f.severity]
+            console.print(f"\n[{colour}]{f.severity.upper()}[/{colour}] {f.control or '-'} [bold]{f.kind}[/bold]: "
+                          f"{escape(f.message)}")
+            console.print(f"    [dim]fix:[/dim] {escape(f.fix)}")
+            for e in f.evidence:
+                console.print(f"    [{e.n}] {e.source} — {e.section}", markup=False, highlight=False)
+    if strict and report.findings:
+        raise typer.Exit(1)
 
 
 def main() -> None:

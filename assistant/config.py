@@ -70,7 +70,9 @@ class Settings(BaseSettings):
     rrf_k: int = 60
     control_boost: float = 0.35
     top_k: int = 8
-    abstain_threshold: float = 0.33
+    # logistic abstention model [bias, best passage cosine, best sentence cosine, idf-weighted coverage],
+    # fitted on the dev split by evals/calibrate_abstention.py
+    abstain_weights: list[float] = Field(default_factory=lambda: [8.209, -8.412, -8.136, -0.974])
     max_question_chars: int = 2000
 
     # optional LLM (OpenAI-compatible); absent = grounded composer only

@@ -22,6 +22,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from assistant.answer.types import Answer
 from assistant.config import Settings
+from assistant.models import Chunk
 
 RATING_UP = 1
 RATING_DOWN = 0
@@ -164,3 +165,12 @@ class FeedbackStore:
             "up": sum(r.rating == RATING_UP for r in rows),
             "down": sum(r.rating == RATING_DOWN for r in rows),
         }
+
+
+def answer_class_rank(answer: Answer, chunks_by_id: dict[str, Chunk]) -> int:
+    """Highest classification rank among the passages (or closest documents) an answer shows."""
+    ranks = [chunks_by_id[c.chunk_id].class_rank for c in answer.citations if c.chunk_id in chunks_by_id]
+    closest = {c.get("source") for c in answer.closest}
+    if closest:
+        ranks.extend(ch.class_rank for ch in chunks_by_id.values() if ch.source in closest)
+    return max(ranks, default=0)

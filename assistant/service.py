@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from assistant.answer.grounded import abstain, compose
+from assistant.answer.grounded import UnitVectors, abstain, compose
 from assistant.answer.types import Answer
 from assistant.catalogue import Catalogue, get_catalogue
 from assistant.config import Settings, get_settings
@@ -16,10 +17,18 @@ from assistant.index import store
 from assistant.index.embedder import Embedder, get_embedder
 from assistant.index.lexical import LexicalIndex
 from assistant.ingest.pipeline import IngestSummary, ProgressFn, run_ingest
+from assistant.llm.client import LLMClient
 from assistant.models import Chunk
 from assistant.registers import RiskRecord, SoAEntry
 from assistant.retrieval.query import Conversation, QueryAnalysis, analyse
 from assistant.retrieval.search import HybridRetriever, SearchResult
+
+if TYPE_CHECKING:
+    from datetime import date
+
+    from assistant.soa.checks import CheckReport
+    from assistant.soa.draft import SoAContext, SoADraft
+    from assistant.soa.store import SoAStore
 
 
 class QuestionTooLong(ValueError):
@@ -73,6 +82,7 @@ class LoadedIndex:
         self.collection = store.get_collection(self.client, store.collection_name(settings, self.generation.number))
         self.lexical = LexicalIndex(self.generation.chunks)
         self.knowledge = Knowledge.build(self.generation)
+        self.unit_vectors = UnitVectors(embedder)
         self.retriever = HybridRetriever(self.generation.by_id, self.collection, self.lexical, embedder, settings)
 
 
@@ -91,6 +101,7 @@ class Assistant:
         self.catalogue: Catalogue = get_catalogue()
         self._loaded: LoadedIndex | None = None
         self._lock = threading.Lock()
+        self._llm_client: LLMClient | None = None
 
     # ------------------------------------------------------------------ index
     @property
@@ -140,7 +151,40 @@ class Assistant:
                                              top_k=top_k, mode=mode)
         return analysis, result
 
-    def ask(self, question: str, role: str | None = None, conversation: Conversation | None = None) -> Answer:
+    # ------------------------------------------------------------------ LLM (optional)
+    @property
+    def llm_client(self) -> LLMClient:
+        """The one OpenAI-compatible client (also for SoA drafting), built from the settings on first use."""
+        if self._llm_client is None:
+            self._llm_client = LLMClient.from_settings(self.settings)
+        return self._llm_client
+
+    def use_llm(self, llm: bool | None = None) -> bool:
+        """True/False forces the choice; None = the LLM answerer when an endpoint is configured."""
+        return self.llm_client.config.configured if llm is None else llm
+
+    def ask(self, question: str, role: str | None = None, conversation: Conversation | None = None,
+            llm: bool | None = None) -> Answer:
+        """Answer with citations. `llm`: True = LLM answerer (grounded fallback on any failure),
+        False = grounded composer only, None = the LLM when an endpoint is configured."""
+        answer: Answer | None = None
+        for item in self._answer(question, role, conversation, llm, stream=False):
+            if isinstance(item, Answer):
+                answer = item
+        if answer is None:  # _answer always ends with an Answer
+            raise RuntimeError("no answer produced")
+        return answer
+
+    def ask_stream(self, question: str, role: str | None = None, conversation: Conversation | None = None,
+                   llm: bool | None = None) -> Iterator[str | Answer]:
+        """Like `ask()`, for live display: yields the LLM's text pieces as they arrive (none on the
+        grounded path), then exactly one final, verified `Answer` with its citations resolved. The
+        final text can differ from the streamed one (unsupported sentences removed, or a fallback):
+        show `answer.answer` (and `answer.notice`) when it does."""
+        yield from self._answer(question, role, conversation, llm, stream=True)
+
+    def _answer(self, question: str, role: str | None, conversation: Conversation | None, llm: bool | None,
+                stream: bool) -> Iterator[str | Answer]:
         question = question.strip()
         if not question:
             raise ValueError("empty question")
@@ -159,16 +203,67 @@ class Assistant:
         result = loaded.retriever.search(analysis, max_rank)
         retrieve_ms = (time.perf_counter() - t0) * 1000
         t = time.perf_counter()
+        linked = loaded.knowledge.linked_risks(analysis.controls, max_rank) if result.hits else []
         if result.hits:
             answer = compose(
-                analysis, result.hits, result.query_vector, self.embedder, self.catalogue,
-                loaded.knowledge.linked_risks(analysis.controls, max_rank), self.settings.abstain_threshold,
+                analysis, result.hits, result.query_vector, loaded.unit_vectors, self.catalogue,
+                linked, self.settings.abstain_weights, loaded.lexical.document_frequencies(max_rank),
             )
         else:
             answer = abstain(analysis, [])
+        if self.use_llm(llm):
+            from assistant.answer.llm import llm_answer
+
+            for item in llm_answer(self.llm_client, self.catalogue, analysis, result.hits, linked, answer,
+                                   conversation, stream=stream):
+                if isinstance(item, Answer):
+                    answer = item
+                else:
+                    yield item
         answer.timings_ms = {"analysis": analysis_ms, **result.timings_ms, "retrieve": retrieve_ms,
-                             "answer": (time.perf_counter() - t) * 1000,
+                             **answer.timings_ms, "answer": (time.perf_counter() - t) * 1000,
                              "total": (time.perf_counter() - t0) * 1000}
         if conversation is not None:
             conversation.update(question, answer.controls or analysis.controls)
-        return answer
+        yield answer
+
+    # ------------------------------------------------------------------ Statement of Applicability
+    def soa_context(self, role: str | None = None) -> SoAContext:
+        """SoA data of the live index for one role: retrieval and citations limited to its clearance."""
+        from assistant.soa.draft import SoAContext
+
+        role = role or self.settings.default_role
+        clearance = self.clearance(role)
+
+        def search(query: str, top_k: int) -> list[Chunk]:
+            return [h.chunk for h in self.retrieve(query, role=role, top_k=top_k)[1].hits]
+
+        return SoAContext.from_index(self.index, self.catalogue, clearance, search)
+
+    def soa_store(self) -> SoAStore:
+        """Edits and approvals of SoA drafts (SQLite file next to the index; survives re-ingests)."""
+        from assistant.soa.store import SoAStore
+
+        return SoAStore(self.settings.index_dir / "soa-history.sqlite")
+
+    def draft_soa(self, controls: list[str] | None = None, role: str | None = None, *, llm: bool | None = None,
+                  history: bool = True) -> list[SoADraft]:
+        """SoA drafts (all 93 controls when `controls` is empty; ids, 2013 ids or names; unknown → ValueError).
+        Grounded with citations; rewritten by the LLM when one is configured (or `llm=True`) and its text
+        passes verification; stored edits/approvals overlaid when `history`."""
+        from assistant.soa.draft import draft_controls, llm_rewrite
+
+        ctx = self.soa_context(role)
+        drafts = draft_controls(ctx, controls)
+        if self.use_llm(llm):
+            drafts = [llm_rewrite(ctx, d, self.llm_client) for d in drafts]
+        if history and (self.settings.index_dir / "soa-history.sqlite").exists():
+            soa_store = self.soa_store()
+            drafts = [soa_store.apply(d) for d in drafts]
+        return drafts
+
+    def check_soa(self, role: str | None = None, *, as_of: date | None = None) -> CheckReport:
+        """Auditor-style findings on the SoA, risk register and documents (evidence within the role's clearance)."""
+        from assistant.soa.checks import run_checks
+
+        return run_checks(self.soa_context(role), as_of=as_of)

@@ -11,6 +11,7 @@ Two modes, chosen with ``ISMS_AUTH_MODE`` (or ``auth_mode`` in the ``ISMS_CONFIG
         alice:
           name: Alice Example
           role: staff
+          job: line manager        # optional: preselects "My responsibilities"
           password: scrypt$16384$8$1$<salt>$<hash>
 
   Create entries with ``python ui/auth.py add-user USERS_FILE USERNAME ROLE`` (asks for the password).
@@ -35,7 +36,12 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 SCRYPT_N = 2**14
 SCRYPT_R = 8
@@ -54,6 +60,7 @@ class AuthSettings(BaseSettings):
     users_file: Path | None = None
     ui_user: str = "local"
     ui_role: str | None = None  # `none` mode: the local user's role (default: Settings.default_role)
+    ui_job: str = ""  # `none` mode: the local user's job title, e.g. "line manager"
 
     @classmethod
     def settings_customise_sources(
@@ -72,6 +79,7 @@ class User:
     username: str
     name: str
     role: str
+    job: str = ""  # job title as the documents name it (e.g. "line manager"); preselects My responsibilities
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,7 @@ class UserRecord:
     name: str
     role: str
     password_hash: str
+    job: str = ""
 
 
 class UsersFileError(ValueError):
@@ -145,7 +154,8 @@ def load_users(path: Path, known_roles: set[str]) -> dict[str, UserRecord]:
         password = str(entry.get("password", ""))
         if not password.startswith("scrypt$"):
             raise UsersFileError(f"user {username!r}: password must be a scrypt hash (python ui/auth.py hash)")
-        users[username] = UserRecord(username, str(entry.get("name") or username), role, password)
+        users[username] = UserRecord(username, str(entry.get("name") or username), role, password,
+                                     str(entry.get("job") or ""))
     return users
 
 
@@ -155,7 +165,7 @@ def authenticate(users: dict[str, UserRecord], username: str, password: str) -> 
     ok = verify_password(password, record.password_hash if record else _DUMMY_HASH)
     if record is None or not ok:
         return None
-    return User(record.username, record.name, record.role)
+    return User(record.username, record.name, record.role, record.job)
 
 
 def add_user(path: Path, username: str, role: str, password: str, name: str = "") -> None:
@@ -182,7 +192,7 @@ def current_user(known_roles: set[str], default_role: str) -> User | None:
         if role not in known_roles:
             st.error(f"ISMS_UI_ROLE={role!r} is not a configured role ({', '.join(sorted(known_roles))}).")
             st.stop()
-        return User(auth.ui_user, auth.ui_user, role)
+        return User(auth.ui_user, auth.ui_user, role, auth.ui_job)
     user = st.session_state.get("auth_user")
     if isinstance(user, User):
         return user

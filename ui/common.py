@@ -7,8 +7,10 @@ HTML, LaTeX or Streamlit colour directives into the page.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
+from pathlib import Path
 
 import streamlit as st
 
@@ -16,10 +18,13 @@ from assistant.answer.types import Answer, Citation
 from assistant.config import classification_rank
 from assistant.feedback import FeedbackStore
 from assistant.service import Assistant
+from assistant.soa.draft import SoADraft
+from assistant.soa.store import SoAStore
 from ui.auth import User, current_user
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=^\"'])")
 _CITE = re.compile(r"\\\[(\d{1,3})\\\]")
+_BOLD = re.compile(r"\\\*\\\*(\S(?:.*?\S)?)\\\*\\\*")  # escaped **bold** (as written in Markdown sources)
 
 STARTER_QUESTIONS = [
     "How do I get access to a system?",
@@ -32,18 +37,37 @@ STARTER_QUESTIONS = [
 
 
 @st.cache_resource(show_spinner="Loading the embedding model and the index…")
-def get_assistant() -> Assistant:
-    """One facade per server process (the embedding model is loaded once and shared by all sessions)."""
-    assistant = Assistant()
+def _assistant_for(index_dir: str, corpus_dir: str) -> Assistant:
+    assistant = Assistant(index_dir=Path(index_dir) if index_dir else None,
+                          corpus_dir=Path(corpus_dir) if corpus_dir else None)
     assistant.embedder.encode_query("warm up")  # load the model now, not on the first question
     if assistant.has_index():
         _ = assistant.index
     return assistant
 
 
+def get_assistant() -> Assistant:
+    """One facade per server process and index (the embedding model is loaded once, shared by all sessions)."""
+    return _assistant_for(os.environ.get("ISMS_INDEX_DIR", ""), os.environ.get("ISMS_CORPUS_DIR", ""))
+
+
 @st.cache_resource(show_spinner=False)
-def get_feedback_store() -> FeedbackStore:
+def _feedback_store_for(index_dir: str) -> FeedbackStore:
     return FeedbackStore.for_settings(get_assistant().settings)
+
+
+def get_feedback_store() -> FeedbackStore:
+    return _feedback_store_for(str(get_assistant().settings.index_dir))
+
+
+@st.cache_resource(show_spinner=False)
+def _soa_store_for(index_dir: str) -> SoAStore:
+    return get_assistant().soa_store()
+
+
+def get_soa_store() -> SoAStore:
+    """Edits and approvals of SoA texts, with who and when (assistant.soa.store)."""
+    return _soa_store_for(str(get_assistant().settings.index_dir))
 
 
 def get_user() -> User:
@@ -71,7 +95,7 @@ def require_index() -> Assistant:
     assistant = get_assistant()
     if not assistant.has_index():
         st.warning(
-            f"No index yet at `{md_escape(str(assistant.settings.index_dir))}`. Build it on the **Corpus** page "
+            f"No index yet at {md_code(str(assistant.settings.index_dir))}. Build it on the **Corpus** page "
             "or run `isms-assistant ingest`."
         )
         st.stop()
@@ -79,9 +103,18 @@ def require_index() -> Assistant:
 
 
 # ---------------------------------------------------------------------------- inert rendering
-def md_escape(text: str) -> str:
-    """Backslash-escape every Markdown/Streamlit special character so text renders literally."""
-    return _MD_SPECIAL.sub(r"\\\1", text)
+def md_escape(text: str, bold: bool = True) -> str:
+    """Backslash-escape every Markdown/Streamlit special character so text renders literally.
+
+    The one construct kept is ``**bold**`` (common in Markdown sources, and harmless).
+    """
+    escaped = _MD_SPECIAL.sub(r"\\\1", text)
+    return _BOLD.sub(r"**\1**", escaped) if bold else escaped
+
+
+def md_code(text: str) -> str:
+    """Text as an inline code span (inert; backticks inside are replaced)."""
+    return "`" + text.replace("`", "'").replace("\n", " ") + "`"
 
 
 def md_lines(text: str) -> str:
@@ -102,14 +135,30 @@ def _cite_marks(escaped: str) -> str:
 def answer_markdown(text: str) -> str:
     """The answer text as safe Markdown: bullets kept, [n] markers highlighted, everything else literal."""
     out: list[str] = []
+    in_list = False
     for line in text.splitlines():
         if line.startswith("- "):
             out.append("- " + _cite_marks(md_escape(line[2:])))
+            in_list = True
         elif line.strip():
+            if in_list:
+                out.append("")  # a plain line after a list starts a new paragraph, not a continuation
             out.append(_cite_marks(md_escape(line)))
+            in_list = False
         else:
             out.append("")
+            in_list = False
     return "\n".join(out)
+
+
+def distinct_quotes(quotes: Iterable[str]) -> list[str]:
+    """Quotes in order, without repeats or quotes contained in a longer one."""
+    kept: list[str] = []
+    for q in dict.fromkeys(q.strip() for q in quotes if q.strip()):
+        if any(q in other for other in kept):
+            continue
+        kept = [k for k in kept if k not in q] + [q]
+    return kept
 
 
 def citation_heading(c: Citation) -> str:
@@ -117,17 +166,17 @@ def citation_heading(c: Citation) -> str:
     return f"**:blue[\\[{c.n}\\]]** **{md_escape(c.section)}**  \n:gray[{md_escape(c.source)}{span}]"
 
 
-def render_sources(citations: Iterable[Citation], key: str) -> None:
+def render_sources(citations: Iterable[Citation], key: str, expanded: bool = True) -> None:
     """Sources panel: document, section, the cited passage, and the full section on demand."""
     citations = list(citations)
     if not citations:
         return
-    with st.expander(f"Sources ({len(citations)})", expanded=True):
+    with st.expander(f"Sources ({len(citations)})", expanded=expanded, icon=":material/menu_book:"):
         for c in citations:
             st.markdown(citation_heading(c))
-            quotes = c.quotes or [c.text[:400]]
-            st.markdown("\n>\n".join(quote_block(q) for q in dict.fromkeys(quotes)))
-            with st.popover("Open full section", use_container_width=False):
+            quotes = distinct_quotes(c.quotes) or [c.text[:400]]
+            st.markdown("\n>\n".join(quote_block(q) for q in quotes))
+            with st.popover("Open full section", width="content"):
                 st.markdown(f"**{md_escape(c.section)}**  \n:gray[{md_escape(c.source)} · {md_escape(c.span)}]")
                 st.markdown(md_lines(c.text))
 
@@ -144,3 +193,18 @@ def render_closest(answer: Answer) -> None:
 def role_badge(user: User) -> str:
     level = get_assistant().settings.roles.get(user.role, "")
     return f"{md_escape(user.name)} · role **{md_escape(user.role)}** · cleared to *{md_escape(level)}*"
+
+
+# ---------------------------------------------------------------------------- SoA drafts (assistant.soa)
+@st.cache_data(show_spinner=False, max_entries=2000)
+def _generated_draft(index_dir: str, generation: int, role: str, control_id: str) -> SoADraft:
+    return get_assistant().draft_soa([control_id], role=role, history=False)[0]
+
+
+def control_draft(control_id: str, role: str, with_history: bool = True) -> SoADraft:
+    """The control chain (SoA row, linked risks, implementing documents, justification with citations)
+    within the role's clearance; stored edits and approvals overlaid. Generated drafts are cached per
+    index generation; each call returns a private copy."""
+    assistant = get_assistant()
+    draft = _generated_draft(str(assistant.settings.index_dir), assistant.index.generation.number, role, control_id)
+    return get_soa_store().apply(draft) if with_history else draft

@@ -7,7 +7,11 @@ it cites. Abstains, showing the closest documents, when the evidence is weak.
 
 from __future__ import annotations
 
+import difflib
+import math
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,31 +41,72 @@ class Unit:
     score: float = 0.0
 
 
+# Words that say nothing about the topic of a question (kept out of the coverage and vocabulary signals).
+FILLER = frozenset(
+    """many much often long need get use way want know tell someone thing anyone anything everyone actually
+    really still nowaday nowadays anyway ok okay please thanks hi hello whats what's exactly currently day
+    happen happens make sure able allowed""".split()
+)
+
+
 @dataclass
 class AbstainSignals:
-    best_dense: float
-    coverage: float
-    confidence: float
-    named_entity: bool
+    best_dense: float  # best cosine similarity between the question and a top passage
+    best_sentence: float  # best cosine similarity between the question and one sentence of the top passages
+    coverage: float  # idf-weighted share of the question's words found in the top passages (typos forgiven)
+    named_entity: bool  # the question names a control or risk id the catalogue / register knows
+    missing_words: list[str]
+
+    def abstain_probability(self, weights: list[float]) -> float:
+        """Logistic model over the three signals; weights = [bias, dense, sentence, coverage], fitted on dev."""
+        bias, w_dense, w_sentence, w_cov = weights
+        z = bias + w_dense * self.best_dense + w_sentence * self.best_sentence + w_cov * self.coverage
+        return 1.0 / (1.0 + math.exp(-z))
 
 
-def evidence_signals(analysis: QueryAnalysis, hits: list[Hit]) -> AbstainSignals:
+def _closest_known(word: str, df: dict[str, int]) -> str:
+    if word in df:
+        return word
+    candidates = [v for v in df if v[:1] == word[:1] and abs(len(v) - len(word)) <= 2]
+    match = difflib.get_close_matches(word, candidates, n=1, cutoff=0.8)
+    return match[0] if match else word
+
+
+def weighted_coverage(words: list[str], passages_tokens: set[str], df: dict[str, int], n: int) -> tuple[float, list[str]]:
+    """Idf-weighted share of `words` present in the passages: a rare word missing counts most."""
+    num = den = 0.0
+    missing: list[str] = []
+    for word in words:
+        key = _closest_known(word, df)
+        freq = df.get(key, 0)
+        idf = math.log(1 + (n - freq + 0.5) / (freq + 0.5))
+        den += idf
+        if key in passages_tokens:
+            num += idf
+        else:
+            missing.append(word)
+    return (num / den if den else 0.0), missing
+
+
+def evidence_signals(analysis: QueryAnalysis, hits: list[Hit], sentence_sims: np.ndarray | None,
+                     frequencies: tuple[dict[str, int], int] | None) -> AbstainSignals:
     top = hits[:3]
     best_dense = max((h.dense for h in top), default=0.0)
-    words = set(analysis.content_tokens)
+    best_sentence = float(np.max(sentence_sims)) if sentence_sims is not None and len(sentence_sims) else 0.0
+    words = [w for w in analysis.content_tokens if w not in FILLER]
     seen: set[str] = set()
     for h in top:
         seen.update(tokenize(f"{h.chunk.title} {' '.join(h.chunk.trail)} {h.chunk.text}"))
-    coverage = len(words & seen) / len(words) if words else 0.0
+    df, n = frequencies or ({}, 1)
+    coverage, missing = weighted_coverage(words, seen, df, n)
     named = bool(analysis.explicit_ids or analysis.risks)
-    confidence = 0.6 * best_dense + 0.4 * coverage
-    return AbstainSignals(best_dense=best_dense, coverage=coverage, confidence=confidence, named_entity=named)
+    return AbstainSignals(best_dense, best_sentence, coverage, named, missing)
 
 
-def should_abstain(signals: AbstainSignals, threshold: float) -> bool:
+def should_abstain(signals: AbstainSignals, weights: list[float]) -> bool:
     if signals.named_entity:
         return False  # a control or risk id the catalogue knows always has an answer (even "not in the SoA")
-    return signals.confidence < threshold
+    return signals.abstain_probability(weights) >= 0.5
 
 
 def split_units(chunk: Chunk, hit_rank: int) -> list[Unit]:
@@ -83,19 +128,55 @@ def split_units(chunk: Chunk, hit_rank: int) -> list[Unit]:
     return units
 
 
-def select_units(analysis: QueryAnalysis, hits: list[Hit], query_vector: np.ndarray,
-                 embedder: Embedder | None) -> list[Unit]:
+class UnitVectors:
+    """Sentence vectors per chunk, cached by chunk id (ids embed the document hash: never stale)."""
+
+    def __init__(self, embedder: Embedder, max_chunks: int = 2048) -> None:
+        self.embedder = embedder
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._max = max_chunks
+        self._lock = threading.Lock()
+
+    def for_units(self, units: list[Unit]) -> np.ndarray:
+        by_chunk: dict[str, list[int]] = {}
+        for i, unit in enumerate(units):
+            by_chunk.setdefault(unit.chunk.id, []).append(i)
+        with self._lock:
+            missing = [cid for cid in by_chunk if cid not in self._cache]
+        if missing:
+            texts = [units[i].text[:400] for cid in missing for i in by_chunk[cid]]
+            vectors = self.embedder.encode(texts)
+            offset = 0
+            with self._lock:
+                for cid in missing:
+                    count = len(by_chunk[cid])
+                    self._cache[cid] = vectors[offset:offset + count]
+                    offset += count
+                while len(self._cache) > self._max:
+                    self._cache.popitem(last=False)
+        out = np.zeros((len(units), 0), dtype=np.float32)
+        with self._lock:
+            parts = [self._cache[cid] for cid in by_chunk]
+        if parts:
+            stacked = np.concatenate(parts)
+            order = [i for cid in by_chunk for i in by_chunk[cid]]
+            out = np.empty_like(stacked)
+            out[order] = stacked
+        return out
+
+
+def candidate_units(hits: list[Hit]) -> list[Unit]:
     units: list[Unit] = []
     for rank, hit in enumerate(hits[:MAX_CHUNKS]):
         units.extend(split_units(hit.chunk, rank))
+    return units
+
+
+def select_units(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray) -> list[Unit]:
     if not units:
         return []
     q_words = set(analysis.content_tokens)
     exp_words = set(tokenize(analysis.expanded)) - q_words
-    sims = np.zeros(len(units), dtype=np.float32)
-    if embedder is not None:
-        vectors = embedder.encode([u.text[:500] for u in units])
-        sims = vectors @ query_vector
     for i, unit in enumerate(units):
         words = set(tokenize(unit.text + " " + " ".join(unit.chunk.trail[-1:])))
         lex = (len(words & q_words) + 0.5 * len(words & exp_words)) / max(1.0, len(q_words) + 0.5 * len(exp_words))
@@ -112,11 +193,8 @@ def select_units(analysis: QueryAnalysis, hits: list[Hit], query_vector: np.ndar
             continue
         chosen.append(unit)
         chosen_words.append(words)
-    # Keep numbered steps together: a chosen list item pulls in its chosen siblings' order (document order).
-    order = {}
-    for unit in chosen:
-        order.setdefault(unit.chunk.id, min(u.score for u in chosen if u.chunk.id == unit.chunk.id))
-    chunk_rank = {cid: i for i, cid in enumerate(dict.fromkeys(u.chunk.id for u in sorted(chosen, key=lambda u: -u.score)))}
+    # Passages in order of their best sentence; inside a passage, document order (numbered steps stay in order).
+    chunk_rank = {cid: i for i, cid in enumerate(dict.fromkeys(u.chunk.id for u in chosen))}
     return sorted(chosen, key=lambda u: (chunk_rank[u.chunk.id], u.position))
 
 
@@ -124,17 +202,20 @@ def compose(
     analysis: QueryAnalysis,
     hits: list[Hit],
     query_vector: np.ndarray,
-    embedder: Embedder | None,
+    unit_vectors: UnitVectors | None,
     catalogue: Catalogue,
     linked_risks: list[tuple[RiskRecord, Chunk]],
-    threshold: float,
+    abstain_weights: list[float],
+    frequencies: tuple[dict[str, int], int] | None = None,
 ) -> Answer:
-    signals = evidence_signals(analysis, hits)
-    if not hits or should_abstain(signals, threshold):
+    units = candidate_units(hits)
+    sims = np.zeros(len(units), dtype=np.float32)
+    if units and unit_vectors is not None:
+        sims = unit_vectors.for_units(units) @ query_vector
+    signals = evidence_signals(analysis, hits, sims, frequencies)
+    if not units or should_abstain(signals, abstain_weights):
         return abstain(analysis, hits)
-    units = select_units(analysis, hits, query_vector, embedder)
-    if not units:
-        return abstain(analysis, hits)
+    units = select_units(analysis, units, sims)
     citations: dict[str, Citation] = {}
 
     def cite(chunk: Chunk, score: float, quote: str) -> int:

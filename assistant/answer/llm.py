@@ -128,8 +128,7 @@ def llm_answer(client: LLMClient | None, catalogue: Catalogue, analysis: QueryAn
     try:
         if stream:
             chat = client.stream(messages)
-            for piece in chat:
-                yield piece
+            yield from chat
             text = chat.text
         else:
             text = client.complete(messages).text

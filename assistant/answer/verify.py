@@ -8,6 +8,9 @@ checked against the passages the model was given:
   names in the unit must appear in the passages it cites, or, for control ids, be a catalogue control
   that those passages (or the question) are about; an id the catalogue doesn't know and the passages
   don't contain is invented;
+* the cited passages must support the unit: at least `MIN_SUPPORT` of its content words (stemmed,
+  stop words out) and every number in it must occur in them (a valid-looking citation on an invented
+  claim is not a valid citation);
 * units that repeat the system prompt or the passage fences are dropped;
 * units without a valid citation are dropped (short lead-ins ending in ``:`` are kept when the item
   after them is kept).
@@ -24,12 +27,14 @@ from dataclasses import dataclass, field
 from assistant.answer.grounded import abstain, ranked_sources
 from assistant.answer.types import Answer, Citation
 from assistant.catalogue import Catalogue, normalise
+from assistant.index.lexical import tokenize
 from assistant.ingest.metadata import RISK_ID, detect_controls, detect_roles
 from assistant.models import Chunk
 from assistant.retrieval.query import QueryAnalysis
 from assistant.retrieval.search import Hit
 
 MIN_KEPT_FRACTION = 0.5  # of the claim characters; below this the grounded answer is shown instead
+MIN_SUPPORT = 0.5  # share of a claim's content words that its cited passages must contain
 MAX_PASSAGE_CHARS = 1500
 
 # fallback_reason codes (the JSON contract carries the code; `notice` carries the human sentence)
@@ -52,6 +57,8 @@ _REFUSAL = re.compile(
 # Audience words the role detector also finds; paraphrasing them ("staff" → "employees") is no claim.
 GENERIC_ROLES = {"employees", "all staff", "contractors", "third parties", "hr", "people team", "facilities",
                  "service desk", "help desk", "top management"}
+NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve".split())}
 ROLE_ALIASES = {
     "dpo": ["data protection officer"], "data protection officer": ["dpo"],
     "ciso": ["chief information security officer", "head of information security"],
@@ -81,9 +88,10 @@ class Passage:
 
 @dataclass
 class Unit:
-    text: str  # as written by the model (citation groups normalised to [n][m])
+    text: str  # as written by the model (citation groups normalised to [n][m]), without a list marker
     line: int
-    citations: list[int]
+    marker: str = ""  # the list marker of its line ("- ", "1. "), if any
+    citations: list[int] = field(default_factory=list)
     structural: bool = False  # heading or lead-in ("... are:"); no claim of its own
     kept: bool = False
     problems: list[str] = field(default_factory=list)
@@ -126,21 +134,20 @@ def split_units(text: str) -> list[Unit]:
         line = _normalise_citations(raw.strip())
         if not line:
             continue
-        if _BULLET.match(line):
-            pieces = [line]  # a list item is one unit, even with several sentences
-        else:
-            pieces, start = [], 0
-            for m in _SENT_END.finditer(line):
-                pieces.append(line[start:m.end()].strip())
-                start = m.end()
-            if line[start:].strip():
-                pieces.append(line[start:].strip())
+        bullet = _BULLET.match(line)
+        marker = bullet.group(0).strip() + " " if bullet else ""
+        line = line[bullet.end():] if bullet else line
+        pieces, start = [], 0
+        for m in _SENT_END.finditer(line):
+            pieces.append(line[start:m.end()].strip())
+            start = m.end()
+        pieces.append(line[start:].strip())
         for piece in pieces:
             if not piece:
                 continue
             cites = [int(n) for n in re.findall(r"\[(\d{1,3})\]", piece)]
-            structural = not cites and bool(_HEADING.match(piece))
-            units.append(Unit(piece, line_no, cites, structural))
+            structural = not cites and not marker and bool(_HEADING.match(piece))
+            units.append(Unit(piece, line_no, marker, cites, structural))
     return units
 
 
@@ -186,6 +193,21 @@ def _role_ok(role: str, cited_norm: str, question_roles: set[str]) -> bool:
     return any(f" {normalise(n)} " in cited_norm or n in question_roles for n in names)
 
 
+def content_words(text: str) -> set[str]:
+    return {NUMBER_WORDS.get(t, t) for t in tokenize(text.replace("**", ""))}
+
+
+def _support_problem(claim: str, cited: list[Passage], question: str) -> str | None:
+    words = content_words(RISK_ID.sub(" ", _BARE_ID.sub(" ", _EXPLICIT_ID.sub(" ", claim))))  # ids: own checks
+    available = content_words(" ".join(p.haystack for p in cited))
+    numbers = {w for w in words if w.isdigit()} - available - content_words(question)
+    if numbers:
+        return "numbers not in the cited passages: " + ", ".join(sorted(numbers))
+    if len(words) >= 2 and len(words & available) / len(words) < MIN_SUPPORT:
+        return f"the cited passages don't support it ({len(words & available)} of {len(words)} content words)"
+    return None
+
+
 def check_unit(unit: Unit, passages: dict[int, Passage], analysis: QueryAnalysis, catalogue: Catalogue,
                forbidden: list[str]) -> None:
     """Fill `unit.problems`; the unit is kept when there are none and it cites a passage."""
@@ -199,6 +221,10 @@ def check_unit(unit: Unit, passages: dict[int, Passage], analysis: QueryAnalysis
     if not unit.citations:
         unit.problems.append("no citation")
     claim = _CITE_GROUP.sub(" ", unit.text)
+    if cited:
+        support_problem = _support_problem(claim, cited, analysis.question)
+        if support_problem:
+            unit.problems.append(support_problem)
     linked = set(analysis.controls)
     for p in cited:
         linked.update(p.chunk.controls)
@@ -268,7 +294,7 @@ def render(units: list[Unit]) -> str:
         if unit.line == current_line and lines:
             lines[-1] += " " + unit.text
         else:
-            lines.append(unit.text)
+            lines.append(unit.marker + unit.text)
             current_line = unit.line
     return "\n".join(lines)
 
@@ -300,9 +326,9 @@ def to_answer(verification: Verification, passages: list[Passage], analysis: Que
     citations: list[Citation] = []
     for n in verification.cited:
         p = by_n[n]
-        quotes = [_CITE_GROUP.sub("", u.text).strip() for u in verification.kept_claims if n in u.citations]
+        # no `quotes`: they promise verbatim units, and the model's sentences are its own wording
         citations.append(Citation(n=n, source=p.chunk.source, section=p.chunk.section, text=p.chunk.text,
-                                  score=p.score, span=p.chunk.span, chunk_id=p.chunk.id, quotes=quotes))
+                                  score=p.score, span=p.chunk.span, chunk_id=p.chunk.id))
     mentioned = [k for k, _ in _ids_in(_CITE_GROUP.sub(" ", verification.kept_text)) if k in catalogue]
     controls = list(dict.fromkeys([c for c in analysis.controls if c in catalogue] + mentioned))
     risks = list(dict.fromkeys(RISK_ID.findall(verification.kept_text)
@@ -310,7 +336,7 @@ def to_answer(verification: Verification, passages: list[Passage], analysis: Que
     notice = None
     if verification.dropped:
         notice = (f"Removed {len(verification.dropped)} of {len(verification.claims)} sentences of the LLM answer "
-                  "that had no valid citation.")
+                  "that failed the citation checks.")
     return Answer(
         question=analysis.question, answer=verification.kept_text, abstained=False, citations=citations,
         controls=controls, risks=risks, retrieved_sources=ranked_sources(citations, hits), answerer="llm",

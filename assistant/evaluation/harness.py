@@ -240,8 +240,11 @@ def run_eval(questions_path: Path | None = None, corpus: Path | None = None, ind
             if name == "tutorial":
                 if log:
                     log("building the tutorial baseline (RecursiveCharacterTextSplitter 1000/200 + Chroma)")
+                t = time.perf_counter()
                 tutorial = TutorialBaseline(assistant.settings.corpus_dir, assistant.settings)
                 systems["tutorial"] = tutorial
+                if log:
+                    log(f"tutorial baseline: {len(tutorial.chunks)} chunks indexed in {time.perf_counter() - t:.1f} s")
             else:
                 systems[name] = RetrieverBaseline(assistant, "lexical" if name == "bm25" else "dense")
         report = evaluate(systems, questions, log=log)
@@ -292,9 +295,15 @@ def build_table(report: dict[str, Any], title: str = "ISMS Assistant evaluation"
     return table
 
 
+TABLE_WIDTH = 150
+
+
 def print_report(report: dict[str, Any], console: Console | None = None) -> None:
     console = console or Console()
-    console.print(build_table(report, title=f"ISMS Assistant evaluation — {report.get('questions', '')}"))
+    table = build_table(report, title=f"ISMS Assistant evaluation — {report.get('questions', '')}")
+    if console.width < TABLE_WIDTH:  # never squeeze the numbers into "0.…"; let a narrow terminal wrap
+        console = Console(file=console.file, width=TABLE_WIDTH, force_terminal=console.is_terminal)
+    console.print(table)
     errors = {name: s["all"].get("errors", 0) for name, s in report["systems"].items()}
     if any(errors.values()):
         console.print("[yellow]errors:[/yellow] " + ", ".join(f"{k}: {v}" for k, v in errors.items() if v))

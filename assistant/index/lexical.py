@@ -61,6 +61,7 @@ class LexicalIndex:
         self._chunks = chunks
         self._tokens = [tokenize(chunk_lexical_text(c)) for c in chunks]
         self._by_rank: dict[int, tuple[object, list[int]]] = {}
+        self._df: dict[int, tuple[dict[str, int], int]] = {}
         self._lock = threading.Lock()
 
     def _model(self, max_rank: int) -> tuple[object, list[int]]:
@@ -74,6 +75,20 @@ class LexicalIndex:
                     model.index([self._tokens[i] for i in positions], show_progress=False)
                 self._by_rank[max_rank] = (model, positions)
             return self._by_rank[max_rank]
+
+    def document_frequencies(self, max_rank: int) -> tuple[dict[str, int], int]:
+        """Token → number of visible chunks containing it, and the number of visible chunks."""
+        with self._lock:
+            if max_rank not in self._df:
+                df: dict[str, int] = {}
+                n = 0
+                for chunk, tokens in zip(self._chunks, self._tokens, strict=True):
+                    if chunk.class_rank <= max_rank:
+                        n += 1
+                        for token in set(tokens):
+                            df[token] = df.get(token, 0) + 1
+                self._df[max_rank] = (df, n)
+            return self._df[max_rank]
 
     def search(self, query: str, max_rank: int, k: int) -> list[tuple[Chunk, float]]:
         tokens = tokenize(query)

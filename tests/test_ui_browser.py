@@ -1,0 +1,218 @@
+"""End to end in a real browser: `streamlit run ui/app.py` on 127.0.0.1, driven by Playwright with Debian's
+chromium (never `playwright install`). Asks a question, checks the cited sources, walks every page, downloads
+the SoA as XLSX, and saves a screenshot of each page under tests/screenshots/ (git-ignored) for review.
+
+Install the browser with `bash .ci/install-browser.sh` (apt-get install chromium)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO / "corpus"
+APP = REPO / "ui" / "app.py"
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = REPO / "tests" / "screenshots"
+TIMINGS = SHOTS / "timings.json"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--disable-dev-shm-usage"]
+QUESTION = "How often are access rights reviewed?"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.integration,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed at /usr/bin/chromium "
+                       "(run `bash .ci/install-browser.sh`)"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def server(sample_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`streamlit run` on a private copy of the sample index, as the ISMS lead."""
+    work = tmp_path_factory.mktemp("browser")
+    index = work / "index"
+    shutil.copytree(sample_index, index, ignore=shutil.ignore_patterns("ingest.lock"))
+    port = _free_port()
+    env = dict(os.environ, ISMS_INDEX_DIR=str(index), ISMS_CORPUS_DIR=str(CORPUS), ISMS_UI_ROLE="isms-lead",
+               ISMS_DATABASE_URL=f"sqlite:///{work / 'feedback.db'}", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
+               ANONYMIZED_TELEMETRY="False")
+    env.pop("ISMS_AUTH_MODE", None)
+    cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
+           "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
+           "--server.fileWatcherType", "none", "--client.toolbarMode", "minimal", "--theme.primaryColor", "#1f5fae"]
+    log = open(work / "streamlit.log", "wb")  # noqa: SIM115 - closed after the process ends
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while not _healthy(url):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not start: {(work / 'streamlit.log').read_text()[-2000:]}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def page(server: str):  # noqa: ANN201 - playwright Page
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1440, "height": 2000}, accept_downloads=True)
+        pg = context.new_page()
+        pg.set_default_timeout(120_000)
+        yield pg
+        context.close()
+        browser.close()
+
+
+def _settle(pg) -> None:  # noqa: ANN001 - playwright Page
+    """Wait until the script run finished (Streamlit's status widget disappears)."""
+    pg.wait_for_timeout(300)
+    pg.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=180_000)
+    pg.wait_for_timeout(300)
+
+
+def _shot(pg, name: str) -> None:  # noqa: ANN001 - playwright Page
+    _settle(pg)
+    pg.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _open(pg, title: str) -> None:  # noqa: ANN001 - playwright Page
+    pg.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
+    _settle(pg)
+
+
+def _ask(pg, question: str) -> tuple[float, float]:  # noqa: ANN001 - playwright Page
+    """Ask in the chat box; seconds until the answer's first text and until the sources panel are shown."""
+    messages = pg.get_by_test_id("stChatMessage")
+    before = messages.count()
+    box = pg.get_by_test_id("stChatInputTextArea")
+    box.fill(question)
+    t0 = time.perf_counter()
+    box.press("Enter")
+    answer = messages.nth(before + 1).locator(
+        '[data-testid="stMarkdownContainer"]:not([data-testid="stSpinner"] [data-testid="stMarkdownContainer"])'
+    ).first
+    answer.wait_for(state="visible")
+    first = time.perf_counter() - t0
+    messages.nth(before + 1).get_by_text("Sources (").wait_for(state="visible")
+    full = time.perf_counter() - t0
+    return first, full
+
+
+def test_end_to_end_in_chromium(page, server: str, tmp_path: Path) -> None:  # noqa: ANN001 - playwright Page
+    from openpyxl import load_workbook
+
+    pg = page
+    t0 = time.perf_counter()
+    pg.goto(server)
+    pg.get_by_test_id("stChatInputTextArea").wait_for(state="visible", timeout=300_000)
+    cold_load = time.perf_counter() - t0
+    _shot(pg, "01-chat-start")
+
+    _ask(pg, "How do I report a security incident?")  # warm-up: first question of the process
+
+    # warm: a fresh page load, then the question
+    t_load = time.perf_counter()
+    pg.goto(server)
+    pg.get_by_test_id("stChatInputTextArea").wait_for(state="visible")
+    _settle(pg)
+    loaded = time.perf_counter() - t_load
+    first, full = _ask(pg, QUESTION)
+    timings = {"cold_page_load_s": round(cold_load, 2), "warm_page_load_s": round(loaded, 2),
+               "enter_to_first_answer_text_s": round(first, 2), "enter_to_full_answer_with_sources_s": round(full, 2),
+               "page_load_to_first_answer_text_s": round(loaded + first, 2),
+               "page_load_to_full_answer_s": round(loaded + full, 2)}
+    TIMINGS.write_text(json.dumps(timings, indent=1))
+    print("timings", timings)
+
+    answer = pg.get_by_test_id("stChatMessage").nth(1)
+    assert "quarterly" in answer.inner_text()
+    sources = answer.get_by_test_id("stExpander").first
+    assert "policies/access-control-policy.md" in sources.inner_text()
+    assert "Review of access rights" in sources.inner_text()
+    _shot(pg, "02-chat-answer")
+    answer.get_by_text("Open full section").first.click()
+    pg.get_by_test_id("stPopoverBody").first.wait_for(state="visible")
+    _shot(pg, "03-chat-full-section")
+    pg.keyboard.press("Escape")
+
+    _open(pg, "Controls")
+    query = pg.get_by_label("Control id or name")
+    query.fill("A.9.2.5")
+    query.press("Enter")
+    pg.get_by_role("heading", name="5.18 Access rights").wait_for()
+    pg.get_by_text("How it works in practice").wait_for()
+    _shot(pg, "04-controls")
+
+    _open(pg, "My responsibilities")
+    pg.get_by_text("Recurring duties").first.wait_for()
+    _shot(pg, "05-responsibilities")
+
+    _open(pg, "SoA workbench")
+    pg.get_by_text("Open control").wait_for()
+    _shot(pg, "06-soa-workbench")
+    pg.get_by_test_id("stMultiSelect").filter(has_text="Theme").click()
+    pg.get_by_role("option", name="People").click()
+    pg.keyboard.press("Escape")
+    _settle(pg)
+    pg.get_by_role("button", name="Prepare export (8 controls)").click()
+    download_button = pg.get_by_test_id("stDownloadButton").filter(has_text="Download XLSX")
+    download_button.wait_for(timeout=300_000)
+    with pg.expect_download() as info:
+        download_button.click()
+    target = tmp_path / "soa.xlsx"
+    info.value.save_as(target)
+    rows = list(load_workbook(io.BytesIO(target.read_bytes()))["SoA"].iter_rows(values_only=True))
+    assert rows[0][:2] == ("Control ID", "Control title")
+    assert sorted(r[0] for r in rows[1:]) == [f"6.{i}" for i in range(1, 9)]
+    _shot(pg, "07-soa-export")
+
+    _open(pg, "Audit readiness")
+    pg.get_by_text("SoA coverage by theme").wait_for()
+    pg.get_by_test_id("stVegaLiteChart").locator("canvas, svg").first.wait_for()
+    _shot(pg, "08-audit-readiness")
+
+    _open(pg, "Corpus")
+    pg.get_by_text("Documents you can see").wait_for()
+    _shot(pg, "09-corpus")
+
+    _open(pg, "Feedback report")
+    pg.get_by_role("heading", name="Feedback report").wait_for()
+    _shot(pg, "10-feedback-report")
+

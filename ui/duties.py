@@ -1,0 +1,235 @@
+"""What the documents assign to a job role: duties (with frequencies), owned controls and risks, each cited.
+
+Used by the "My responsibilities" page. Retrieval ranks the documents that talk about the role; the
+duties themselves are verbatim sentences or list items that name the role (or say "you" inside a
+section written for that role), so every line can be cited to its document section. Only passages
+within the reader's clearance are used.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from assistant.catalogue import normalise
+from assistant.models import Chunk
+from assistant.service import Assistant
+
+_FREQUENCY = re.compile(
+    r"\b(daily|weekly|fortnightly|monthly|quarterly|annually|yearly|half[- ]yearly|bi-?annually|"
+    r"every (?:\w+ )?(?:working )?(?:day|week|month|quarter|year|hour)s?|each (?:day|week|month|quarter|year)|"
+    r"once a (?:day|week|month|quarter|year)|twice a (?:day|week|month|year)|"
+    r"(?:at least )?(?:once )?(?:per|a) (?:day|week|month|quarter|year)|"
+    r"within \d+ (?:working |business |calendar )?(?:minutes?|hours?|days?|weeks?)|"
+    r"by the end of (?:the|their|your) [\w ]{3,25}?day|on (?:day one|joining|leaving|the first day)|"
+    r"before (?:they|you|the person) start\w*|immediately)\b",
+    re.I,
+)
+_DUTY_CUE = re.compile(
+    r"\b(must|shall|should|will|is responsible|are responsible|responsible for|accountable|approves?|"
+    r"reviews?|owns?|ensures?|runs?|signs?|checks?|maintains?|reports?|notif\w+|decides?|chairs?|attests?|"
+    r"agrees?|keeps?|raises?|confirms?|removes?|revokes?|disables?|records?|escalates?|sponsors?|authori[sz]es?)\b",
+    re.I,
+)
+_YOU = re.compile(r"\b(you|your)\b", re.I)
+_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'])")
+_LIST_MARK = re.compile(r"^\s*(?:\d{1,3}[.)]|[-*+•]|[a-z][.)])\s+")
+_NOISE_PREFIXES = ("aws ", "apple ", "microsoft ", "google ", "azure ")
+ALIASES: dict[str, list[str]] = {
+    "dpo": ["data protection officer"],
+    "data protection officer": ["dpo"],
+    "cab": ["change advisory board"],
+    "change advisory board": ["cab"],
+    "all staff": ["employees", "staff", "everyone", "all employees"],
+    "employees": ["all staff", "staff", "everyone"],
+    "hr": ["people team", "head of people"],
+    "people team": ["hr"],
+    "service desk": ["service desk lead"],
+    "security operations": ["security operations lead", "secops"],
+}
+MAX_DUTIES = 60
+
+
+@dataclass
+class Duty:
+    text: str  # verbatim from the passage (list marker removed)
+    frequency: str  # "" when none is stated
+    chunk: Chunk
+
+    @property
+    def source(self) -> str:
+        return self.chunk.source
+
+    @property
+    def section(self) -> str:
+        return self.chunk.section
+
+
+@dataclass
+class OwnedItem:
+    kind: str  # control | risk
+    id: str
+    title: str
+    detail: str
+    chunk: Chunk
+
+
+@dataclass
+class Responsibilities:
+    role: str
+    duties: list[Duty] = field(default_factory=list)
+    owned: list[OwnedItem] = field(default_factory=list)
+    controls: list[tuple[str, int]] = field(default_factory=list)  # controls named near the duties, with counts
+
+    @property
+    def recurring(self) -> list[Duty]:
+        return [d for d in self.duties if d.frequency]
+
+    @property
+    def other(self) -> list[Duty]:
+        return [d for d in self.duties if not d.frequency]
+
+
+def clean_role(role: str) -> str:
+    text = " ".join(role.split("\n")[0].split()).strip().lower()
+    return text[4:] if text.startswith("the ") else text
+
+
+def known_roles(chunks: list[Chunk], max_rank: int, min_count: int = 3) -> list[str]:
+    """Job roles the visible documents mention, most mentioned first."""
+    counts: Counter[str] = Counter()
+    for chunk in chunks:
+        if chunk.class_rank > max_rank:
+            continue
+        for raw in chunk.roles:
+            role = clean_role(raw)
+            if role and not role.startswith(_NOISE_PREFIXES):
+                counts[role] += 1
+    return [r for r, n in counts.most_common() if n >= min_count]
+
+
+def _role_pattern(role: str) -> re.Pattern[str]:
+    names = [role, *ALIASES.get(role, [])]
+    parts = [r"\s+".join(re.escape(w) for w in name.split()) + r"(?:s|es)?" for name in names if name]
+    return re.compile(r"\b(?:" + "|".join(parts) + r")\b", re.I)
+
+
+def _units(chunk: Chunk) -> list[str]:
+    out: list[str] = []
+    for block in chunk.text.split("\n"):
+        block = block.strip()
+        if not block:
+            continue
+        if _LIST_MARK.match(block) or chunk.kind != "section":
+            out.append(_LIST_MARK.sub("", block))
+        else:
+            out.extend(s.strip() for s in _SPLIT.split(block) if len(s.strip()) >= 12)
+    return out
+
+
+def find_responsibilities(assistant: Assistant, role: str, user_role: str) -> Responsibilities:
+    """Duties, owned controls/risks and related controls for a job `role`, within `user_role`'s clearance."""
+    role = clean_role(role)
+    result = Responsibilities(role=role)
+    if not role:
+        return result
+    max_rank = assistant.clearance(user_role)
+    loaded = assistant.index
+    pattern = _role_pattern(role)
+    _, search = assistant.retrieve(f"responsibilities and duties of the {role}", role=user_role, top_k=25)
+    rank = {h.chunk.id: i for i, h in enumerate(search.hits)}
+
+    candidates: list[Chunk] = [h.chunk for h in search.hits]
+    candidates += [c for c in loaded.generation.chunks
+                   if c.kind == "section" and c.class_rank <= max_rank and c.id not in rank
+                   and (pattern.search(c.text) or pattern.search(c.section))]
+    seen: set[str] = set()
+    duties: list[tuple[int, Duty]] = []
+    for chunk in candidates:
+        if chunk.kind != "section" or chunk.class_rank > max_rank:
+            continue
+        written_for_role = bool(pattern.search(chunk.section))
+        for unit in _units(chunk):
+            names_role = bool(pattern.search(unit))
+            if not (names_role or (written_for_role and _YOU.search(unit))):
+                continue
+            if not _DUTY_CUE.search(unit):
+                continue
+            key = normalise(unit)
+            if key in seen:
+                continue
+            seen.add(key)
+            freq = _FREQUENCY.search(unit)
+            order = rank.get(chunk.id, len(rank) + 1) * 2 - (1 if names_role else 0)
+            duties.append((order, Duty(unit, freq.group(1).lower() if freq else "", chunk)))
+    duties.sort(key=lambda od: od[0])
+    result.duties = [d for _, d in duties[:MAX_DUTIES]]
+
+    knowledge = loaded.knowledge
+    for cid, entry in sorted(knowledge.soa.items(), key=lambda kv: tuple(int(p) for p in kv[0].split("."))):
+        chunk = knowledge.soa_chunks.get(cid)
+        if chunk is None or chunk.class_rank > max_rank or not entry.owner or not pattern.search(entry.owner):
+            continue
+        detail = ", ".join(p for p in ("applicable" if entry.applicable else "excluded" if entry.applicable is False
+                                       else "", entry.status) if p)
+        result.owned.append(OwnedItem("control", cid, entry.title, detail, chunk))
+    for rid, risk in sorted(knowledge.risks.items()):
+        chunk = knowledge.risk_chunks.get(rid)
+        if chunk is None or chunk.class_rank > max_rank or not risk.owner or not pattern.search(risk.owner):
+            continue
+        detail = ", ".join(p for p in (risk.level, risk.treatment, risk.status) if p)
+        result.owned.append(OwnedItem("risk", rid, risk.title, detail, chunk))
+
+    counts: Counter[str] = Counter(c for d in result.duties for c in d.chunk.controls)
+    result.controls = counts.most_common(12)
+    return result
+
+
+# ---------------------------------------------------------------------------- process steps behind a control
+_STEP = re.compile(r"^\s*\d{1,2}[.)]\s+")
+
+
+@dataclass
+class ProcessSection:
+    chunk: Chunk
+    steps: list[str]  # verbatim list items (markers removed), in document order
+
+
+def process_steps(assistant: Assistant, control_id: str, sources: list[str], user_role: str,
+                  max_sections: int = 4) -> list[ProcessSection]:
+    """Sections with step lists (numbered or bulleted) that carry out a control, from its implementing
+    documents and the procedures retrieval finds for it; only passages within the clearance."""
+    control = assistant.catalogue.controls[control_id]
+    max_rank = assistant.clearance(user_role)
+    _, search = assistant.retrieve(f"{control.title} procedure steps who does what", role=user_role, top_k=15)
+    rank = {h.chunk.id: i for i, h in enumerate(search.hits)}
+    wanted_sources = list(dict.fromkeys([*sources, *(h.chunk.source for h in search.hits
+                                                      if h.chunk.doc_type == "procedure" and control_id in h.chunk.controls)]))
+    names = set(normalise(" ".join([control.title, *control.aliases])).split())
+    scored: list[tuple[float, ProcessSection]] = []
+    for chunk in assistant.index.generation.chunks:
+        if chunk.kind != "section" or chunk.source not in wanted_sources or chunk.class_rank > max_rank:
+            continue
+        lines = [ln.strip() for ln in chunk.text.split("\n") if ln.strip()]
+        items = [ln for ln in lines if _LIST_MARK.match(ln) and " | " not in ln]
+        numbered = sum(bool(_STEP.match(ln)) for ln in items)
+        if numbered < 2 and len(items) < 3:
+            continue
+        score = 2.0 * (control_id in chunk.controls) + 1.0 * (control_id in chunk.doc_controls)
+        score += 1.0 * (chunk.doc_type == "procedure") + 1.5 * (numbered >= 2)
+        score += 1.5 / (1 + rank[chunk.id]) if chunk.id in rank else 0.0
+        score += 0.5 * len(names & set(normalise(" ".join(chunk.trail)).split()))
+        if chunk.trail and re.match(r"^\d*\s*(purpose|scope|references|related documents|document control|review)\b",
+                                    chunk.trail[-1], re.I):
+            score -= 2.0
+        scored.append((score, ProcessSection(chunk, [_LIST_MARK.sub("", ln) for ln in items])))
+    scored.sort(key=lambda s: -s[0])
+    top = [ps for score, ps in scored[:max_sections] if score > 0]
+    order = {s: i for i, s in enumerate(wanted_sources)}
+    return sorted(top, key=lambda ps: (order.get(ps.chunk.source, 99), ps.chunk.start))
+
+
+def frequency_of(text: str) -> str:
+    found = _FREQUENCY.search(text)
+    return found.group(1).lower() if found else ""

@@ -1,0 +1,181 @@
+"""Chat: questions answered from the ISMS documents, each line cited, with follow-ups and feedback."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import streamlit as st
+
+from assistant.answer.types import Answer
+from assistant.feedback import RATING_DOWN, answer_class_rank
+from assistant.index.store import IndexError_
+from assistant.retrieval.query import Conversation
+from ui.common import (
+    STARTER_QUESTIONS,
+    answer_markdown,
+    get_feedback_store,
+    get_user,
+    md_escape,
+    render_closest,
+    render_sources,
+    require_index,
+)
+
+assistant = require_index()
+user = get_user()
+store = get_feedback_store()
+
+MESSAGES = "chat_messages"
+CONVERSATION = "chat_conversation"
+PENDING = "chat_pending"
+AVATARS = {"user": ":material/person:", "assistant": ":material/shield_lock:"}
+st.session_state.setdefault(MESSAGES, [])
+st.session_state.setdefault(CONVERSATION, Conversation())
+
+
+def new_conversation() -> None:
+    st.session_state[MESSAGES] = []
+    st.session_state[CONVERSATION] = Conversation()
+
+
+def ask_starter(question: str) -> None:
+    st.session_state[PENDING] = question
+
+
+def save_rating(index: int) -> None:
+    """Thumbs up/down changed on message `index`: store it with who and when."""
+    message = st.session_state[MESSAGES][index]
+    rating = st.session_state.get(f"chat_rating_{index}")
+    answer: Answer = message["answer"]
+    if message.get("feedback_id") is None:
+        message["feedback_id"] = store.record(
+            user=user.username, role=user.role, answer=answer, rating=rating,
+            max_class_rank=answer_class_rank(answer, assistant.index.generation.by_id),
+        )
+    else:
+        store.rate(message["feedback_id"], user=user.username, rating=rating, comment=message.get("comment", ""))
+    message["rating"] = rating
+
+
+def save_comment(index: int) -> None:
+    message = st.session_state[MESSAGES][index]
+    comment = st.session_state.get(f"chat_comment_{index}", "").strip()
+    message["comment"] = comment
+    if message.get("feedback_id") is not None:
+        store.rate(message["feedback_id"], user=user.username, rating=message.get("rating"), comment=comment)
+    message["comment_saved"] = True
+
+
+def render_answer(answer: Answer) -> None:
+    if answer.abstained:
+        st.markdown(":orange[:material/help: **The documents available to you don't cover this.**]")
+        render_closest(answer)
+    else:
+        st.markdown(answer_markdown(answer.answer))
+    if answer.notice:
+        st.caption(md_escape(answer.notice))
+    total = answer.timings_ms.get("total")
+    if total is not None:
+        st.caption(f"{answer.answerer} answer in {total:.0f} ms")
+
+
+def render_feedback(index: int, message: dict[str, Any]) -> None:
+    cols = st.columns([1, 6])
+    with cols[0]:
+        st.feedback("thumbs", key=f"chat_rating_{index}", on_change=save_rating, args=(index,))
+    rating = message.get("rating")
+    if rating is None:
+        return
+    with cols[1]:
+        if message.get("comment_saved"):
+            st.caption("Thanks — your feedback was saved.")
+        else:
+            with st.form(f"chat_comment_form_{index}", border=False):
+                prompt = "What was wrong or missing? (optional)" if rating == RATING_DOWN else "Comment (optional)"
+                st.text_input(prompt, key=f"chat_comment_{index}", max_chars=2000)
+                st.form_submit_button("Send feedback", on_click=save_comment, args=(index,))
+
+
+def answer_stream(question: str) -> Iterator[str | Answer]:
+    """Text as it is produced (if the facade streams), then the final Answer."""
+    conversation = st.session_state[CONVERSATION]
+    stream = getattr(assistant, "ask_stream", None)
+    if stream is None:
+        yield assistant.ask(question, role=user.role, conversation=conversation)
+        return
+    yield from stream(question, role=user.role, conversation=conversation)
+
+
+def ask(question: str) -> None:
+    messages: list[dict[str, Any]] = st.session_state[MESSAGES]
+    messages.append({"role": "user", "content": question})
+    with st.chat_message("user", avatar=AVATARS["user"]):
+        st.markdown(md_escape(question))
+    with st.chat_message("assistant", avatar=AVATARS["assistant"]):
+        placeholder = st.empty()
+        text = ""
+        answer: Answer | None = None
+        started = time.perf_counter()
+        try:
+            with st.spinner("Searching the ISMS documents…"):
+                for item in answer_stream(question):
+                    if isinstance(item, Answer):
+                        answer = item
+                    elif isinstance(item, str):
+                        text += item
+                        placeholder.markdown(answer_markdown(text) + " ▌")
+        except (ValueError, IndexError_) as exc:
+            messages.pop()
+            placeholder.error(str(exc))
+            return
+        if answer is None:
+            messages.pop()
+            placeholder.error("No answer was produced.")
+            return
+        placeholder.empty()
+        message: dict[str, Any] = {"role": "assistant", "answer": answer, "rating": None,
+                                   "seconds": time.perf_counter() - started}
+        if answer.abstained:  # the ISMS lead sees every question the documents could not answer
+            message["feedback_id"] = store.record(
+                user=user.username, role=user.role, answer=answer,
+                max_class_rank=answer_class_rank(answer, assistant.index.generation.by_id),
+            )
+        messages.append(message)
+    st.rerun()
+
+
+# ---------------------------------------------------------------------------- page
+head, action = st.columns([4, 1], vertical_alignment="bottom")
+head.title("Ask the ISMS")
+action.button("New chat", icon=":material/add_comment:", on_click=new_conversation,
+              disabled=not st.session_state[MESSAGES], width="stretch")
+
+messages = st.session_state[MESSAGES]
+if not messages:
+    st.markdown(
+        "Ask in your own words about policies, procedures, controls or risks. Every answer quotes the "
+        "documents it comes from, numbered **\\[n\\]** with the sources below it. Follow-up questions "
+        "keep the topic. You only see documents your role is cleared for."
+    )
+    st.markdown("**New here? Try one of these:**")
+    cols = st.columns(3)
+    for i, q in enumerate(STARTER_QUESTIONS):
+        cols[i % 3].button(q, key=f"chat_starter_{i}", on_click=ask_starter, args=(q,), width="stretch")
+
+for i, message in enumerate(messages):
+    with st.chat_message(message["role"], avatar=AVATARS[message["role"]]):
+        if message["role"] == "user":
+            st.markdown(md_escape(message["content"]))
+            continue
+        answer = message["answer"]
+        render_answer(answer)
+        render_sources(answer.citations, key=f"chat_sources_{i}", expanded=i == len(messages) - 1)
+        render_feedback(i, message)
+
+prompt = st.chat_input("Ask about your ISMS…", max_chars=assistant.settings.max_question_chars)
+pending = st.session_state.pop(PENDING, None)
+question = prompt or pending
+if question:
+    ask(question)

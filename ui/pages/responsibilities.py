@@ -1,0 +1,89 @@
+"""My responsibilities: what the documents assign to a job role — duties with frequencies, owned controls
+and risks — each line cited. For newcomers and anyone taking on a new role."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui.common import get_user, md_escape, require_index
+from ui.duties import Duty, clean_role, find_responsibilities, known_roles
+
+assistant = require_index()
+user = get_user()
+max_rank = assistant.clearance(user.role)
+
+st.title("My responsibilities")
+st.caption("Pick the job you do (or are taking on). The duties below are quoted from the documents you may see, "
+           "each with its source; recurring ones show how often or how fast.")
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def roles_for(generation: int, rank: int) -> list[str]:
+    return known_roles(assistant.index.generation.chunks, rank)
+
+
+roles = roles_for(assistant.index.generation.number, max_rank)
+labels = {r: r.upper() if len(r) <= 3 else r[0].upper() + r[1:] for r in roles}
+col_pick, col_type = st.columns([2, 2])
+own_job = clean_role(user.job)
+default = own_job if own_job in roles else "line manager" if "line manager" in roles else roles[0] if roles else None
+picked = col_pick.selectbox("Job role named in the documents", roles, format_func=lambda r: labels[r],
+                            index=roles.index(default) if default in roles else None, key="resp_role")
+typed = col_type.text_input("…or type another role", key="resp_typed", placeholder="e.g. asset owner",
+                            value=user.job if user.job and own_job not in roles else "", max_chars=80).strip()
+job = typed or picked or ""
+
+
+def duty_line(d: Duty) -> str:
+    freq = f":blue-badge[{md_escape(d.frequency)}] " if d.frequency else ""
+    return (f"- {freq}{md_escape(d.text)}  \n"
+            f"  :gray[{md_escape(d.chunk.section)} · {md_escape(d.source)} · {md_escape(d.chunk.span)}]")
+
+
+if job:
+    with st.spinner("Reading the documents…"):
+        found = find_responsibilities(assistant, job, user.role)
+    name = md_escape(labels.get(found.role, found.role))
+    if not found.duties and not found.owned:
+        st.info(f"The documents you may see assign no duties to “{name}”. Try another name for the role.")
+        st.stop()
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Recurring duties", len(found.recurring))
+    c2.metric("Other duties", len(found.other))
+    c3.metric("Controls and risks owned", len(found.owned))
+
+    tab_recurring, tab_other, tab_owned = st.tabs(["Recurring duties", "Other duties", "Owned controls and risks"])
+    with tab_recurring:
+        if found.recurring:
+            st.markdown("\n".join(duty_line(d) for d in found.recurring))
+        else:
+            st.caption("No duty with a stated frequency or deadline.")
+    with tab_other:
+        if found.other:
+            st.markdown("\n".join(duty_line(d) for d in found.other))
+        else:
+            st.caption("None.")
+    with tab_owned:
+        controls = [o for o in found.owned if o.kind == "control"]
+        risks = [o for o in found.owned if o.kind == "risk"]
+        if controls:
+            st.markdown("**Controls owned (Statement of Applicability)**")
+            st.markdown("\n".join(
+                f"- **{md_escape(o.id)}** {md_escape(o.title)} — {md_escape(o.detail)}  \n"
+                f"  :gray[{md_escape(o.chunk.section)} · {md_escape(o.chunk.source)} · {md_escape(o.chunk.span)}]"
+                for o in controls))
+        if risks:
+            st.markdown("**Risks owned (risk register)**")
+            st.markdown("\n".join(
+                f"- **{md_escape(o.id)}** {md_escape(o.title)} — {md_escape(o.detail)}  \n"
+                f"  :gray[{md_escape(o.chunk.source)} · {md_escape(o.chunk.span)}]"
+                for o in risks))
+        if not found.owned:
+            st.caption(f"The SoA and risk register name no control or risk owned by “{name}”.")
+    if found.controls:
+        st.markdown("**Controls these duties implement**")
+        shown = [cid for cid, _ in found.controls[:8] if cid in assistant.catalogue.controls]
+        cols = st.columns(4)
+        for i, cid in enumerate(shown):
+            cols[i % 4].page_link("pages/controls.py", label=assistant.catalogue.controls[cid].label,
+                                  icon=":material/verified_user:", query_params={"control": cid})

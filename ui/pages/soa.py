@@ -1,0 +1,221 @@
+"""SoA workbench: the 93 Annex A controls with filters; open one → drafted justification with citations →
+edit → approve (who and when kept) → download the SoA as XLSX, CSV or Markdown."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from assistant.soa.checks import CheckReport, SoAAccessError
+from assistant.soa.draft import REASON_CODES, SoADraft, verify_justification
+from assistant.soa.export import to_csv, to_markdown, write_xlsx
+from ui.common import control_draft, get_soa_store, get_user, is_admin, md_escape, require_index
+
+assistant = require_index()
+user = get_user()
+editor = is_admin(user)
+catalogue = assistant.catalogue
+store = get_soa_store()
+max_rank = assistant.clearance(user.role)
+knowledge = assistant.index.knowledge
+
+st.title("SoA workbench")
+st.caption("Statement of Applicability: every Annex A control, its applicability, status and the evidence behind it. "
+           + ("Open a control to edit its justification and approve it." if editor else
+              "Editing and approval are for the ISMS lead."))
+
+try:
+    report: CheckReport | None = assistant.check_soa(role=user.role)
+except SoAAccessError as exc:
+    report = None
+    st.warning(str(exc))
+
+# ---------------------------------------------------------------------------- the table of controls
+rows = []
+stored = set(store.controls())  # controls with any stored version (one query)
+for cid, control in catalogue.controls.items():
+    entry = knowledge.soa.get(cid)
+    chunk = knowledge.soa_chunks.get(cid)
+    if entry is not None and (chunk is None or chunk.class_rank > max_rank):
+        entry = None  # the SoA row is above this role's clearance
+    latest = store.latest(cid) if cid in stored else None
+    state = latest.state if latest else "generated"
+    fields = latest.fields if latest and latest.state != "generated" else {}
+    applicable = fields.get("applicable", entry.applicable if entry else None)
+    findings = report.for_control(cid) if report else []
+    rows.append({
+        "control": cid, "title": control.title, "theme": control.theme,
+        "applicability": {True: "Applicable", False: "Excluded", None: "Not stated"}[applicable],
+        "status": fields.get("status", entry.status if entry else "") or "Not stated",
+        "owner": fields.get("owner", entry.owner if entry else ""),
+        "findings": len(findings),
+        "worst": findings[0].severity if findings else "",
+        "text": state,
+        "by": latest.by if latest and latest.state != "generated" else "",
+    })
+table = pd.DataFrame(rows)
+
+f1, f2, f3, f4, f5 = st.columns(5)
+themes = f1.multiselect("Theme", sorted(table["theme"].unique()), key="soa_theme")
+applicability = f2.multiselect("Applicability", ["Applicable", "Excluded", "Not stated"], key="soa_applicability")
+statuses = f3.multiselect("Status", sorted(table["status"].unique()), key="soa_status")
+findings_filter = f4.selectbox("Findings", ["All controls", "With findings", "Without findings"], key="soa_findings")
+states = f5.multiselect("Text", ["generated", "edited", "approved"], key="soa_state",
+                        help="generated = drafted from the evidence; edited / approved by a person")
+view = table
+if themes:
+    view = view[view["theme"].isin(themes)]
+if applicability:
+    view = view[view["applicability"].isin(applicability)]
+if statuses:
+    view = view[view["status"].isin(statuses)]
+if findings_filter == "With findings":
+    view = view[view["findings"] > 0]
+elif findings_filter == "Without findings":
+    view = view[view["findings"] == 0]
+if states:
+    view = view[view["text"].isin(states)]
+
+st.dataframe(
+    view, hide_index=True, width="stretch", height=320,
+    column_config={
+        "control": st.column_config.TextColumn("Control", width="small"),
+        "title": st.column_config.TextColumn("Title", width="large"),
+        "theme": st.column_config.TextColumn("Theme"),
+        "applicability": st.column_config.TextColumn("Applicability"),
+        "status": st.column_config.TextColumn("Status"),
+        "owner": st.column_config.TextColumn("Owner"),
+        "findings": st.column_config.NumberColumn("Findings", help="audit-readiness findings for this control"),
+        "worst": st.column_config.TextColumn("Worst", help="the most severe finding"),
+        "text": st.column_config.TextColumn("Text", help="generated / edited / approved"),
+        "by": st.column_config.TextColumn("By"),
+    },
+)
+st.caption(f"{len(view)} of {len(table)} controls · "
+           f"{(table['text'] == 'approved').sum()} approved · {(table['text'] == 'edited').sum()} edited")
+
+# ---------------------------------------------------------------------------- one control
+options = list(view["control"]) or list(table["control"])
+wanted = st.query_params.get("control")  # links from the Audit readiness page: ?control=7.4
+if wanted in options and st.session_state.get("soa_link_used") != wanted:
+    st.session_state["soa_open"] = wanted
+    st.session_state["soa_link_used"] = wanted
+if st.session_state.get("soa_open") not in options:
+    st.session_state["soa_open"] = options[0]
+cid = st.selectbox("Open control", options, key="soa_open",
+                   format_func=lambda c: catalogue.controls[c].label)
+control = catalogue.controls[cid]
+
+with st.spinner(f"Drafting {cid} from the risks and documents…"):
+    draft: SoADraft = control_draft(cid, user.role)
+
+st.subheader(control.label)
+colour = {True: "green", False: "orange", None: "gray"}[draft.applicable]
+st.markdown(
+    f":{colour}-badge[{md_escape(draft.applicability)}] · status **{md_escape(draft.status or '—')}** · owner "
+    f"**{md_escape(draft.owner or '—')}** · reasons " + (", ".join(md_escape(r) for r in draft.reasons) or "none stated")
+)
+st.caption(f"Text: {md_escape(draft.provenance.label)}")
+for w in draft.warnings:
+    st.warning(md_escape(w[0].upper() + w[1:]), icon=":material/report:")
+for f in (report.for_control(cid) if report else []):
+    st.error(f"**{md_escape(f.severity.upper())} · {md_escape(f.title)}** — {md_escape(f.message)}  \n"
+             f"Suggested fix: {md_escape(f.fix)}", icon=":material/gavel:")
+
+text_col, evidence_col = st.columns([3, 2])
+with evidence_col:
+    st.markdown("**Evidence**")
+    for ev in draft.citations:
+        quote = f"  \n> {md_escape(ev.quote)}" if ev.quote else ""
+        st.markdown(f"**\\[{ev.n}\\]** {md_escape(ev.section)}  \n:gray[{md_escape(ev.source)}"
+                    f"{' · ' + md_escape(ev.span) if ev.span else ''}]{quote}")
+    if draft.risks:
+        st.markdown("**Linked risks**")
+        st.markdown("\n".join(
+            f"- **{md_escape(r.risk_id)}** {md_escape(r.title)} — {md_escape(', '.join(p for p in (r.level, r.treatment) if p))}"
+            f" **\\[{r.n}\\]**" for r in draft.risks))
+
+with text_col:
+    st.markdown("**Justification**")
+    st.markdown(md_escape(draft.justification))
+    if draft.soa_justification and draft.soa_justification != draft.justification:
+        with st.expander("What the SoA says today"):
+            st.markdown(md_escape(draft.soa_justification))
+    if editor:
+        version = store.latest(cid)
+        with st.form(f"soa_edit_{cid}"):
+            text = st.text_area("Edit the justification (keep the [n] citations and risk ids)", draft.justification,
+                                height=200, key=f"soa_text_{cid}")
+            c1, c2, c3 = st.columns(3)
+            appl = c1.selectbox("Applicability", ["Applicable", "Excluded", "Not stated"],
+                                index=["Applicable", "Excluded", "Not stated"].index(draft.applicability),
+                                key=f"soa_appl_{cid}")
+            status = c2.text_input("Implementation status", draft.status, key=f"soa_stat_{cid}")
+            owner = c3.text_input("Owner", draft.owner, key=f"soa_owner_{cid}")
+            reasons = st.multiselect("Reasons", list(REASON_CODES),
+                                     default=[r for r in draft.reasons if r in REASON_CODES], key=f"soa_reasons_{cid}")
+            note = st.text_input("Note for the history (optional)", key=f"soa_note_{cid}")
+            b1, b2 = st.columns(2)
+            save = b1.form_submit_button("Save edit", icon=":material/save:")
+            approve = b2.form_submit_button("Approve", type="primary", icon=":material/verified:",
+                                            help="Approve the text as shown (an unsaved edit is saved first)")
+        if save or approve:
+            changed = (text.strip() != draft.justification.strip() or appl != draft.applicability
+                       or status != draft.status or reasons != draft.reasons or owner != draft.owner)
+            problems = verify_justification(text, draft, catalogue) if changed else []
+            try:
+                if changed:
+                    fields = {"applicable": {"Applicable": True, "Excluded": False}.get(appl), "reasons": reasons,
+                              "status": status.strip(), "owner": owner.strip()}
+                    version = store.save_edit(cid, text, user.username, fields=fields,
+                                              evidence_ids=draft.provenance.evidence_ids, note=note)
+                elif version is None:
+                    version = store.record_generated(draft)
+                if approve:
+                    store.approve(cid, user.username, version=version.id, note=note)
+            except ValueError as exc:
+                st.error(str(exc))
+            else:
+                for p in problems:
+                    st.toast(f"Check the edited text: {md_escape(p)}", icon=":material/warning:")
+                st.toast(("Approved" if approve else "Saved") + f" by {md_escape(user.username)}.",
+                         icon=":material/check_circle:")
+                st.rerun()
+        history = store.history(cid)
+        if history:
+            with st.expander(f"History ({len(history)})"):
+                st.dataframe(pd.DataFrame([{"state": e.state, "by": e.by, "at (UTC)": e.at, "note": e.note,
+                                            "justification": e.justification} for e in reversed(history)]),
+                             hide_index=True, width="stretch")
+
+# ---------------------------------------------------------------------------- export
+st.divider()
+st.subheader("Download the SoA")
+export_ids = list(view["control"])
+st.caption(f"Exports the {len(export_ids)} controls in the table above (change the filters to export fewer), "
+           "with approved and edited texts as stored, and the rest drafted from the evidence you may see.")
+key = (str(assistant.settings.index_dir), assistant.index.generation.number, user.role, tuple(export_ids))
+if st.button(f"Prepare export ({len(export_ids)} controls)", icon=":material/download:", key="soa_prepare"):
+    bar = st.progress(0.0, text="Drafting…")
+    drafts = []
+    for i, export_cid in enumerate(export_ids, start=1):
+        drafts.append(control_draft(export_cid, user.role))
+        bar.progress(i / len(export_ids), text=f"Drafted {i} of {len(export_ids)}: {export_cid}")
+    with tempfile.TemporaryDirectory() as tmp:
+        xlsx = Path(write_xlsx(drafts, Path(tmp) / "soa.xlsx")).read_bytes()
+    st.session_state["soa_export"] = {"key": key, "xlsx": xlsx, "csv": to_csv(drafts).encode("utf-8"),
+                                      "md": to_markdown(drafts).encode("utf-8")}
+    bar.empty()
+export = st.session_state.get("soa_export")
+if export and export["key"] == key:
+    d1, d2, d3 = st.columns(3)
+    d1.download_button("Download XLSX", export["xlsx"], file_name="statement-of-applicability.xlsx",
+                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                       icon=":material/table:", type="primary", key="soa_dl_xlsx")
+    d2.download_button("Download CSV", export["csv"], file_name="statement-of-applicability.csv", mime="text/csv",
+                       icon=":material/csv:", key="soa_dl_csv")
+    d3.download_button("Download Markdown", export["md"], file_name="statement-of-applicability.md",
+                       mime="text/markdown", icon=":material/description:", key="soa_dl_md")
