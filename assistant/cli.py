@@ -347,6 +347,22 @@ def soa_check(
         raise typer.Exit(1)
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
+def bench(ctx: typer.Context) -> None:
+    """Performance benchmarks (evals/bench.py): latency by stage, ingest throughput, scale, Chroma server.
+    Options pass through: --tiny, --scale 1000,10000, --chroma-server, --json, --out FILE, --help."""
+    import importlib.util
+
+    bench_path = Path(__file__).resolve().parents[1] / "evals" / "bench.py"
+    if not bench_path.is_file():
+        err.print(f"[red]error:[/red] the benchmark script is not at {bench_path} (it ships with the source checkout)")
+        raise typer.Exit(2)
+    spec = importlib.util.spec_from_file_location("isms_bench", bench_path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    raise typer.Exit(module.main(list(ctx.args)))
+
+
 def main() -> None:
     app()
 

@@ -44,7 +44,9 @@ def zip_bomb(inner: dict[str, bytes], bomb_name: str, bomb_bytes: int) -> bytes:
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, data in inner.items():
             zf.writestr(name, data)
-        with zf.open(zipfile.ZipInfo(bomb_name), "w", force_zip64=True) as fh:
+        info = zipfile.ZipInfo(bomb_name)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with zf.open(info, "w", force_zip64=True) as fh:
             block = b"\0" * (1 << 20)
             for _ in range(bomb_bytes >> 20):
                 fh.write(block)
@@ -66,11 +68,11 @@ def _replace_part(path: Path, name: str, data: bytes) -> bytes:
     return buf.getvalue()
 
 
-def _billion_laughs_xml(root: str) -> bytes:
+def _billion_laughs_xml(root: str, attrs: str = "") -> bytes:
     ents = ['<!ENTITY lol0 "lolololololololololololololololololololol">']
     for i in range(1, 10):
         ents.append(f'<!ENTITY lol{i} "' + f"&lol{i - 1};" * 10 + '">')
-    return (f'<?xml version="1.0"?>\n<!DOCTYPE {root} [\n' + "\n".join(ents) + f"\n]>\n<{root}>&lol9;</{root}>").encode()
+    return (f'<?xml version="1.0"?>\n<!DOCTYPE {root} [\n' + "\n".join(ents) + f"\n]>\n<{root}{attrs}>&lol9;</{root}>").encode()
 
 
 def _pdf(objects: list[bytes], root: int = 1) -> bytes:
@@ -117,10 +119,13 @@ GOOD_DOCS: dict[str, str] = {
     "reception and return it at the quokka desk when they leave.\n",
     "good/tape-rotation.txt": "TAPE ROTATION GUIDE\n\nBackup tapes rotate to the Whitby vault every Thursday "
     "under a tamper-evident seal.\n",
+    # walked last: its "duration" also holds the post-reading work, so the per-file timing skips it
+    "zzz/last.md": "# Last file\n\nThe ostrich-feather duster is kept in the comms room cupboard.\n",
 }
 GOOD_QUERIES = {
     "good/visitor-badges.md": "magenta lanyard badge quokka desk",
     "good/tape-rotation.txt": "backup tapes Whitby vault Thursday",
+    "zzz/last.md": "ostrich-feather duster comms room",
 }
 
 
@@ -159,10 +164,11 @@ def write_nasty_corpus(corpus: Path, outside: Path) -> list[Nasty]:
     # Under the absolute cap but inflating 1000x: still refused by the ratio rule.
     _write(corpus / "zip/ratio.docx", zip_bomb(docx_parts, "word/media/padding.bin", 150 << 20))
     cases.append(Nasty("zip/ratio.docx", "zip bomb", "skipped", "zip bomb"))
-    _write(corpus / "zip/laughs.docx", _replace_part(SAMPLE_DOCX, "word/document.xml", _billion_laughs_xml("w:document")))
-    cases.append(Nasty("zip/laughs.docx", "XML entity bomb", "skipped"))
+    _write(corpus / "zip/laughs.docx", _replace_part(SAMPLE_DOCX, "word/document.xml", _billion_laughs_xml(
+        "w:document", ' xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"')))
+    cases.append(Nasty("zip/laughs.docx", "XML entity bomb", "either"))
     _write(corpus / "zip/laughs.xlsx", _replace_part(SAMPLE_XLSX, "xl/sharedStrings.xml", _billion_laughs_xml("sst")))
-    cases.append(Nasty("zip/laughs.xlsx", "XML entity bomb", "skipped"))
+    cases.append(Nasty("zip/laughs.xlsx", "XML entity bomb", "either"))
 
     # --- deeply nested Markdown and YAML
     _write(corpus / "deep/blockquotes.md", "# Deep quotes\n\n" + ">" * 200_000 + " quoted\n")
@@ -266,13 +272,13 @@ def write_nasty_corpus(corpus: Path, outside: Path) -> list[Nasty]:
 
     # --- odd file names
     _write(corpus / "names" / "new\nline.md", "# Newline name\n\nA file whose name has a newline.\n")
-    cases.append(Nasty("names/new\nline.md", "odd file name", "either"))
+    cases.append(Nasty("names/new\\nline.md", "odd file name", "skipped", "control characters"))
     latin1_name = os.fsdecode(b"caf\xe9-latin1.md")  # not valid UTF-8: decoded with surrogate escapes
     _write(corpus / "names" / latin1_name, "# Latin-1 name\n\nA file whose name is not UTF-8.\n")
-    cases.append(Nasty(f"names/{latin1_name}", "odd file name", "either"))
+    cases.append(Nasty("names/caf\\xe9-latin1.md", "odd file name", "skipped", "not valid utf-8"))
     long_name = "n" * 240 + ".md"
     _write(corpus / "names" / long_name, "# Long name\n\nA file with a very long name.\n")
     cases.append(Nasty(f"names/{long_name}", "odd file name", "either"))
     _write(corpus / "names" / "ctrl\x1bname.md", "# Escape\n\nA name with an escape character.\n")
-    cases.append(Nasty("names/ctrl\x1bname.md", "odd file name", "either"))
+    cases.append(Nasty("names/ctrl\\x1bname.md", "odd file name", "skipped", "control characters"))
     return cases

@@ -230,11 +230,3 @@ def test_end_to_end_in_chromium(page, server: str, tmp_path: Path) -> None:  # n
     assert pg.get_by_test_id("stMetric").nth(2).inner_text().endswith("1")  # rated down
     _shot(pg, "11-feedback-report")
 
-
-
-# DEV-ONLY-OVERRIDE (remove before handing in)
-@pytest.fixture(scope="session")
-def sample_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dest = tmp_path_factory.mktemp("dev") / "idx"
-    shutil.copytree("/tmp/uidev-idx", dest, ignore=shutil.ignore_patterns("ingest.lock", "app.db", "soa-history.sqlite"))
-    return dest

@@ -30,7 +30,7 @@ STARTER_QUESTIONS = [
     "How do I get access to a system?",
     "What do I do if I lose my laptop?",
     "How often are access rights reviewed?",
-    "How quickly must critical vulnerabilities be patched?",
+    "When must critical patches be applied?",
     "How do I report a security incident?",
     "What process sits behind access control?",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
+from functools import lru_cache
 
 import numpy as np
 
@@ -26,6 +27,7 @@ STOPWORDS = frozenset(
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.\-/][a-z0-9]+)*")
 
 
+@lru_cache(maxsize=200_000)  # pure; the vocabulary is small, so repeated words cost a dict lookup
 def stem(word: str) -> str:
     """A light English suffix stripper: enough to join review/reviews/reviewed/reviewing."""
     if len(word) <= 4 or not word.isalpha():

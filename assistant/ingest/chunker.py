@@ -54,10 +54,13 @@ def split_long_text(text: str, limit: int) -> list[str]:
     pieces: list[str] = []
     buf = ""
     for sentence in _SENTENCE_END.split(text):
-        while len(sentence) > limit:
-            pieces.append((buf + " " + sentence[:limit]).strip() if buf else sentence[:limit])
+        start = 0  # walk an over-long sentence by offset (re-slicing the rest was quadratic on 10 MB lines)
+        while len(sentence) - start > limit:
+            piece = sentence[start:start + limit]
+            pieces.append((buf + " " + piece).strip() if buf else piece)
             buf = ""
-            sentence = sentence[limit:]
+            start += limit
+        sentence = sentence[start:]
         if buf and len(buf) + len(sentence) + 1 > limit:
             pieces.append(buf)
             buf = sentence

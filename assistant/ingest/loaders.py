@@ -54,17 +54,37 @@ class LoadedDocument:
 
 # ---------------------------------------------------------------- text decoding
 
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def strip_control_chars(text: str) -> str:
+    """Drop C0 control characters (NUL, ESC, BEL, ...) except tab and line breaks: they carry no text, break
+    terminals and XLSX exports, and a few stray ones in an otherwise good file are no reason to refuse it."""
+    return _CONTROL_CHARS.sub("", text)
+
+
 def decode_text(data: bytes) -> tuple[str, str]:
-    """Decode bytes as text; returns (text, encoding). Raises LoadError for binary content."""
+    """Decode bytes as text; returns (text, encoding) without control characters. Raises LoadError for
+    binary content."""
+    text, encoding = _decode(data)
+    return strip_control_chars(text), encoding
+
+
+def _decode(data: bytes) -> tuple[str, str]:
     if not data.strip():
         raise LoadError("empty file")
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8", errors="replace"), "utf-8-sig"
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return data.decode("utf-16"), "utf-16"
-        except UnicodeDecodeError as exc:
-            raise LoadError(f"looks like UTF-16 but does not decode: {exc.reason}") from None
+    for bom, enc in ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+                     (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
+        if data.startswith(bom):
+            try:
+                text = data.decode(enc)
+            except UnicodeDecodeError as exc:
+                raise LoadError(f"looks like {enc.upper()} but does not decode: {exc.reason}") from None
+            if _printable_ratio(text[:4000]) < 0.9:
+                raise LoadError(f"binary content: decodes as {enc.upper()} but is not text")
+            return text, enc
     head = data[:4096]
     if head.count(b"\x00") > len(head) // 4:
         # UTF-16 without BOM: every other byte is NUL for ASCII-range text
@@ -97,14 +117,26 @@ def _printable_ratio(text: str) -> float:
 # ---------------------------------------------------------------- markdown / plain text
 
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.S)
-_MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+_MD_HEADING = re.compile(r"^(#{1,6})\s+(\S.*)$")
 _LIST_ITEM = re.compile(r"^\s{0,8}(?:\d{1,3}[.)]|[-*+•]|[a-z][.)])\s+\S")
 _NUMBERED_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})\.?\s+([A-Z][^.!?:;]{1,80})$")
 _SETEXT = re.compile(r"^(=+|-+)\s*$")
 
 
+MAX_FRONT_MATTER_CHARS = 20_000
+
+
 class _FrontMatterLoader(yaml.SafeLoader):
-    """YAML loader that keeps numbers like 5.10 as text (a float would turn control 5.10 into 5.1)."""
+    """YAML loader that keeps numbers like 5.10 as text (a float would turn control 5.10 into 5.1) and
+    refuses aliases: front matter never needs them, and nested aliases expand exponentially
+    ("billion laughs") when the values are turned into text."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "YAML aliases are not allowed in front matter",
+                                              event.start_mark)
+        return super().compose_node(parent, index)
 
 
 _FrontMatterLoader.yaml_implicit_resolvers = {
@@ -115,12 +147,12 @@ _FrontMatterLoader.yaml_implicit_resolvers = {
 
 def split_front_matter(text: str) -> tuple[dict[str, Any], str, int]:
     """Return (front matter dict, body, number of lines the front matter used)."""
-    m = _FRONT_MATTER.match(text)
-    if not m:
+    m = _FRONT_MATTER.match(text[: MAX_FRONT_MATTER_CHARS + 100])
+    if not m or len(m.group(1)) > MAX_FRONT_MATTER_CHARS:
         return {}, text, 0
     try:
         data = yaml.load(m.group(1), Loader=_FrontMatterLoader)  # noqa: S506 - safe subclass
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         return {}, text, 0
     if not isinstance(data, dict):
         return {}, text, 0
@@ -128,8 +160,10 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str, int]:
 
 
 def _is_caps_heading(line: str) -> bool:
+    if len(line) > 80:
+        return False
     letters = [c for c in line if c.isalpha()]
-    return 3 <= len(letters) and len(line) <= 80 and all(c.isupper() for c in letters) and not line.endswith(".")
+    return 3 <= len(letters) and all(c.isupper() for c in letters) and not line.endswith(".")
 
 
 def text_to_blocks(text: str, markdown: bool, first_line: int = 1) -> list[Block]:
@@ -169,7 +203,8 @@ def text_to_blocks(text: str, markdown: bool, first_line: int = 1) -> list[Block
         if markdown:
             m = _MD_HEADING.match(stripped)
             if m:
-                heading = (len(m.group(1)), m.group(2).strip())
+                # closing hashes stripped with str methods: linear even on a megabyte of '#'
+                heading = (len(m.group(1)), m.group(2).rstrip().rstrip("#").rstrip() or m.group(2).strip())
             elif _SETEXT.match(stripped) and len(para) == 1 and not _LIST_ITEM.match(para[0]):
                 level = 1 if stripped.startswith("=") else 2
                 title = para[0].strip()
@@ -226,7 +261,7 @@ def load_text(path: Path, data: bytes) -> LoadedDocument:
 
 def load_pdf(path: Path, data: bytes) -> LoadedDocument:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import PyPdfError
 
     if not data.startswith(b"%PDF"):
         raise LoadError("not a PDF file (missing %PDF header)")
@@ -236,12 +271,13 @@ def load_pdf(path: Path, data: bytes) -> LoadedDocument:
             raise LoadError("encrypted PDF: cannot read without the password")
         blocks: list[Block] = []
         for page_no, page in enumerate(reader.pages, start=1):
-            page_text = page.extract_text() or ""
+            page_text = strip_control_chars(page.extract_text() or "")
             for block in text_to_blocks(page_text, markdown=False):
                 blocks.append(Block(block.kind, block.text, page_no, page_no, block.level))
     except LoadError:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError) as exc:
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError, RecursionError,
+            ZeroDivisionError, AssertionError) as exc:
         raise LoadError(f"corrupt PDF: {exc.__class__.__name__}: {str(exc)[:120]}") from None
     if not blocks:
         raise LoadError("PDF has no extractable text (scanned image?)")

@@ -64,8 +64,28 @@ class FileTimeout(Exception):
     pass
 
 
+def _link_target(path: Path) -> Path | None:
+    """Where a symlink finally points, or None for a loop (resolve raises on loops)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return None
+
+
+def _name_problem(source: str) -> str | None:
+    """File names the index cannot store faithfully (JSON manifest, Chroma metadata, citations)."""
+    try:
+        source.encode("utf-8")
+    except UnicodeEncodeError:
+        return "file name is not valid UTF-8; rename the file"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in source):
+        return "file name contains control characters (newline, escape, ...); rename the file"
+    return None
+
+
 def iter_corpus(corpus: Path) -> Iterator[tuple[Path, str, str | None]]:
-    """Yield (path, source, skip_reason) for every file, never following links out of the corpus."""
+    """Yield (path, source, skip_reason) for every file, never following links out of the corpus and never
+    opening anything but regular files (a FIFO or device would block or never end)."""
     root = corpus.resolve()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
@@ -74,8 +94,10 @@ def iter_corpus(corpus: Path) -> Iterator[tuple[Path, str, str | None]]:
             if full.is_symlink():
                 dirnames.remove(dirname)
                 rel = full.relative_to(root).as_posix()
-                target = full.resolve()
-                if not target.is_relative_to(root):
+                target = _link_target(full)
+                if target is None:
+                    yield full, rel + "/", "symlink loop; not followed"
+                elif not target.is_relative_to(root):
                     yield full, rel + "/", "symlinked folder points outside the corpus; not followed"
                 else:
                     yield full, rel + "/", "symlinked folder inside the corpus; indexed at its real path only"
@@ -84,26 +106,56 @@ def iter_corpus(corpus: Path) -> Iterator[tuple[Path, str, str | None]]:
                 continue
             path = Path(dirpath) / name
             source = path.relative_to(root).as_posix()
+            problem = _name_problem(source)
+            if problem:  # reported under a printable form of the name (\xe9 for an undecodable byte)
+                shown = source.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                yield path, shown.encode("unicode_escape").decode("ascii") if shown == source else shown, problem
+                continue
             if path.is_symlink():
-                target = path.resolve()
+                target = _link_target(path)
+                if target is None:
+                    yield path, source, "symlink loop; not followed"
+                    continue
                 if not target.is_relative_to(root):
                     yield path, source, "symlink points outside the corpus; not followed"
                     continue
-                if not target.is_file():
+                if not target.exists():
                     yield path, source, "broken symlink"
                     continue
             if path.suffix.lower() not in SUPPORTED_SUFFIXES:
                 yield path, source, f"unsupported file type {path.suffix.lower() or '(no extension)'}"
                 continue
+            if not path.is_file():
+                yield path, source, "not a regular file (FIFO, device or socket); not read"
+                continue
             yield path, source, None
 
 
 def _with_time_limit(seconds: float, fn: Callable[[], ProcessedFile]) -> ProcessedFile:
-    """Run fn with a wall-clock limit (SIGALRM; only in the main thread, elsewhere without a limit)."""
+    """Run fn with a wall-clock limit: SIGALRM in the main thread; elsewhere (the Streamlit app ingests in
+    a script thread) fn runs in a daemon worker thread that is abandoned when it overruns (Python threads
+    cannot be killed; the ingest moves on and reports the file)."""
     import threading
 
-    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+    if seconds <= 0:
         return fn()
+    if threading.current_thread() is not threading.main_thread():
+        outcome: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                outcome["value"] = fn()
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=work, name="ingest-file", daemon=True)
+        worker.start()
+        worker.join(seconds)
+        if worker.is_alive():
+            raise FileTimeout()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["value"]
 
     def on_alarm(signum: int, frame: Any) -> None:
         raise FileTimeout()
@@ -206,7 +258,7 @@ def _ingest_locked(
             summary.skipped[source] = str(exc)
             _keep_previous(source, old_files, old_chunks, old_registers, new_files, file_chunks, registers, summary)
             continue
-        except (RecursionError, MemoryError, UnicodeError, ValueError, OSError) as exc:
+        except Exception as exc:  # noqa: BLE001 - any parser failure is this file's problem, never the run's
             summary.skipped[source] = f"could not be parsed: {exc.__class__.__name__}: {str(exc)[:120]}"
             _keep_previous(source, old_files, old_chunks, old_registers, new_files, file_chunks, registers, summary)
             continue
@@ -268,8 +320,12 @@ def _ingest_locked(
     t0 = time.perf_counter()
     done = 0
     for batch in _batches(to_embed, 256):
-        vectors = embedder.encode([c.embedding_text() for c in batch])
-        _add(collection, batch, vectors)
+        # identical chunk texts (repeated boilerplate, a 10 MB line of one phrase) are embedded once
+        texts = [c.embedding_text() for c in batch]
+        unique = list(dict.fromkeys(texts))
+        encoded = embedder.encode(unique)
+        row = {text: i for i, text in enumerate(unique)}
+        _add(collection, batch, encoded[[row[t] for t in texts]])
         done += len(batch)
         if progress:
             progress("embedding", done, len(to_embed))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -94,20 +95,28 @@ class HybridRetriever:
                 if wanted_risks & set(hit.chunk.risks):
                     hit.score += s.control_boost / (s.rrf_k + 1)
         ranked = sorted(hits.values(), key=lambda h: h.score, reverse=True)
-        result = collapse_near_duplicates(ranked)[:top_k]
+        result = collapse_near_duplicates(ranked, limit=top_k)
         timings["fusion"] = (time.perf_counter() - t) * 1000
         return SearchResult(hits=result, query_vector=vector, timings_ms=timings)
 
 
-def collapse_near_duplicates(hits: list[Hit], threshold: float = 0.9) -> list[Hit]:
-    """Drop hits whose text nearly repeats a better-ranked hit (copied boilerplate, duplicated files)."""
+@lru_cache(maxsize=8192)
+def _token_set(text: str) -> frozenset[str]:
+    return frozenset(tokenize(text))
+
+
+def collapse_near_duplicates(hits: list[Hit], threshold: float = 0.9, limit: int | None = None) -> list[Hit]:
+    """Drop hits whose text nearly repeats a better-ranked hit (copied boilerplate, duplicated files).
+    Stops once `limit` hits are kept (the same result as slicing afterwards, without the extra work)."""
     kept: list[Hit] = []
-    kept_sets: list[set[str]] = []
+    kept_sets: list[frozenset[str]] = []
     seen_hashes: set[str] = set()
     for hit in hits:
+        if limit is not None and len(kept) >= limit:
+            break
         if hit.chunk.text_hash in seen_hashes:
             continue
-        tokens = set(tokenize(hit.chunk.text))
+        tokens = _token_set(hit.chunk.text)
         duplicate = False
         for other in kept_sets:
             if tokens and other and len(tokens & other) / len(tokens | other) >= threshold:

@@ -7,8 +7,8 @@ import pandas as pd
 import streamlit as st
 
 from assistant.catalogue import Control
+from assistant.responsibilities import frequency_of, process_steps
 from ui.common import control_draft, get_user, md_escape, require_index
-from ui.duties import frequency_of, process_steps
 
 assistant = require_index()
 user = get_user()

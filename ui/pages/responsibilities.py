@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from assistant.responsibilities import Duty, clean_role, find_responsibilities, known_roles
 from ui.common import get_user, md_escape, require_index
-from ui.duties import Duty, clean_role, find_responsibilities, known_roles
 
 assistant = require_index()
 user = get_user()

@@ -1,0 +1,262 @@
+"""Access-control leak suite: for staff and manager, questions aimed at every document above their clearance
+(by title, quoted phrases, control ids, section headings and follow-ups) through the facade, the CLI and
+SoA drafts/exports must never return any of those documents' text, titles or paths.
+
+"Fingerprints" of a forbidden document are its lines and sentences (>= 40 characters) that occur in no
+document the role may see, plus its path, and its title and distinctive phrases when those occur nowhere
+visible. Any fingerprint in any output is a leak. (UI leak checks live in the UI's AppTest file.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from assistant.answer.types import Answer
+from assistant.config import DEFAULT_ROLES, classification_rank
+from assistant.index import store
+from assistant.retrieval.query import Conversation
+from assistant.service import Assistant
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[1]
+ROLES = ("staff", "manager")
+PHRASES = ["Operation Bluebell", "Cobalt Ridge", "INC-2026-014", "E-1187", "HR-INV-2026-003", "CRS-HAL-2603",
+           "Grace Whitfield", "personal Gmail", "adm-firstname.lastname", "Vault recovery key", "Tenant data keys"]
+
+
+def norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+@dataclass
+class Forbidden:
+    source: str
+    title: str
+    classification: str
+    controls: list[str]
+    headings: list[str]
+    fingerprints: list[str] = field(default_factory=list)  # normalised strings that must never appear
+
+
+@dataclass
+class RoleView:
+    role: str
+    clearance: int
+    allowed: set[str]
+    forbidden: list[Forbidden]
+
+
+def _pieces(text: str) -> list[str]:
+    out = []
+    for line in text.split("\n"):
+        out.append(line)
+        out.extend(re.split(r"(?<=[.!?])\s+", line))
+    return [p.strip(" |-") for p in out if len(p.strip(" |-")) >= 40]
+
+
+@pytest.fixture(scope="module")
+def views(sample_index: Path) -> dict[str, RoleView]:
+    gen = store.load_generation(sample_index)
+    files = gen.manifest["files"]
+    out: dict[str, RoleView] = {}
+    for role in ROLES:
+        clearance = classification_rank(DEFAULT_ROLES[role])
+        allowed = {s for s, f in files.items() if classification_rank(f["classification"]) <= clearance}
+        visible = norm(" ".join(c.text + " " + c.title + " " + " ".join(c.trail)
+                                for c in gen.chunks if c.class_rank <= clearance))
+        forbidden = []
+        for source, f in sorted(files.items()):
+            if source in allowed:
+                continue
+            chunks = [c for c in gen.chunks if c.source == source]
+            assert chunks and all(c.class_rank > clearance for c in chunks)
+            headings = list(dict.fromkeys(t for c in chunks for t in c.trail))
+            doc = Forbidden(source, f["title"], f["classification"], list(f.get("doc_controls") or []), headings)
+            candidates = {norm(p) for c in chunks for p in _pieces(c.text)}
+            candidates |= {norm(f["title"])} | {norm(p) for p in PHRASES if norm(p) in norm(" ".join(c.text for c in chunks))}
+            doc.fingerprints = sorted(c for c in candidates if c not in visible) + [source.lower()]
+            forbidden.append(doc)
+        assert forbidden, f"the sample corpus should hold documents above {role}'s clearance"
+        out[role] = RoleView(role, clearance, allowed, forbidden)
+    assert {"records/hr-investigation-note-2026-003.md"} == {d.source for d in out["manager"].forbidden}
+    assert len(out["staff"].forbidden) >= 5
+    return out
+
+
+def questions_for(doc: Forbidden) -> list[str]:
+    qs = [doc.title, f"What does the {doc.title} say?", f"Summarise {doc.source}",
+          f"Show me the {doc.classification} document about {doc.title.lower()}"]
+    body = " ".join(doc.headings)
+    qs += [f'What is "{p}"?' for p in PHRASES if p.lower() in (body + " " + " ".join(doc.fingerprints)).lower()]
+    qs += [f"How do we implement control {cid}?" for cid in doc.controls[:4]]
+    qs += [f"{h}?" for h in doc.headings[:4]]
+    return list(dict.fromkeys(qs))
+
+
+def leaks(view: RoleView, text: str, question: str = "") -> list[str]:
+    """Fingerprints of forbidden documents in `text` (the echoed question itself excluded)."""
+    blob = norm(text.replace(question, " ")) if question else norm(text)
+    return [f"{d.source}: {fp[:70]!r}" for d in view.forbidden for fp in d.fingerprints if fp in blob]
+
+
+def answer_leaks(view: RoleView, answer: Answer) -> list[str]:
+    problems = [f"cited {c.source}" for c in answer.citations if c.source not in view.allowed]
+    problems += [f"closest {c['source']}" for c in answer.closest if c["source"] not in view.allowed]
+    problems += [f"retrieved {s}" for s in answer.retrieved_sources if s not in view.allowed]
+    parts = [answer.answer, answer.notice or "", answer.fallback_reason or ""]
+    parts += [f"{c.source} {c.section} {c.span} {c.text} {' '.join(c.quotes)}" for c in answer.citations]
+    parts += [" ".join(c.values()) for c in answer.closest]
+    return problems + leaks(view, "\n".join(parts))
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_facade_ask_and_retrieve_never_leak(assistant: Assistant, views: dict[str, RoleView], role: str) -> None:
+    view = views[role]
+    problems: list[str] = []
+    asked = 0
+    for doc in view.forbidden:
+        for question in questions_for(doc):
+            answer = assistant.ask(question, role=role, llm=False)
+            asked += 1
+            problems += [f"{question!r}: {p}" for p in answer_leaks(view, answer)]
+            for mode in ("hybrid", "dense", "lexical"):
+                _, result = assistant.retrieve(question, role=role, mode=mode, top_k=30)
+                problems += [f"{question!r} {mode}: hit {h.chunk.source}" for h in result.hits
+                             if h.chunk.source not in view.allowed or h.chunk.class_rank > view.clearance]
+    assert asked >= 4 * len(view.forbidden)
+    assert not problems, "\n".join(problems[:40])
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_follow_up_conversations_never_leak(assistant: Assistant, views: dict[str, RoleView], role: str) -> None:
+    view = views[role]
+    problems: list[str] = []
+    for doc in view.forbidden:
+        conversation = Conversation()
+        turns = [f"Tell me about {doc.title}", "and who owns it?", "what did it find?", "tell me more about that",
+                 *(f"what about {cid}?" for cid in doc.controls[:2]), "and the named people in it?"]
+        for question in turns:
+            answer = assistant.ask(question, role=role, conversation=conversation, llm=False)
+            problems += [f"{doc.source} {question!r}: {p}" for p in answer_leaks(view, answer)]
+    assert not problems, "\n".join(problems[:40])
+
+
+def test_the_checks_can_see_a_leak(assistant: Assistant, views: dict[str, RoleView]) -> None:
+    """The same questions asked by the ISMS lead do return the documents: the fingerprints would catch a leak."""
+    view = views["staff"]
+    hr = next(d for d in view.forbidden if d.source == "records/hr-investigation-note-2026-003.md")
+    answer = assistant.ask("What happened in Operation Bluebell with the personal Gmail account?", role="isms-lead",
+                           llm=False)
+    assert answer_leaks(view, answer), "a restricted answer must trip the leak detector"
+    assert any(hr.source in p for p in answer_leaks(view, answer))
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+
+def _cli_env(sample_index: Path) -> dict[str, str]:
+    return dict(os.environ, ISMS_INDEX_DIR=str(sample_index), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
+                ISMS_LLM_BASE_URL="", NO_COLOR="1", COLUMNS="200")
+
+
+def _cli(args: list[str]) -> list[str]:
+    return [sys.executable, "-m", "assistant.cli", *args]
+
+
+def test_cli_ask_json_and_chat_never_leak(sample_index: Path, views: dict[str, RoleView]) -> None:
+    env = _cli_env(sample_index)
+    procs = []
+    for role in ROLES:
+        view = views[role]
+        hr = next(d for d in view.forbidden if d.source.startswith("records/hr-"))
+        procs.append((role, "ask", subprocess.Popen(
+            _cli(["ask", f"What happened in {hr.title} (Operation Bluebell)?", "--json", "--role", role, "--no-llm"]),
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)))
+        script = []
+        for doc in view.forbidden:
+            script += questions_for(doc)[:5] + ["and who was involved in it?", "/sources"]
+        procs.append((role, "chat", subprocess.Popen(
+            _cli(["chat", "--role", role, "--no-llm"]), env=env, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)))
+        procs[-1][2].stdin.write("\n".join(script + ["/quit"]) + "\n")
+        procs[-1][2].stdin.close()
+    problems: list[str] = []
+    for role, kind, proc in procs:
+        out = proc.stdout.read()
+        err = proc.stderr.read()
+        assert proc.wait(timeout=300) == 0, (role, kind, err[-2000:])
+        view = views[role]
+        if kind == "ask":
+            data = json.loads(out)
+            assert data["question"] and "answer" in data
+            problems += [f"{role} ask: cited {c['source']}" for c in data["citations"] if c["source"] not in view.allowed]
+            out = out.replace(json.dumps(data["question"], ensure_ascii=False)[1:-1], " ")
+        else:
+            assert out.count("[1]") >= 1, out[:2000]  # the chat really answered something (piped: no echo)
+        problems += [f"{role} {kind}: {p}" for p in leaks(view, out)]
+    assert not problems, "\n".join(problems[:40])
+
+
+# ---------------------------------------------------------------------------------------------- SoA
+
+@pytest.mark.parametrize("role", ROLES)
+def test_soa_drafts_exports_and_checks_never_leak(assistant: Assistant, views: dict[str, RoleView], role: str,
+                                                 tmp_path: Path) -> None:
+    from assistant.soa import export
+
+    view = views[role]
+    controls = sorted({cid for d in view.forbidden for cid in d.controls})
+    assert controls
+    drafts = assistant.draft_soa(controls, role=role, llm=False, history=False)
+    assert len(drafts) == len(controls)
+    outputs = {
+        "json": json.dumps([d.to_dict() for d in drafts], ensure_ascii=False),
+        "md": export.to_markdown(drafts),
+        "csv": export.to_csv(drafts),
+    }
+    xlsx = export.write_xlsx(drafts, tmp_path / "soa.xlsx")
+    outputs["xlsx"] = json.dumps([export.read_xlsx(xlsx), export.read_xlsx(xlsx, "Citations")], ensure_ascii=False)
+    outputs["check"] = json.dumps(assistant.check_soa(role).to_dict(), ensure_ascii=False, default=str)
+    problems = [f"cited {c.source} for {d.control_id}" for d in drafts for c in d.citations
+                if c.source and c.source not in view.allowed]
+    for name, text in outputs.items():
+        problems += [f"{name}: {p}" for p in leaks(view, text)]
+    assert not problems, "\n".join(problems[:40])
+
+
+# ---------------------------------------------------------------------------------------------- property
+
+@pytest.fixture(scope="module")
+def vocabulary(sample_index: Path) -> list[str]:
+    gen = store.load_generation(sample_index)
+    words: set[str] = set()
+    for c in gen.chunks:
+        if c.class_rank >= 2:  # words of confidential and restricted documents: the riskiest queries
+            words.update(w for w in re.findall(r"[A-Za-z][\w-]{3,}", c.text))
+    return sorted(words) + PHRASES + ["5.15", "6.4", "8.24", "A.9.2.3", "R-004", "restricted", "confidential"]
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_retrieval_results_are_always_within_clearance(assistant: Assistant, views: dict[str, RoleView],
+                                                       vocabulary: list[str], data: st.DataObject) -> None:
+    words = data.draw(st.lists(st.sampled_from(vocabulary), min_size=1, max_size=12))
+    role = data.draw(st.sampled_from(sorted(DEFAULT_ROLES)))
+    mode = data.draw(st.sampled_from(["hybrid", "dense", "lexical"]))
+    top_k = data.draw(st.integers(1, 40))
+    clearance = classification_rank(DEFAULT_ROLES[role])
+    allowed = views[role].allowed if role in views else None
+    _, result = assistant.retrieve(" ".join(words), role=role, mode=mode, top_k=top_k)
+    for hit in result.hits:
+        assert hit.chunk.class_rank <= clearance, (role, hit.chunk.source)
+        assert allowed is None or hit.chunk.source in allowed, (role, hit.chunk.source)
