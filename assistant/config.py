@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import (
@@ -74,6 +75,13 @@ class Settings(BaseSettings):
     # fitted on the dev split by evals/calibrate_abstention.py
     abstain_weights: list[float] = Field(default_factory=lambda: [8.209, -8.412, -8.136, -0.974])
     max_question_chars: int = 2000
+
+    # Streamlit app: who is using it (ui/auth.py)
+    auth_mode: Literal["none", "users"] = "none"
+    users_file: Path | None = None
+    ui_user: str = "local"
+    ui_role: str | None = None  # `none` mode: the local user's role (default: default_role)
+    ui_job: str = ""  # `none` mode: the local user's job title, e.g. "line manager"
 
     # optional LLM (OpenAI-compatible); absent = grounded composer only
     llm_base_url: str | None = None

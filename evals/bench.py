@@ -387,7 +387,7 @@ def print_report(report: dict[str, Any]) -> None:
         console.print(table)
     if report.get("server"):
         srv = report["server"]
-        table = Table(title=f"4. Chroma server vs embedded, ms ({srv['questions']} questions, first pass)")
+        table = Table(title=f"4. Chroma server vs embedded, ms ({srv['questions']} questions; query vectors cached)")
         table.add_column("stage")
         for col in ("server p50", "server p95", "embedded p50", "embedded p95"):
             table.add_column(col, justify="right")

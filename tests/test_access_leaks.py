@@ -2,9 +2,10 @@
 (by title, quoted phrases, control ids, section headings and follow-ups) through the facade, the CLI and
 SoA drafts/exports must never return any of those documents' text, titles or paths.
 
-"Fingerprints" of a forbidden document are its lines and sentences (>= 40 characters) that occur in no
-document the role may see, plus its path, and its title and distinctive phrases when those occur nowhere
-visible. Any fingerprint in any output is a leak. (UI leak checks live in the UI's AppTest file.)
+"Fingerprints" of a forbidden document are its lines and sentences (>= 40 characters), its path, its title
+and its distinctive phrases, each only when it occurs in no document the role may see (the internal SoA,
+for one, names the paths of confidential implementing documents). Any fingerprint in any output is a leak,
+and so is any citation, closest document or retrieved source the role may not see. (UI leak checks live in the UI's AppTest file.)
 """
 
 from __future__ import annotations
@@ -84,7 +85,9 @@ def views(sample_index: Path) -> dict[str, RoleView]:
             doc = Forbidden(source, f["title"], f["classification"], list(f.get("doc_controls") or []), headings)
             candidates = {norm(p) for c in chunks for p in _pieces(c.text)}
             candidates |= {norm(f["title"])} | {norm(p) for p in PHRASES if norm(p) in norm(" ".join(c.text for c in chunks))}
-            doc.fingerprints = sorted(c for c in candidates if c not in visible) + [source.lower()]
+            # the path too, unless a visible document names it (the internal SoA lists implementing documents)
+            candidates.add(source.lower())
+            doc.fingerprints = sorted(c for c in candidates if c not in visible)
             forbidden.append(doc)
         assert forbidden, f"the sample corpus should hold documents above {role}'s clearance"
         out[role] = RoleView(role, clearance, allowed, forbidden)

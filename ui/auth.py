@@ -33,15 +33,10 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import yaml
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+
+from assistant.config import Settings
 
 SCRYPT_N = 2**14
 SCRYPT_R = 8
@@ -51,27 +46,7 @@ MAX_FAILED_LOGINS = 5
 LOCKOUT_SECONDS = 60.0
 
 
-class AuthSettings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="ISMS_", env_file=None, extra="ignore", toml_file=os.environ.get("ISMS_CONFIG_FILE")
-    )
-
-    auth_mode: Literal["none", "users"] = "none"
-    users_file: Path | None = None
-    ui_user: str = "local"
-    ui_role: str | None = None  # `none` mode: the local user's role (default: Settings.default_role)
-    ui_job: str = ""  # `none` mode: the local user's job title, e.g. "line manager"
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls)
+AuthSettings = Settings  # the auth fields live in the one settings object
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,15 @@ class ProcessedFile:
     chunks: list[Chunk]
     register: RegisterResult | None = None
     notes: list[str] = field(default_factory=list)
+
+
+# "[12]" or "[1, 3]" in a document would read as a citation marker in answers, SoA justifications and the
+# LLM's passages (a planted "[99]" is a fake citation): the index stores them as "(12)".
+_CITATION_MARKER = re.compile(r"\[(\s*\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*)\]")
+
+
+def inert_markers(text: str) -> str:
+    return _CITATION_MARKER.sub(r"(\1)", text)
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -42,7 +52,7 @@ def process_file(path: Path, source: str, doc_hash: str, catalogue: Catalogue, c
 def _process_document(loaded: LoadedDocument, source: str, doc_hash: str, catalogue: Catalogue, chunk_chars: int) -> ProcessedFile:
     fm = loaded.front_matter
     headings = [(b.level, b.text) for b in loaded.blocks if b.kind == "heading"]
-    title = meta.infer_title(fm, headings, source)
+    title = inert_markers(meta.infer_title(fm, headings, source))
     full_text = loaded.text
     classification = meta.detect_classification(fm, full_text)
     doc_type = meta.infer_doc_type(fm, title, source)
@@ -52,8 +62,18 @@ def _process_document(loaded: LoadedDocument, source: str, doc_hash: str, catalo
     sections = build_sections(loaded.blocks, title)
     drafts = chunk_sections(sections, chunk_chars)
     chunks: list[Chunk] = []
-    for i, draft in enumerate(drafts):
+    seen: set[str] = set()
+    for draft in drafts:
+        draft.trail = [inert_markers(t) for t in draft.trail]
+        draft.text = inert_markers(draft.text)
         context = " ".join(draft.trail) + "\n" + draft.text
+        text_hash = sha256_bytes(context.encode())[:16]
+        if text_hash in seen:
+            # A repeated passage (boilerplate, a megabyte line of one phrase) is indexed once: thousands of
+            # identical vectors break the HNSW graph and starve dense search for every other document.
+            continue
+        seen.add(text_hash)
+        i = len(chunks)
         controls, legacy = meta.detect_controls(context, catalogue)
         chunks.append(
             Chunk(
@@ -62,7 +82,7 @@ def _process_document(loaded: LoadedDocument, source: str, doc_hash: str, catalo
                 classification=classification, class_rank=classification_rank(classification),
                 controls=controls, doc_controls=doc_controls, legacy_controls=legacy,
                 risks=meta.detect_risks(draft.text), roles=meta.detect_roles(draft.text), owner=owner,
-                review_date=review_date, text_hash=sha256_bytes(context.encode())[:16], doc_hash=doc_hash,
+                review_date=review_date, text_hash=text_hash, doc_hash=doc_hash,
             )
         )
     record = FileRecord(
@@ -100,6 +120,7 @@ def _process_table(loaded: LoadedDocument, source: str, doc_hash: str, catalogue
                 rows.append((f"Row {i + 2}", text, i + 2, "row", controls, legacy, meta.detect_risks(text)))
     chunks = []
     for i, (heading, text, row, kind, controls, legacy, risks) in enumerate(rows):
+        heading, text = inert_markers(heading), inert_markers(text)
         chunks.append(
             Chunk(
                 id=_chunk_id(source, doc_hash, i), source=source, title=title, doc_type=doc_type, trail=[heading],

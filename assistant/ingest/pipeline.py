@@ -28,7 +28,7 @@ from assistant.ingest.loaders import SUPPORTED_SUFFIXES, LoadError
 from assistant.models import Chunk, FileRecord
 from assistant.registers import RegisterResult
 
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2  # 2: repeated passages indexed once, citation-like "[n]" in documents stored as "(n)"
 ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
 
 
@@ -319,6 +319,7 @@ def _ingest_locked(
     embedder = embedder or get_embedder(model_path, settings.embedding_batch_size)
     t0 = time.perf_counter()
     done = 0
+    to_embed.sort(key=lambda c: len(c.embedding_text()))  # similar lengths together: less padding
     for batch in _batches(to_embed, 256):
         # identical chunk texts (repeated boilerplate, a 10 MB line of one phrase) are embedded once
         texts = [c.embedding_text() for c in batch]
