@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     abstain_weights: list[float] = Field(default_factory=lambda: [8.209, -8.412, -8.136, -0.974])
     max_question_chars: int = 2000
 
+    # SQLAlchemy URL for feedback and SoA edit history (default: SQLite files in the index folder)
+    database_url: str | None = None
+
     # Streamlit app: who is using it (ui/auth.py)
     auth_mode: Literal["none", "users"] = "none"
     users_file: Path | None = None

@@ -244,7 +244,7 @@ class Assistant:
         """Edits and approvals of SoA drafts (SQLite file next to the index; survives re-ingests)."""
         from assistant.soa.store import SoAStore
 
-        return SoAStore(self.settings.index_dir / "soa-history.sqlite")
+        return SoAStore(self.settings.database_url or self.settings.index_dir / "soa-history.sqlite")
 
     def draft_soa(self, controls: list[str] | None = None, role: str | None = None, *, llm: bool | None = None,
                   history: bool = True) -> list[SoADraft]:

@@ -73,10 +73,15 @@ def _now() -> str:
 class SoAStore:
     """Append-only history of SoA texts per control in one SQLite file."""
 
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.engine = create_engine(f"sqlite:///{self.path}")
+    def __init__(self, path_or_url: Path | str) -> None:
+        """An SQLite file path, or any SQLAlchemy URL (e.g. ``postgresql+psycopg://...``)."""
+        if isinstance(path_or_url, str) and "://" in path_or_url:
+            self.path = None
+            self.engine = create_engine(path_or_url)
+        else:
+            self.path = Path(path_or_url)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.engine = create_engine(f"sqlite:///{self.path}")
         _Base.metadata.create_all(self.engine)
 
     def _add(self, control_id: str, state: str, by: str, justification: str, fields: dict[str, Any],
