@@ -11,6 +11,7 @@ among the passages it cites, so a report never shows a reader text above their c
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -84,7 +85,7 @@ def _record(row: FeedbackRow) -> FeedbackRecord:
 
 def default_database_url(settings: Settings) -> str:
     """``ISMS_DATABASE_URL`` if set, else an SQLite file inside the index folder."""
-    url = (settings.database_url or "").strip()
+    url = (settings.database_url or os.environ.get("ISMS_DATABASE_URL", "")).strip()
     if url:
         return url
     folder = Path(settings.index_dir)

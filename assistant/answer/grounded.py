@@ -116,7 +116,7 @@ def split_units(chunk: Chunk, hit_rank: int) -> list[Unit]:
         block = block.strip()
         if not block:
             continue
-        if _LIST_MARK.match(block) or " | " in block or chunk.kind == "row":
+        if _LIST_MARK.match(block) or " | " in block or chunk.kind in ("row", "soa"):
             units.append(Unit(block, chunk, hit_rank, pos, True))
             pos += 1
             continue
