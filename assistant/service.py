@@ -14,7 +14,7 @@ from assistant.answer.types import Answer
 from assistant.catalogue import Catalogue, get_catalogue
 from assistant.config import Settings, get_settings
 from assistant.index import store
-from assistant.index.embedder import Embedder, get_embedder
+from assistant.index.embedder import Embedder, QueryEncoder, get_embedder, get_query_encoder
 from assistant.index.lexical import LexicalIndex
 from assistant.ingest.pipeline import IngestSummary, ProgressFn, run_ingest
 from assistant.llm.client import LLMClient
@@ -76,13 +76,13 @@ class Knowledge:
 class LoadedIndex:
     """One index generation in memory: chunks, lexical index, Chroma collection, knowledge links."""
 
-    def __init__(self, settings: Settings, root: Path, embedder: Embedder) -> None:
+    def __init__(self, settings: Settings, root: Path, embedder: QueryEncoder) -> None:
         self.generation = store.load_generation(root)
         self.client = store.chroma_client(settings, root)
         self.collection = store.get_collection(self.client, store.collection_name(settings, self.generation.number))
         self.lexical = LexicalIndex(self.generation.chunks)
         self.knowledge = Knowledge.build(self.generation)
-        self.unit_vectors = UnitVectors(embedder)
+        self.unit_vectors = UnitVectors(embedder, store.gen_dir(root, self.generation.number))
         self.retriever = HybridRetriever(self.generation.by_id, self.collection, self.lexical, embedder, settings)
 
 
@@ -108,6 +108,12 @@ class Assistant:
     def embedder(self) -> Embedder:
         return get_embedder(self.settings.resolved_model_path(), self.settings.embedding_batch_size)
 
+    @property
+    def query_encoder(self) -> QueryEncoder:
+        """Encoder for questions and answer sentences: the local ONNX export when present (no torch
+        import), else the torch embedder (`ISMS_QUERY_ENCODER`). Ingest always uses `embedder`."""
+        return get_query_encoder(self.settings)
+
     def ingest(self, corpus_dir: Path | None = None, progress: ProgressFn | None = None) -> IngestSummary:
         summary = run_ingest(self.settings, corpus_dir or self.settings.corpus_dir, self.settings.index_dir,
                              progress=progress, embedder=self.embedder)
@@ -124,7 +130,7 @@ class Assistant:
         current = store.read_current(self.settings.index_dir)
         with self._lock:
             if self._loaded is None or self._loaded.generation.number != current:
-                self._loaded = LoadedIndex(self.settings, self.settings.index_dir, self.embedder)
+                self._loaded = LoadedIndex(self.settings, self.settings.index_dir, self.query_encoder)
             return self._loaded
 
     def status(self) -> dict[str, Any]:

@@ -90,16 +90,65 @@ def test_query_embedding_cache_returns_identical_vectors(small_assistant: Assist
     assert np.array_equal(embedder.encode_query(question), second)
 
 
-def test_sentence_vectors_cached_per_chunk_match_fresh_encoding(small_assistant: Assistant) -> None:
-    from assistant.answer.grounded import candidate_units
+def test_stored_and_on_demand_sentence_vectors_match_fresh_encoding(small_assistant: Assistant) -> None:
+    from assistant.answer.grounded import UnitVectors, candidate_units
+    from assistant.index import store
+    from assistant.index.sentences import FILE_NAME
 
     assistant = small_assistant
     _, result = assistant.retrieve(QUESTION, top_k=4)
     units = candidate_units(result.hits)
     assert units
-    vectors = assistant.index.unit_vectors
-    cached_once = vectors.for_units(units)
-    cached_twice = vectors.for_units(units)
-    assert np.array_equal(cached_once, cached_twice)
     fresh = assistant.embedder.encode([u.text[:400] for u in units])
-    assert np.allclose(cached_once, fresh, atol=1e-5)
+    vectors = assistant.index.unit_vectors
+    assert vectors.stored() is not None  # the ingest wrote sentences.npz: no model call at answer time
+    stored = vectors.for_units(units)
+    assert stored.dtype == np.float32 and stored.shape == fresh.shape
+    assert np.allclose(stored, fresh, atol=2e-3)  # float16 on disk
+    assert np.array_equal(stored, vectors.for_units(units))
+
+    folder = store.gen_dir(assistant.settings.index_dir, assistant.index.generation.number)
+    (folder / FILE_NAME).unlink()
+    on_demand = UnitVectors(assistant.embedder, folder)
+    assert on_demand.stored() is None
+    first = on_demand.for_units(units)
+    assert np.allclose(first, fresh, atol=1e-5) and np.array_equal(first, on_demand.for_units(units))
+
+
+def test_sentence_vectors_follow_the_corpus_and_survive_damage(small_assistant: Assistant) -> None:
+    from assistant.index import store
+    from assistant.index.sentences import FILE_NAME, SentenceVectors
+
+    assistant = small_assistant
+    settings = assistant.settings
+    gen = assistant.index.generation
+    full = SentenceVectors.load(store.gen_dir(settings.index_dir, gen.number))
+    assert full is not None and set(full.by_id) == {c.id for c in gen.chunks}
+
+    _write_fact(settings.corpus_dir, NEW_FACT)  # one section changes: only its sentences are embedded again
+    summary = assistant.ingest()
+    assert 0 < summary.sentences_embedded <= 10
+    folder = store.gen_dir(settings.index_dir, summary.generation)
+    after = SentenceVectors.load(folder)
+    new_gen = assistant.index.generation
+    assert after is not None and set(after.by_id) == {c.id for c in new_gen.chunks}
+    changed = next(c for c in new_gen.chunks if "Vault Keeper" in c.text)
+    expected = assistant.embedder.encode([u.text[:400] for u in _units(changed)])
+    assert np.allclose(after.by_id[changed.id].astype(np.float32), expected, atol=2e-3)
+
+    # Damaged or missing file: answers stay right (vectors embedded on demand); the next ingest repairs it.
+    (folder / FILE_NAME).write_bytes(b"not a numpy file")
+    (folder / ".sentences-killed.npz").write_bytes(b"half")  # what a SIGKILL mid-write would leave
+    reopened = Assistant(settings)
+    assert reopened.index.unit_vectors.stored() is None
+    assert "Vault Keeper" in _cited_text(reopened.ask(QUESTION, llm=False))
+    again = run_ingest(settings)
+    assert not again.changed_anything and again.sentences_embedded > 0
+    assert SentenceVectors.load(folder) is not None and not list(folder.glob(".sentences-*"))
+    assert run_ingest(settings).sentences_embedded == 0  # complete now: nothing more to do
+
+
+def _units(chunk):  # noqa: ANN001, ANN202
+    from assistant.answer.units import split_units
+
+    return split_units(chunk)

@@ -9,36 +9,27 @@ from __future__ import annotations
 
 import difflib
 import math
-import re
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from assistant.answer.types import Answer, Citation
+from assistant.answer.units import LIST_MARK, UNIT_EMBED_CHARS, Unit, split_units
 from assistant.catalogue import Catalogue
 from assistant.index.embedder import Embedder
 from assistant.index.lexical import tokenize
+from assistant.index.sentences import SentenceVectors
 from assistant.models import Chunk
 from assistant.registers import RiskRecord
 from assistant.retrieval.query import QueryAnalysis
 from assistant.retrieval.search import Hit
 
-_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'])")
-_LIST_MARK = re.compile(r"^\s*(?:\d{1,3}[.)]|[-*+•]|[a-z][.)])\s+")
 MAX_UNITS = 6
 MAX_CHUNKS = 4
-
-
-@dataclass
-class Unit:
-    text: str  # verbatim from the chunk
-    chunk: Chunk
-    hit_rank: int
-    position: int  # order inside the chunk
-    is_item: bool
-    score: float = 0.0
 
 
 # Words that say nothing about the topic of a question (kept out of the coverage and vocabulary signals).
@@ -109,56 +100,59 @@ def should_abstain(signals: AbstainSignals, weights: list[float]) -> bool:
     return signals.abstain_probability(weights) >= 0.5
 
 
-def split_units(chunk: Chunk, hit_rank: int) -> list[Unit]:
-    units: list[Unit] = []
-    pos = 0
-    for block in chunk.text.split("\n"):
-        block = block.strip()
-        if not block:
-            continue
-        if _LIST_MARK.match(block) or " | " in block or chunk.kind in ("row", "soa"):
-            units.append(Unit(block, chunk, hit_rank, pos, True))
-            pos += 1
-            continue
-        for sentence in _SENTENCE_SPLIT.split(block):
-            sentence = sentence.strip()
-            if len(sentence) >= 12:
-                units.append(Unit(sentence, chunk, hit_rank, pos, False))
-                pos += 1
-    return units
-
-
 class UnitVectors:
-    """Sentence vectors per chunk, cached by chunk id (ids embed the document hash: never stale)."""
+    """Sentence vectors per chunk: read from the generation's ``sentences.npz`` (written by the ingest),
+    else embedded on demand and kept in an LRU cache by chunk id (ids embed the document hash: never stale)."""
 
-    def __init__(self, embedder: Embedder, max_chunks: int = 2048) -> None:
+    RECHECK_SECONDS = 2.0  # the ingest writes the file just after the generation goes live
+
+    def __init__(self, embedder: Embedder, folder: Path | None = None, max_chunks: int = 2048) -> None:
         self.embedder = embedder
+        self.folder = folder
+        self._stored: SentenceVectors | None = None
+        self._next_check = 0.0
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._max = max_chunks
         self._lock = threading.Lock()
 
+    def stored(self) -> SentenceVectors | None:
+        with self._lock:
+            if self._stored is None and self.folder is not None and time.monotonic() >= self._next_check:
+                self._next_check = time.monotonic() + self.RECHECK_SECONDS
+                self._stored = SentenceVectors.load(self.folder)
+            return self._stored
+
     def for_units(self, units: list[Unit]) -> np.ndarray:
+        """Vectors of `units`, which hold all units of each of their chunks (as candidate_units gives)."""
         by_chunk: dict[str, list[int]] = {}
         for i, unit in enumerate(units):
             by_chunk.setdefault(unit.chunk.id, []).append(i)
+        stored = self.stored()
+        found: dict[str, np.ndarray] = {}
+        if stored is not None:
+            for cid, rows in by_chunk.items():
+                vectors = stored.by_id.get(cid)
+                if vectors is not None and len(vectors) == len(rows):
+                    found[cid] = vectors
         with self._lock:
-            missing = [cid for cid in by_chunk if cid not in self._cache]
+            for cid in by_chunk:
+                if cid not in found and cid in self._cache:
+                    found[cid] = self._cache[cid]
+        missing = [cid for cid in by_chunk if cid not in found]
         if missing:
-            texts = [units[i].text[:400] for cid in missing for i in by_chunk[cid]]
+            texts = [units[i].text[:UNIT_EMBED_CHARS] for cid in missing for i in by_chunk[cid]]
             vectors = self.embedder.encode(texts)
             offset = 0
             with self._lock:
                 for cid in missing:
                     count = len(by_chunk[cid])
-                    self._cache[cid] = vectors[offset:offset + count]
+                    found[cid] = self._cache[cid] = vectors[offset:offset + count]
                     offset += count
                 while len(self._cache) > self._max:
                     self._cache.popitem(last=False)
         out = np.zeros((len(units), 0), dtype=np.float32)
-        with self._lock:
-            parts = [self._cache[cid] for cid in by_chunk]
-        if parts:
-            stacked = np.concatenate(parts)
+        if by_chunk:
+            stacked = np.concatenate([found[cid] for cid in by_chunk]).astype(np.float32)
             order = [i for cid in by_chunk for i in by_chunk[cid]]
             out = np.empty_like(stacked)
             out[order] = stacked
@@ -231,7 +225,7 @@ def compose(
     body: list[str] = []
     for unit in units:
         n = cite(unit.chunk, hit_scores.get(unit.chunk.id, 0.0), unit.text)
-        text = _LIST_MARK.sub("", unit.text) if unit.is_item else unit.text
+        text = LIST_MARK.sub("", unit.text) if unit.is_item else unit.text
         body.append(f"- {text} [{n}]")
     lines: list[str] = []
     controls = [c for c in analysis.controls if c in catalogue]

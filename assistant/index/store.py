@@ -172,6 +172,10 @@ def cleanup_stale(root: Path, settings: Settings, client: Any, keep: set[int]) -
         if number not in keep:
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder.name)
+        else:
+            for partial in folder.glob(".sentences-*"):  # a sentence-vector file a killed ingest left half-written
+                partial.unlink(missing_ok=True)
+                removed.append(f"{folder.name}/{partial.name}")
     prefix = f"{settings.collection_prefix}_chunks_g"
     keep_names = {collection_name(settings, n) for n in keep}
     for col in client.list_collections():

@@ -23,6 +23,7 @@ from assistant.catalogue import get_catalogue
 from assistant.config import Settings
 from assistant.index import store
 from assistant.index.embedder import Embedder, get_embedder
+from assistant.index.sentences import SentenceVectors, build_sentence_vectors
 from assistant.ingest.documents import ProcessedFile, process_file, sha256_bytes
 from assistant.ingest.loaders import SUPPORTED_SUFFIXES, LoadError
 from assistant.models import Chunk, FileRecord
@@ -51,6 +52,9 @@ class IngestSummary:
     copied: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0
+    live_seconds: float = 0.0  # until the new generation answered (before the sentence-vector pass)
+    sentences_embedded: int = 0
+    sentence_seconds: float = 0.0
 
     @property
     def changed_anything(self) -> bool:
@@ -288,10 +292,17 @@ def _ingest_locked(
 
     client = store.chroma_client(settings, root)
     if previous is not None and not summary.changed_anything and current is not None:
-        # Nothing to do: the live generation already is this corpus. Tidy leftovers of crashed runs.
+        # Nothing to do: the live generation already is this corpus. Tidy leftovers of crashed runs, and
+        # finish its sentence vectors if an earlier run was stopped before writing them.
         store.cleanup_stale(root, settings, client, keep={current})
+        summary.live_seconds = time.perf_counter() - started
+        _sentence_pass(settings, store.gen_dir(root, current), all_chunks, None, embedder, model_path, progress,
+                       summary)
         summary.seconds = time.perf_counter() - started
         return summary
+    previous_sentences = (
+        SentenceVectors.load(store.gen_dir(root, previous.number)) if previous and settings.sentence_vectors else None
+    )
 
     number = (current or 0) + 1
     while store.gen_dir(root, number).exists():
@@ -352,8 +363,26 @@ def _ingest_locked(
     store.write_current(root, number)  # the atomic switch
     summary.generation = number
     store.cleanup_stale(root, settings, client, keep={number})
+    summary.live_seconds = time.perf_counter() - started
+    _sentence_pass(settings, folder, all_chunks, previous_sentences, embedder, model_path, progress, summary)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _sentence_pass(
+    settings: Settings, folder: Path, chunks: list[Chunk], previous: SentenceVectors | None,
+    embedder: Embedder | None, model_path: str, progress: ProgressFn | None, summary: IngestSummary,
+) -> None:
+    """Embed the answer units of the live generation once (assistant/index/sentences.py)."""
+    if not settings.sentence_vectors:
+        return
+    existing = SentenceVectors.load(folder)
+    if existing is not None and all(c.id in existing.by_id for c in chunks):
+        return
+    embedder = embedder or get_embedder(model_path, settings.embedding_batch_size)
+    summary.sentences_embedded, summary.sentence_seconds = build_sentence_vectors(
+        folder, chunks, previous or existing, embedder, progress
+    )
 
 
 def _keep_previous(
