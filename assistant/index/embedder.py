@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from assistant.config import Settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -100,3 +105,55 @@ class Embedder:
 def get_embedder(model_path: str, batch_size: int = 32) -> Embedder:
     """One embedder per model per process (shared by CLI, UI sessions and evals)."""
     return Embedder(model_path, batch_size)
+
+
+# ---------------------------------------------------------------------------------------- query path
+_query_log = logging.getLogger("assistant.index")
+_fallback_logged = False
+
+
+class QueryEncoder(Protocol):
+    """What the query path needs: `Embedder` (torch) or `OnnxEncoder` (onnxruntime)."""
+
+    model_path: str
+
+    def encode(self, texts: list[str], show_progress: bool = False) -> np.ndarray: ...
+
+    def encode_query(self, text: str) -> np.ndarray: ...
+
+
+def _fallback_once(message: str, *args: object, warning: bool = False) -> None:
+    global _fallback_logged
+    if not _fallback_logged:
+        _fallback_logged = True
+        (_query_log.warning if warning else _query_log.info)(message, *args)
+
+
+@lru_cache(maxsize=8)
+def _onnx_encoder(model_file: str, batch_size: int, model_path: str) -> QueryEncoder:
+    from assistant.index.onnx_encoder import OnnxEncoder
+
+    return OnnxEncoder(model_file, batch_size, tokenizer_dir=model_path)
+
+
+def get_query_encoder(settings: Settings) -> QueryEncoder:
+    """The encoder for questions (and the composer's sentences): the local ONNX export when
+    `settings.query_encoder` allows it and it exists (no torch import: cold `ask` in about a second),
+    else the torch `Embedder`. Any problem with the export falls back to torch (logged once)."""
+    model_path = settings.resolved_model_path()
+    if settings.query_encoder != "torch":
+        from assistant.index import onnx_encoder
+
+        try:
+            if settings.query_encoder == "onnx":
+                model_file = onnx_encoder.build_export(settings)  # exports (with torch) only when missing
+            else:
+                model_file = onnx_encoder.find_export(settings)
+            if model_file is not None:
+                return _onnx_encoder(str(model_file), settings.embedding_batch_size, model_path)
+            _fallback_once("no ONNX export for %s yet (made by `isms-assistant ingest` or `export-onnx`); "
+                           "queries use torch", model_path)
+        except Exception as exc:  # noqa: BLE001 - a broken export must never stop answering
+            _fallback_once("ONNX query encoder unavailable (%s: %s); queries use torch",
+                           exc.__class__.__name__, exc, warning=True)
+    return get_embedder(model_path, settings.embedding_batch_size)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from assistant.config import Settings
-from assistant.index.embedder import Embedder
+from assistant.index.embedder import QueryEncoder
 from assistant.index.lexical import LexicalIndex, tokenize
 from assistant.models import Chunk
 from assistant.retrieval.query import QueryAnalysis
@@ -38,7 +38,7 @@ class SearchResult:
 
 class HybridRetriever:
     def __init__(self, chunks_by_id: dict[str, Chunk], collection: Any, lexical: LexicalIndex,
-                 embedder: Embedder, settings: Settings) -> None:
+                 embedder: QueryEncoder, settings: Settings) -> None:
         self.chunks_by_id = chunks_by_id
         self.collection = collection
         self.lexical = lexical
