@@ -93,9 +93,20 @@ def _process_document(loaded: LoadedDocument, source: str, doc_hash: str, catalo
     return ProcessedFile(record=record, chunks=chunks, notes=list(loaded.notes))
 
 
+def _inert_register_text(register: RegisterResult) -> None:
+    """Register cells are quoted in answers and SoA drafts next to real citations: a "[2]" typed into a risk
+    title must not read as one (the same rule as document text)."""
+    for record in [*register.risks, *register.soa]:
+        for name, value in list(record):
+            if isinstance(value, str) and _CITATION_MARKER.search(value):
+                setattr(record, name, inert_markers(value))
+
+
 def _process_table(loaded: LoadedDocument, source: str, doc_hash: str, catalogue: Catalogue) -> ProcessedFile:
     records = loaded.table or []
     register = parse_register(records, source)
+    if register is not None:
+        _inert_register_text(register)
     title_stem = Path(source).stem.replace("-", " ").replace("_", " ").strip().capitalize()
     classification = "internal"
     if register is not None and register.kind == "risk_register":
