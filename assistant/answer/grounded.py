@@ -21,7 +21,7 @@ from assistant.answer.types import Answer, Citation
 from assistant.answer.units import LIST_MARK, UNIT_EMBED_CHARS, Unit, split_units
 from assistant.catalogue import Catalogue
 from assistant.index.embedder import Embedder
-from assistant.index.lexical import tokenize
+from assistant.index.lexical import token_set, tokenize
 from assistant.index.sentences import SentenceVectors
 from assistant.models import Chunk
 from assistant.registers import RiskRecord
@@ -87,7 +87,7 @@ def evidence_signals(analysis: QueryAnalysis, hits: list[Hit], sentence_sims: np
     words = [w for w in analysis.content_tokens if w not in FILLER]
     seen: set[str] = set()
     for h in top:
-        seen.update(tokenize(f"{h.chunk.title} {' '.join(h.chunk.trail)} {h.chunk.text}"))
+        seen.update(token_set(f"{h.chunk.title} {' '.join(h.chunk.trail)} {h.chunk.text}"))
     df, n = frequencies or ({}, 1)
     coverage, missing = weighted_coverage(words, seen, df, n)
     named = bool(analysis.explicit_ids or analysis.risks)
@@ -172,17 +172,17 @@ def select_units(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray) -
     q_words = set(analysis.content_tokens)
     exp_words = set(tokenize(analysis.expanded)) - q_words
     for i, unit in enumerate(units):
-        words = set(tokenize(unit.text + " " + " ".join(unit.chunk.trail[-1:])))
+        words = token_set(unit.text + " " + " ".join(unit.chunk.trail[-1:]))
         lex = (len(words & q_words) + 0.5 * len(words & exp_words)) / max(1.0, len(q_words) + 0.5 * len(exp_words))
         prior = 1.0 / (1 + unit.hit_rank)
         unit.score = 0.55 * float(sims[i]) + 0.30 * lex + 0.15 * prior
     best = max(u.score for u in units)
     chosen: list[Unit] = []
-    chosen_words: list[set[str]] = []
+    chosen_words: list[frozenset[str]] = []
     for unit in sorted(units, key=lambda u: u.score, reverse=True):
         if len(chosen) >= MAX_UNITS or unit.score < 0.7 * best:
             break
-        words = set(tokenize(unit.text))
+        words = token_set(unit.text)
         if any(words and len(words & w) / len(words | w) > 0.6 for w in chosen_words):
             continue
         chosen.append(unit)

@@ -52,6 +52,11 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
+@lru_cache(maxsize=32_768)  # passages and sentences recur across questions: tokenise each once
+def token_set(text: str) -> frozenset[str]:
+    return frozenset(tokenize(text))
+
+
 def chunk_lexical_text(chunk: Chunk) -> str:
     return f"{chunk.title} {' '.join(chunk.trail)} {chunk.text} {' '.join(chunk.controls)}"
 

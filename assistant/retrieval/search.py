@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 from assistant.config import Settings
 from assistant.index.embedder import QueryEncoder
-from assistant.index.lexical import LexicalIndex, tokenize
+from assistant.index.lexical import LexicalIndex, token_set
 from assistant.models import Chunk
 from assistant.retrieval.query import QueryAnalysis
 
@@ -100,11 +99,6 @@ class HybridRetriever:
         return SearchResult(hits=result, query_vector=vector, timings_ms=timings)
 
 
-@lru_cache(maxsize=8192)
-def _token_set(text: str) -> frozenset[str]:
-    return frozenset(tokenize(text))
-
-
 def collapse_near_duplicates(hits: list[Hit], threshold: float = 0.9, limit: int | None = None) -> list[Hit]:
     """Drop hits whose text nearly repeats a better-ranked hit (copied boilerplate, duplicated files).
     Stops once `limit` hits are kept (the same result as slicing afterwards, without the extra work)."""
@@ -116,7 +110,7 @@ def collapse_near_duplicates(hits: list[Hit], threshold: float = 0.9, limit: int
             break
         if hit.chunk.text_hash in seen_hashes:
             continue
-        tokens = _token_set(hit.chunk.text)
+        tokens = token_set(hit.chunk.text)
         duplicate = False
         for other in kept_sets:
             if tokens and other and len(tokens & other) / len(tokens | other) >= threshold:
