@@ -162,7 +162,8 @@ def load_generation(root: Path, number: int | None = None) -> Generation:
 
 
 def cleanup_stale(root: Path, settings: Settings, client: Any, keep: set[int]) -> list[str]:
-    """Remove generation folders and collections not in `keep` (call only while holding the lock)."""
+    """Remove generation folders and collections not in `keep`, and the vector folders Chroma leaves behind
+    (call only while holding the lock)."""
     removed: list[str] = []
     for folder in root.glob("gen-*"):
         try:
@@ -184,4 +185,40 @@ def cleanup_stale(root: Path, settings: Settings, client: Any, keep: set[int]) -
             with contextlib.suppress(Exception):
                 client.delete_collection(name)
                 removed.append(name)
+    if not settings.chroma_host:
+        for folder in orphan_segment_folders(root / "chroma"):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(f"chroma/{folder.name}")
     return removed
+
+
+def orphan_segment_folders(chroma_dir: Path) -> list[Path]:
+    """Vector-index folders of the embedded Chroma store that no segment refers to any more.
+
+    Chroma 1.x deletes a collection's rows but leaves its HNSW folder (``chroma/<segment id>/``) on disk
+    (chroma-core/chroma#5259, #5520), so every generation flip would keep the previous generation's vectors
+    forever. Only UUID-named folders are candidates, and none is returned unless a segment still listed has
+    its folder under its id (proof that the layout this relies on holds)."""
+    import sqlite3
+    import uuid
+
+    database = chroma_dir / "chroma.sqlite3"
+    if not database.is_file():
+        return []
+    try:
+        con = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
+        try:
+            referenced = {str(row[0]) for row in con.execute("SELECT id FROM segments")}
+            referenced |= {str(row[0]) for row in con.execute("SELECT id FROM collections")}
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return []
+    folders: list[Path] = []
+    for path in chroma_dir.iterdir():
+        with contextlib.suppress(ValueError):
+            if path.is_dir() and not path.is_symlink() and str(uuid.UUID(path.name)) == path.name:
+                folders.append(path)
+    if not any(f.name in referenced for f in folders):
+        return []
+    return sorted(f for f in folders if f.name not in referenced)
