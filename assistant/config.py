@@ -59,7 +59,8 @@ class Settings(BaseSettings):
     # "torch" = always sentence-transformers. The ingest always embeds with torch.
     query_encoder: Literal["auto", "torch", "onnx"] = "auto"
     onnx_cache_dir: Path | None = None  # default: <user cache dir>/isms-assistant/onnx
-    max_file_mb: float = 20.0
+    max_file_mb: float = 20.0  # per file, at ingest and upload; keep .streamlit/config.toml maxUploadSize equal
+    max_uploads_per_batch: int = 20  # files per upload in the app's Corpus page
     per_file_seconds: float = 60.0
     chunk_chars: int = 1200
     # embed every answer sentence once at ingest (after the new index is live): first-time answers then

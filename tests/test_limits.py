@@ -89,3 +89,76 @@ def test_cli_refuses_an_over_long_question_with_a_clear_message(sample_index: Pa
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "51 characters; the limit is 50" in " ".join(proc.stderr.split()) and not proc.stdout.strip()
+
+
+# ---------------------------------------------------------------------------- uploads: size and count per batch
+def _corpus_files(corpus: Path) -> list[str]:
+    return sorted(p.relative_to(corpus).as_posix() for p in corpus.rglob("*") if p.is_file())
+
+
+def test_config_toml_upload_size_matches_the_max_file_mb_default() -> None:
+    import tomllib
+
+    from assistant.config import Settings
+
+    with open(Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml", "rb") as fh:
+        toml = tomllib.load(fh)
+    assert toml["server"]["maxUploadSize"] == Settings.model_fields["max_file_mb"].default
+    assert Settings.model_fields["max_uploads_per_batch"].default == 20
+
+
+def test_upload_batch_limit_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from assistant.config import Settings
+
+    monkeypatch.setenv("ISMS_MAX_UPLOADS_PER_BATCH", "3")
+    assert Settings().max_uploads_per_batch == 3
+
+
+def test_over_size_upload_is_refused_naming_the_mb_limit_and_nothing_written(tmp_path: Path) -> None:
+    from ui.uploads import UploadRejected, check_batch, save_upload
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    big = b"# Big\n\n" + b"All staff lock their screens.\n" * 40_000  # 1.1 MB
+    with pytest.raises(UploadRejected) as info:
+        check_batch([("small.md", 100), ("big.md", len(big))], max_count=20, max_mb=1)
+    message = str(info.value)
+    assert "1 MB limit" in message and "big.md (1.1 MB)" in message and "small.md" not in message
+    assert "ISMS_MAX_FILE_MB" in message
+    with pytest.raises(UploadRejected, match=r"big\.md: 1\.1 MB is over the 1 MB limit"):
+        save_upload(corpus, "uploads", "big.md", big, max_mb=1)
+    assert _corpus_files(corpus) == []
+
+
+def test_upload_batch_over_the_count_is_refused_and_nothing_written(tmp_path: Path) -> None:
+    from ui.uploads import UploadRejected, check_batch
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    batch = [(f"note-{i:02d}.md", 1000) for i in range(21)]
+    with pytest.raises(UploadRejected) as info:
+        check_batch(batch, max_count=20, max_mb=20)
+    message = str(info.value)
+    assert "21 files chosen" in message and "the limit is 20 files per upload" in message
+    assert "ISMS_MAX_UPLOADS_PER_BATCH" in message
+    with pytest.raises(UploadRejected, match="the limit is 0 files"):
+        check_batch([("one.md", 10)], max_count=0, max_mb=20)
+    assert _corpus_files(corpus) == []
+
+
+def test_upload_batch_exactly_at_both_limits_is_accepted_and_written(tmp_path: Path) -> None:
+    from ui.uploads import UploadRejected, check_batch, save_upload
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    max_mb = 1 / 64  # 16384 bytes exactly
+    limit = 16_384
+    body = b"# Clear desk note\n\nLock the screen and clear the desk before leaving.\n"
+    files = [(f"note-{i:02d}.md", (body + b"x" * limit)[:limit]) for i in range(20)]
+    assert all(len(data) == limit for _, data in files)
+    check_batch([(name, len(data)) for name, data in files], max_count=20, max_mb=max_mb)  # no exception
+    for name, data in files:
+        save_upload(corpus, "uploads", name, data, max_mb=max_mb)
+    assert len(_corpus_files(corpus)) == 20
+    with pytest.raises(UploadRejected, match="over the 0.015625 MB limit"):  # one byte more is refused
+        check_batch([("note-20.md", limit + 1)], max_count=20, max_mb=max_mb)

@@ -340,6 +340,39 @@ def test_corpus_upload_rejects_bad_files_and_reingests_good_ones(monkeypatch, wr
 
 
 @pytest.mark.integration
+def test_corpus_upload_batch_over_the_count_limit_writes_nothing(monkeypatch, tmp_path: Path) -> None:
+    from assistant.config import Settings
+    from assistant.ingest.pipeline import run_ingest
+
+    corpus = tmp_path / "corpus"
+    (corpus / "policies").mkdir(parents=True)
+    shutil.copy(CORPUS / "policies" / "access-control-policy.md", corpus / "policies")
+    index = tmp_path / "index"  # a one-document index: the page needs one, the sample index is not needed
+    run_ingest(Settings(corpus_dir=corpus, index_dir=index, sentence_vectors=False))
+    at = app_test(monkeypatch, index, tmp_path, role="isms-lead", corpus=corpus, ISMS_MAX_UPLOADS_PER_BATCH="2")
+    at.switch_page("pages/corpus.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "2 files at a time" in at.file_uploader[0].label
+
+    def notes(count: int) -> list[tuple[str, bytes, str]]:
+        return [(f"visitor-note-{i}.md", f"# Visitor note {i}\n\nVisitors sign in at reception.\n".encode(),
+                 "text/markdown") for i in range(count)]
+
+    at.file_uploader[0].set_value(notes(3))
+    at.form_submit_button[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = [re.sub(r"\\(.)", r"\1", e.value) for e in at.error]
+    assert any("Nothing uploaded" in e and "3 files chosen; the limit is 2 files per upload" in e
+               and "ISMS_MAX_UPLOADS_PER_BATCH" in e for e in errors), errors
+    assert not at.success and not (corpus / "uploads").exists()  # nothing written, not even the first two
+
+    at.file_uploader[0].set_value(notes(2))  # exactly at the limit
+    at.form_submit_button[0].click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert sorted(p.name for p in (corpus / "uploads").iterdir()) == ["visitor-note-0.md", "visitor-note-1.md"]
+
+
+@pytest.mark.integration
 def test_users_mode_staff_never_sees_restricted_documents(monkeypatch, writable_index: Path, tmp_path: Path) -> None:
     from assistant.index import store
 

@@ -5,6 +5,8 @@ the destination folder must be an existing folder inside the corpus (or the new 
 and the final path is resolved and checked to lie inside the corpus before anything is written.
 The content must load with the same loader the ingest uses, so a renamed binary or a corrupt PDF is
 refused with the loader's reason. Files are written atomically (temporary file, then rename).
+A batch with more files than ISMS_MAX_UPLOADS_PER_BATCH, or with a file over ISMS_MAX_FILE_MB, is refused
+whole before anything is read or written (``check_batch``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
@@ -69,6 +72,20 @@ def target_path(corpus: Path, folder: str, file_name: str) -> Path:
     if not target.is_relative_to(root) or target.parent == root.parent:
         raise UploadRejected(f"{file_name!r} would be written outside the corpus")
     return target
+
+
+def check_batch(names_and_sizes: Sequence[tuple[str, int]], max_count: int, max_mb: float) -> None:
+    """Refuse a whole upload batch before anything is read or written: more files than `max_count`
+    (ISMS_MAX_UPLOADS_PER_BATCH), or any file over `max_mb` (ISMS_MAX_FILE_MB)."""
+    if len(names_and_sizes) > max_count:
+        raise UploadRejected(
+            f"{len(names_and_sizes)} files chosen; the limit is {max_count} files per upload "
+            f"(ISMS_MAX_UPLOADS_PER_BATCH): add them in smaller batches"
+        )
+    too_big = [(name, size) for name, size in names_and_sizes if size > max_mb * 1024 * 1024]
+    if too_big:
+        listed = ", ".join(f"{name} ({size / 1_048_576:.1f} MB)" for name, size in too_big)
+        raise UploadRejected(f"over the {max_mb:g} MB limit per file (ISMS_MAX_FILE_MB): {listed}")
 
 
 def check_content(file_name: str, data: bytes, max_mb: float) -> None:

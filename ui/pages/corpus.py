@@ -10,7 +10,7 @@ from assistant.index.store import IndexError_, IngestLocked
 from assistant.ingest.loaders import SUPPORTED_SUFFIXES
 from assistant.ingest.pipeline import IngestSummary
 from ui.common import clearance, get_assistant, get_user, is_admin, md_code, md_escape
-from ui.uploads import UploadRejected, corpus_folders, save_upload
+from ui.uploads import UploadRejected, check_batch, corpus_folders, save_upload
 
 assistant = get_assistant()
 user = get_user()
@@ -109,7 +109,8 @@ if admin:
     allowed = sorted(s.lstrip(".") for s in SUPPORTED_SUFFIXES)
     with st.form("upload", clear_on_submit=True):
         uploads = st.file_uploader(
-            f"Documents ({', '.join(allowed)}; up to {settings.max_file_mb:g} MB each)", type=allowed,
+            f"Documents ({', '.join(allowed)}; up to {settings.max_file_mb:g} MB each, "
+            f"{settings.max_uploads_per_batch} files at a time)", type=allowed,
             accept_multiple_files=True,
         )
         folder = st.selectbox("Folder", corpus_folders(settings.corpus_dir),
@@ -117,8 +118,14 @@ if admin:
         replace = st.checkbox("Replace files that already exist")
         submitted = st.form_submit_button("Add to corpus", icon=":material/upload:", type="primary")
     if submitted:
+        files = uploads or []
+        try:  # the whole batch is checked (count, sizes) before anything is read or written
+            check_batch([(up.name, up.size) for up in files], settings.max_uploads_per_batch, settings.max_file_mb)
+        except UploadRejected as exc:
+            st.error(f"Nothing uploaded — {md_escape(str(exc), bold=False)}")
+            files = None
         saved = 0
-        for up in uploads or []:
+        for up in files or []:
             try:
                 result = save_upload(settings.corpus_dir, folder, up.name, up.getvalue(), settings.max_file_mb, replace)
             except UploadRejected as exc:
@@ -127,7 +134,7 @@ if admin:
             saved += 1
             st.success(f"Saved {md_code(result.source)} ({result.size / 1024:.0f} KB)"
                        + (" — replaced the previous version" if result.replaced else ""))
-        if not uploads:
+        if files == []:
             st.warning("Choose at least one file.")
         elif saved:
             st.info("Re-ingest to make the new documents searchable.")
