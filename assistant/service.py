@@ -14,9 +14,8 @@ from assistant.answer.types import Answer
 from assistant.catalogue import Catalogue, get_catalogue
 from assistant.config import Settings, get_settings
 from assistant.index import store
-from assistant.index.embedder import Embedder, QueryEncoder, get_embedder, get_query_encoder
+from assistant.index.embedder import QueryEncoder, get_document_encoder, get_query_encoder
 from assistant.index.lexical import LexicalIndex
-from assistant.ingest.pipeline import IngestSummary, ProgressFn, run_ingest
 from assistant.llm.client import LLMClient
 from assistant.models import Chunk
 from assistant.registers import RiskRecord, SoAEntry
@@ -26,6 +25,7 @@ from assistant.retrieval.search import HybridRetriever, SearchResult
 if TYPE_CHECKING:
     from datetime import date
 
+    from assistant.ingest.pipeline import IngestSummary, ProgressFn  # imported on use: `ask` never needs it
     from assistant.soa.checks import CheckReport
     from assistant.soa.draft import SoAContext, SoADraft
     from assistant.soa.store import SoAStore
@@ -76,8 +76,11 @@ class Knowledge:
 class LoadedIndex:
     """One index generation in memory: chunks, lexical index, Chroma collection, knowledge links."""
 
-    def __init__(self, settings: Settings, root: Path, embedder: QueryEncoder) -> None:
+    def __init__(self, settings: Settings, root: Path, embedder: QueryEncoder | None = None) -> None:
         self.generation = store.load_generation(root)
+        if embedder is None:  # the model this generation's documents were embedded with (ONNX when allowed)
+            embedder = get_query_encoder(settings, self.generation.manifest.get("embedding_backend", "torch"))
+        self.embedder = embedder
         self.client = store.chroma_client(settings, root)
         self.collection = store.get_collection(self.client, store.collection_name(settings, self.generation.number))
         self.lexical = LexicalIndex(self.generation.chunks)
@@ -105,16 +108,21 @@ class Assistant:
 
     # ------------------------------------------------------------------ index
     @property
-    def embedder(self) -> Embedder:
-        return get_embedder(self.settings.resolved_model_path(), self.settings.embedding_batch_size)
+    def embedder(self) -> QueryEncoder:
+        """The document encoder used by the ingest (torch, or int8 ONNX with ISMS_EMBEDDING_BACKEND)."""
+        return get_document_encoder(self.settings)
 
     @property
     def query_encoder(self) -> QueryEncoder:
-        """Encoder for questions and answer sentences: the local ONNX export when present (no torch
-        import), else the torch embedder (`ISMS_QUERY_ENCODER`). Ingest always uses `embedder`."""
+        """Encoder for questions and answer sentences: the one the live index uses (the local ONNX export
+        when present: no torch import; else torch; see `get_query_encoder`). Ingest uses `embedder`."""
+        if self.has_index():
+            return self.index.embedder
         return get_query_encoder(self.settings)
 
     def ingest(self, corpus_dir: Path | None = None, progress: ProgressFn | None = None) -> IngestSummary:
+        from assistant.ingest.pipeline import run_ingest
+
         summary = run_ingest(self.settings, corpus_dir or self.settings.corpus_dir, self.settings.index_dir,
                              progress=progress, embedder=self.embedder)
         with self._lock:
@@ -130,7 +138,7 @@ class Assistant:
         current = store.read_current(self.settings.index_dir)
         with self._lock:
             if self._loaded is None or self._loaded.generation.number != current:
-                self._loaded = LoadedIndex(self.settings, self.settings.index_dir, self.query_encoder)
+                self._loaded = LoadedIndex(self.settings, self.settings.index_dir)
             return self._loaded
 
     def status(self) -> dict[str, Any]:

@@ -237,6 +237,9 @@ def test_ensure_export_is_cheap_when_present_and_never_raises(sample_index: Path
     other = _settings(sample_index, onnx_cache_dir=tmp_path / "cache", embedding_model=str(bogus))
     assert ensure_onnx_export(other) is None
     assert find_export(other) is None
+    marker = next((tmp_path / "cache").glob("*.unsupported"))  # remembered: later ingests skip it at once
+    assert "tokenizer.json" in marker.read_text()
+    assert ensure_onnx_export(other) is None
 
 
 def test_changed_model_files_change_the_export_folder(tmp_path: Path) -> None:
@@ -255,3 +258,62 @@ def test_changed_model_files_change_the_export_folder(tmp_path: Path) -> None:
     (copy / "README.md").write_text("changed")
     assert model_fingerprint(copy) != before
     assert model_fingerprint(packaged) != before  # the path is part of the key too
+
+
+# ----------------------------------------------------------------------------- int8 document backend
+def _pipeline_records_backend() -> bool:
+    from assistant.ingest import pipeline
+
+    source = Path(pipeline.__file__).read_text(encoding="utf-8")
+    return "embedding_backend" in source and "ensure_onnx_export" in source
+
+
+def test_int8_backend_encoders(tmp_path: Path, onnx_cache: Path) -> None:
+    from assistant.index.embedder import Embedder, encoder_backend, get_document_encoder, get_query_encoder
+    from assistant.index.onnx_encoder import OnnxEncoder, find_export
+
+    settings = _settings(tmp_path, onnx_cache_dir=onnx_cache, embedding_backend="onnx-int8",
+                         query_encoder="torch")
+    docs = get_document_encoder(settings)
+    assert isinstance(docs, OnnxEncoder) and encoder_backend(docs) == "onnx-int8"
+    assert find_export(settings, int8=True) is not None
+    # an int8 index is queried with int8, whatever query_encoder says
+    queries = get_query_encoder(settings, "onnx-int8")
+    assert encoder_backend(queries) == "onnx-int8" and queries.threads == 1
+    assert isinstance(get_query_encoder(settings, "torch"), Embedder)
+    assert encoder_backend(get_query_encoder(settings.model_copy(update={"query_encoder": "auto"}))) == "onnx"
+    fp32 = get_document_encoder(settings.model_copy(update={"embedding_backend": "torch"}))
+    assert isinstance(fp32, Embedder) and encoder_backend(fp32) == "torch"
+    a, b = docs.encode(TEXTS), fp32.encode(TEXTS)
+    cosine = np.sum(a * b, axis=1)
+    assert cosine.min() > 0.95 and cosine.mean() > 0.98  # close, not identical: that is what int8 costs
+
+
+@pytest.mark.skipif(not _pipeline_records_backend(),
+                    reason="assistant/ingest/pipeline.py has no ONNX hook / embedding_backend in the manifest yet")
+def test_ingest_exports_and_changing_the_backend_reembeds(corpus_copy: Path, tmp_path: Path) -> None:
+    from assistant.index import store
+    from assistant.index.embedder import encoder_backend
+    from assistant.index.onnx_encoder import find_export
+    from assistant.service import Assistant
+
+    small = tmp_path / "small"
+    (small / "policies").mkdir(parents=True)
+    for name in ("access-control-policy.md", "remote-working-policy.md"):
+        (small / "policies" / name).write_bytes((corpus_copy / "policies" / name).read_bytes())
+    index = tmp_path / "index"
+    base = _settings(index, onnx_cache_dir=tmp_path / "cache").model_copy(update={"corpus_dir": small})
+    assert find_export(base) is None
+    first = Assistant(base).ingest()
+    assert find_export(base) is not None  # the ingest hook made the ONNX query encoder
+    assert store.load_generation(index).manifest.get("embedding_backend", "torch") == "torch"
+    assert encoder_backend(Assistant(base).query_encoder) == "onnx"
+    int8 = Assistant(base.model_copy(update={"embedding_backend": "onnx-int8"}))
+    summary = int8.ingest()
+    assert summary.embedded == first.chunks and summary.copied == 0  # everything embedded again
+    assert store.load_generation(index).manifest["embedding_backend"] == "onnx-int8"
+    assert encoder_backend(int8.query_encoder) == "onnx-int8"
+    # the same index opened with default settings still queries with int8 (the manifest decides)
+    default = Assistant(base)
+    assert encoder_backend(default.query_encoder) == "onnx-int8"
+    assert not default.ask("how often are access rights reviewed?", llm=False).abstained

@@ -17,6 +17,7 @@ imported inside `export_onnx` only).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -134,6 +135,9 @@ def export_onnx(model_path: str | Path, out_dir: str | Path, *, opset: int = 17)
     """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    model_path = Path(model_path)
+    out_dir = Path(out_dir)
+    layout = _model_layout(model_path)  # before the slow imports: an unsupported folder fails fast
     import inspect
 
     import torch
@@ -143,9 +147,6 @@ def export_onnx(model_path: str | Path, out_dir: str | Path, *, opset: int = 17)
 
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
-    model_path = Path(model_path)
-    out_dir = Path(out_dir)
-    layout = _model_layout(model_path)
     st = SentenceTransformer(str(model_path), device="cpu")  # the max_seq_length the torch path uses
     max_seq_length = int(st.max_seq_length)
     del st
@@ -242,15 +243,28 @@ def build_export(settings: Settings, *, force: bool = False) -> Path:
         model_path = settings.resolved_model_path()
         final = export_dir(settings)
         final.parent.mkdir(parents=True, exist_ok=True)
+        # a model this exporter cannot reproduce is remembered (per model version): later ingests skip it
+        unsupported = final.with_name(final.name + ".unsupported")
+        if unsupported.is_file() and not force:
+            raise ExportUnsupported(unsupported.read_text(encoding="utf-8").strip())
+        for stale in final.parent.glob(f".{final.name}.*"):  # left by a killed export
+            with contextlib.suppress(OSError):
+                if time.time() - stale.stat().st_mtime > 3600:
+                    shutil.rmtree(stale, ignore_errors=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
         tmp.chmod(0o755)  # mkdtemp makes it 0700; the published export is an ordinary cache folder
         try:
-            model_file = export_onnx(model_path, tmp)
-            from assistant.index.embedder import get_embedder
+            try:
+                model_file = export_onnx(model_path, tmp)
+                from assistant.index.embedder import get_embedder
 
-            cosine = verify_export(model_file, get_embedder(model_path, settings.embedding_batch_size))
-            if cosine < MIN_COSINE:
-                raise ExportUnsupported(f"ONNX vectors differ from torch (min cosine {cosine:.7f})")
+                cosine = verify_export(model_file, get_embedder(model_path, settings.embedding_batch_size))
+                if cosine < MIN_COSINE:
+                    raise ExportUnsupported(f"ONNX vectors differ from torch (min cosine {cosine:.7f})")
+            except ExportUnsupported as exc:
+                unsupported.write_text(f"{model_path}: {exc}\n", encoding="utf-8")
+                raise
+            unsupported.unlink(missing_ok=True)
             meta = json.loads((tmp / META_FILE).read_text(encoding="utf-8"))
             meta["verified_min_cosine"] = cosine
             (tmp / META_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
@@ -269,6 +283,26 @@ def build_export(settings: Settings, *, force: bool = False) -> Path:
         raise RuntimeError(f"the export vanished from {final}")
     log.info("ONNX query encoder exported to %s", found)
     return found
+
+
+def build_int8(settings: Settings) -> Path:
+    """The int8 copy of the export (`embedding_backend = "onnx-int8"`), made now if missing: the fp32
+    export first (torch), then quantized into a temporary file renamed into place. Raises on failure."""
+    existing = find_export(settings, int8=True)
+    if existing is not None:
+        return existing
+    model_file = build_export(settings)
+    with _export_lock:
+        target = model_file.with_name(INT8_FILE)
+        if not target.is_file():
+            fd, tmp_name = tempfile.mkstemp(prefix=".int8.", suffix=".onnx", dir=model_file.parent)
+            os.close(fd)
+            try:
+                quantize_int8(model_file, tmp_name)
+                os.replace(tmp_name, target)
+            finally:
+                Path(tmp_name).unlink(missing_ok=True)
+    return target
 
 
 def ensure_onnx_export(settings: Settings) -> Path | None:
@@ -294,6 +328,7 @@ class OnnxEncoder:
     def __init__(self, model_file: str | Path, batch_size: int = 32, cache_size: int = 512,
                  tokenizer_dir: str | Path | None = None, threads: int = 1) -> None:
         self.model_file = Path(model_file)
+        self.backend = "onnx-int8" if self.model_file.name == INT8_FILE else "onnx"  # recorded in manifests
         meta_file = self.model_file.parent / META_FILE
         self.meta: dict[str, Any] = json.loads(meta_file.read_text(encoding="utf-8"))
         self.model_path = str(tokenizer_dir or self.meta["model_path"])
