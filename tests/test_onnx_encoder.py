@@ -261,13 +261,6 @@ def test_changed_model_files_change_the_export_folder(tmp_path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- int8 document backend
-def _pipeline_records_backend() -> bool:
-    from assistant.ingest import pipeline
-
-    source = Path(pipeline.__file__).read_text(encoding="utf-8")
-    return "embedding_backend" in source and "ensure_onnx_export" in source
-
-
 def test_int8_backend_encoders(tmp_path: Path, onnx_cache: Path) -> None:
     from assistant.index.embedder import Embedder, encoder_backend, get_document_encoder, get_query_encoder
     from assistant.index.onnx_encoder import OnnxEncoder, find_export
@@ -289,8 +282,6 @@ def test_int8_backend_encoders(tmp_path: Path, onnx_cache: Path) -> None:
     assert cosine.min() > 0.95 and cosine.mean() > 0.98  # close, not identical: that is what int8 costs
 
 
-@pytest.mark.skipif(not _pipeline_records_backend(),
-                    reason="assistant/ingest/pipeline.py has no ONNX hook / embedding_backend in the manifest yet")
 def test_ingest_exports_and_changing_the_backend_reembeds(corpus_copy: Path, tmp_path: Path) -> None:
     from assistant.index import store
     from assistant.index.embedder import encoder_backend

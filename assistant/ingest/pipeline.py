@@ -22,7 +22,8 @@ import numpy as np
 from assistant.catalogue import get_catalogue
 from assistant.config import Settings
 from assistant.index import store
-from assistant.index.embedder import Embedder, get_embedder
+from assistant.index.embedder import Embedder, encoder_backend, get_document_encoder
+from assistant.index.onnx_encoder import ensure_onnx_export
 from assistant.index.sentences import SentenceVectors, build_sentence_vectors
 from assistant.ingest.documents import ProcessedFile, process_file, sha256_bytes
 from assistant.ingest.loaders import SUPPORTED_SUFFIXES, LoadError
@@ -187,7 +188,9 @@ def run_ingest(
     started = time.perf_counter()
     root.mkdir(parents=True, exist_ok=True)
     with store.ingest_lock(root):
-        return _ingest_locked(settings, corpus, root, progress, embedder, started)
+        summary = _ingest_locked(settings, corpus, root, progress, embedder, started)
+    ensure_onnx_export(settings)  # ONNX query encoder for a fast cold `ask`; no-op when present, never raises
+    return summary
 
 
 def _ingest_locked(
@@ -206,6 +209,7 @@ def _ingest_locked(
         previous.manifest.get("model") != model_path
         or previous.manifest.get("format") != INDEX_FORMAT
         or previous.manifest.get("chunk_chars") != settings.chunk_chars
+        or previous.manifest.get("embedding_backend", "torch") != settings.embedding_backend
     ):
         previous = None  # settings that change vectors or chunks: rebuild everything
     old_files: dict[str, dict[str, Any]] = previous.manifest.get("files", {}) if previous else {}
@@ -327,7 +331,7 @@ def _ingest_locked(
             summary.copied += len(present)
             if progress:
                 progress("copying vectors", summary.copied, len(to_copy))
-    embedder = embedder or get_embedder(model_path, settings.embedding_batch_size)
+    embedder = embedder or get_document_encoder(settings)
     t0 = time.perf_counter()
     done = 0
     to_embed.sort(key=lambda c: len(c.embedding_text()))  # similar lengths together: less padding
@@ -351,6 +355,7 @@ def _ingest_locked(
         "corpus": str(corpus.resolve()),
         "model": model_path,
         "chunk_chars": settings.chunk_chars,
+        "embedding_backend": encoder_backend(embedder),
         "collection": store.collection_name(settings, number),
         "files": new_files,
         "skipped": summary.skipped,
@@ -379,7 +384,7 @@ def _sentence_pass(
     existing = SentenceVectors.load(folder)
     if existing is not None and all(c.id in existing.by_id for c in chunks):
         return
-    embedder = embedder or get_embedder(model_path, settings.embedding_batch_size)
+    embedder = embedder or get_document_encoder(settings)
     summary.sentences_embedded, summary.sentence_seconds = build_sentence_vectors(
         folder, chunks, previous or existing, embedder, progress
     )
