@@ -143,7 +143,7 @@ def ingest_section(assistant: Any, log: LogFn) -> dict[str, Any]:
     from assistant.index import store
 
     embedder = assistant.embedder
-    _ = embedder.model  # loaded before both timings
+    embedder.encode(["warm up"])  # model loaded before both timings (torch or the int8 backend)
     log(f"ingest: fresh ingest of {assistant.settings.corpus_dir}")
     summary = assistant.ingest()
     chunks = store.load_generation(assistant.settings.index_dir).chunks

@@ -40,9 +40,8 @@ STARTER_QUESTIONS = [
 def _assistant_for(index_dir: str, corpus_dir: str) -> Assistant:
     assistant = Assistant(index_dir=Path(index_dir) if index_dir else None,
                           corpus_dir=Path(corpus_dir) if corpus_dir else None)
-    assistant.embedder.encode_query("warm up")  # load the model now, not on the first question
-    if assistant.has_index():
-        _ = assistant.index
+    # load the index and the question encoder now, not on the first question (ONNX when exported: no torch)
+    assistant.query_encoder.encode_query("warm up")
     return assistant
 
 
