@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     # retrieval / answering (tuned on the dev split of evals/questions.jsonl, never per question)
     dense_k: int = 30
     lexical_k: int = 30
+    # dense hits are fetched unfiltered, k × (all chunks / visible chunks) × this, then filtered by clearance
+    dense_overfetch: float = Field(default=1.5, ge=1.0)
     rrf_k: int = 60
     control_boost: float = 0.35
     top_k: int = 8

@@ -18,6 +18,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -263,3 +264,55 @@ def test_retrieval_results_are_always_within_clearance(assistant: Assistant, vie
     for hit in result.hits:
         assert hit.chunk.class_rank <= clearance, (role, hit.chunk.source)
         assert allowed is None or hit.chunk.source in allowed, (role, hit.chunk.source)
+
+
+class CountingCollection:
+    """The real Chroma collection, counting the queries that carried a `where` filter."""
+
+    def __init__(self, collection: object) -> None:
+        self.collection = collection
+        self.filtered = 0
+
+    def query(self, **kwargs: object) -> dict:
+        self.filtered += kwargs.get("where") is not None
+        return self.collection.query(**kwargs)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("overfetch", [1.5, 1.0])
+def test_dense_hits_match_exact_search_within_clearance(assistant: Assistant, overfetch: float) -> None:
+    """Dense retrieval fetches unfiltered and filters on the chunk's classification (Chroma's `where` costs
+    time linear in the collection). For every clearance it returns only visible chunks, finds the exact
+    nearest visible neighbours at least as well as the filtered query it replaced, and falls back to that
+    query when too few visible neighbours came back."""
+    from assistant.retrieval.search import HybridRetriever
+
+    index = assistant.index
+    counting = CountingCollection(index.collection)
+    retriever = HybridRetriever(index.generation.by_id, counting, index.lexical, index.embedder,
+                                assistant.settings.model_copy(update={"dense_overfetch": overfetch}))
+    stored = index.collection.get(include=["embeddings", "metadatas"])
+    vectors = np.asarray(stored["embeddings"])
+    ranks_of = np.asarray([m["class_rank"] for m in stored["metadatas"]])
+    questions = [*PHRASES, "How often are access rights reviewed?", "disciplinary investigation of an employee",
+                 "encryption key escrow and recovery", "penetration test findings"]
+    ranks = sorted(set(ranks_of.tolist()))
+    assert len(ranks) >= 3  # public … restricted: the filter has work to do
+    found = found_filtered = wanted = 0
+    for question in questions:
+        vector = index.embedder.encode_query(question)
+        sims = vectors @ vector
+        order = np.argsort(-sims)
+        for rank in ranks:
+            for k in (5, 30):
+                exact = [i for i in order if ranks_of[i] <= rank][:k]
+                floor = sims[exact[-1]] - 1e-5  # a neighbour tied with the k-th exact one counts as found
+                got = retriever.dense(vector, rank, k)
+                assert all(c.class_rank <= rank for c, _ in got) and len(got) == len(exact), (question, rank, k)
+                filtered = index.collection.query(query_embeddings=[vector], n_results=len(exact),
+                                                  where={"class_rank": {"$lte": rank}}, include=["distances"])
+                found += sum(sim >= floor for _, sim in got)
+                found_filtered += sum(1 - d >= floor for d in filtered["distances"][0])
+                wanted += len(exact)
+    assert found >= found_filtered and found / wanted >= 0.99, (found, found_filtered, wanted)
+    if overfetch == 1.0:
+        assert counting.filtered > 0  # questions aimed at restricted documents needed the fallback

@@ -280,7 +280,7 @@ def test_soa_edit_approve_and_export(monkeypatch, writable_index: Path, tmp_path
     approve.click().run()
     assert not at.exception, [e.value for e in at.exception]
 
-    history = SoAStore(writable_index / "soa-history.sqlite").history("6.3")
+    history = SoAStore(f"sqlite:///{tmp_path / 'feedback.db'}").history("6.3")  # ISMS_DATABASE_URL holds SoA history too
     assert [(e.state, e.by) for e in history] == [("edited", "local"), ("approved", "local")]
     assert history[-1].justification == edited.strip() and history[0].note == "tightened wording"
     table = at.dataframe[0].value.set_index("control")
