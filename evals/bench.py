@@ -207,7 +207,7 @@ def scale_point(corpus: Path, index: Path, tiny: bool) -> dict[str, Any]:
     first = time_asks(assistant, questions)
     return {"files": summary.files, "chunks": summary.chunks, "ingest_seconds": round(summary.seconds, 1),
             "embed_seconds": round(summary.embed_seconds, 1), "query_total": first["total"],
-            "query_retrieve": first["retrieve"], "peak_rss_mb": peak_rss_mb()}
+            "query_retrieve": first["retrieve"], "query_stages": first, "peak_rss_mb": peak_rss_mb()}
 
 
 def scale_section(sizes: list[int], work: Path, tiny: bool, log: LogFn) -> list[dict[str, Any]]:
@@ -386,12 +386,17 @@ def print_report(report: dict[str, Any]) -> None:
     if report.get("scale"):
         table = Table(title="3. Scale (synthetic corpora; each in its own process)")
         for col in ("docs", "chunks", "ingest s", "index MB", "peak RSS MB", "query p50 ms", "query p95 ms",
-                    "retrieve p50 ms", "retrieve p95 ms"):
+                    "retrieve p50 ms", "retrieve p95 ms", "dense p95 ms", "lexical p95 ms", "p95 vs first"):
             table.add_column(col, justify="right")
+        base_p95 = report["scale"][0]["query_total"]["p95"]
         for row in report["scale"]:
+            stages = row.get("query_stages", {})
+            growth = round(row["query_total"]["p95"] / base_p95, 2) if base_p95 else None
             table.add_row(*(_fmt(v) for v in (row["docs"], row["chunks"], row["ingest_seconds"], row["index_mb"],
                                                row["peak_rss_mb"], row["query_total"]["p50"], row["query_total"]["p95"],
-                                               row["query_retrieve"]["p50"], row["query_retrieve"]["p95"])))
+                                               row["query_retrieve"]["p50"], row["query_retrieve"]["p95"],
+                                               stages.get("dense", {}).get("p95"), stages.get("lexical", {}).get("p95"),
+                                               growth)))
         console.print(table)
     if report.get("server"):
         srv = report["server"]

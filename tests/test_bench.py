@@ -76,6 +76,7 @@ def test_bench_tiny_runs_and_reports_every_section(tmp_path: Path) -> None:
     (row,) = report["scale"]
     assert row["docs"] == 3 and row["files"] == 3 and row["chunks"] > 0
     assert row["index_mb"] > 0 and row["peak_rss_mb"] > 100 and row["query_total"]["p50"] > 0
+    assert set(row["query_stages"]) == STAGES and row["query_stages"]["dense"]["p50"] > 0
 
     srv = report["server"]
     assert srv["server"]["dense"]["p50"] > 0 and srv["embedded"]["dense"]["p50"] > 0
