@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+from assistant.index.query_cache import QueryVectorCache
 
 if TYPE_CHECKING:
     from assistant.config import Settings
@@ -55,8 +56,7 @@ class Embedder:
         self.batch_size = batch_size
         self._model = None
         self._lock = threading.Lock()
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._cache_size = cache_size
+        self._queries = QueryVectorCache(cache_size)
 
     @property
     def model(self):  # noqa: ANN201 - SentenceTransformer, imported lazily (slow import)
@@ -87,18 +87,7 @@ class Embedder:
         return np.asarray(vectors, dtype=np.float32)
 
     def encode_query(self, text: str) -> np.ndarray:
-        with self._lock:
-            hit = self._cache.get(text)
-            if hit is not None:
-                self._cache.move_to_end(text)
-                return hit
-        vector = self.encode([text])[0]
-        vector.flags.writeable = False  # shared by every caller of the cache: nobody may change it in place
-        with self._lock:
-            self._cache[text] = vector
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        return vector
+        return self._queries.get_or_encode(text, lambda t: self.encode([t])[0])
 
 
 @lru_cache(maxsize=4)

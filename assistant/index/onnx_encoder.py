@@ -26,11 +26,12 @@ import shutil
 import tempfile
 import threading
 import time
-from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from assistant.index.query_cache import QueryVectorCache
 
 if TYPE_CHECKING:
     from assistant.config import Settings
@@ -334,8 +335,7 @@ class OnnxEncoder:
         self.model_path = str(tokenizer_dir or self.meta["model_path"])
         self.batch_size = batch_size
         self._lock = threading.Lock()
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._cache_size = cache_size
+        self._queries = QueryVectorCache(cache_size)
         # One session with a fixed thread count. The query path uses 1 thread: its batches are small and
         # a second thread makes them slower on a busy 2-core machine (same finding as the torch
         # Embedder); a second session for big batches would cost another model load on a cold start.
@@ -401,15 +401,4 @@ class OnnxEncoder:
         return out
 
     def encode_query(self, text: str) -> np.ndarray:
-        with self._lock:
-            hit = self._cache.get(text)
-            if hit is not None:
-                self._cache.move_to_end(text)
-                return hit
-        vector = self.encode([text])[0]
-        vector.flags.writeable = False  # shared by every caller of the cache: nobody may change it in place
-        with self._lock:
-            self._cache[text] = vector
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        return vector
+        return self._queries.get_or_encode(text, lambda t: self.encode([t])[0])
