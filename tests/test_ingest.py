@@ -3,15 +3,12 @@ locking, and the same ingest against a real `chroma run` server."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -20,6 +17,9 @@ from assistant.config import Settings
 from assistant.index import store
 from assistant.ingest.pipeline import run_ingest
 from assistant.service import Assistant
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from evals.bench import chroma_server as run_chroma_server  # noqa: E402
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[1]
@@ -184,40 +184,10 @@ def test_second_concurrent_ingest_is_refused(tmp_path: Path) -> None:
             run_ingest(Settings(corpus_dir=small_corpus(tmp_path / "c"), index_dir=index))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def chroma_server(tmp_path: Path):  # noqa: ANN201
-    chroma = Path(sys.executable).parent / "chroma"
-    if not chroma.exists():
-        pytest.skip(f"`chroma` CLI not found next to {sys.executable}")
-    port = _free_port()
-    proc = subprocess.Popen([str(chroma), "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1",
-                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1) as resp:
-                json.load(resp)
-                break
-        except OSError:
-            if proc.poll() is not None:
-                pytest.skip(f"chroma server exited with {proc.returncode} before answering")
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.skip("chroma server did not answer its heartbeat within 30 s")
-    yield port
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+def chroma_server(tmp_path: Path):  # noqa: ANN201 - the port of a real `chroma run` server
+    with run_chroma_server(tmp_path / "server-data") as port:  # fails the test if it does not start
+        yield port
 
 
 def test_same_ingest_against_a_real_chroma_server(tmp_path: Path, chroma_server: int) -> None:
