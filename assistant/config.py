@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     lexical_k: int = 30
     # dense hits are fetched unfiltered, k × (all chunks / visible chunks) × this, then filtered by clearance
     dense_overfetch: float = Field(default=1.5, ge=1.0)
+    # HNSW search breadth of each new index generation's collection (Chroma's default is 100)
+    hnsw_ef_search: int = Field(default=200, ge=10)
     rrf_k: int = 60
     control_boost: float = 0.35
     top_k: int = 8

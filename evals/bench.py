@@ -285,7 +285,8 @@ def copy_index_to_server(settings: Settings, local_index: Path, server_index: Pa
     source = store.get_collection(store.chroma_client(settings, local_index), name)
     remote_settings = settings.model_copy(update={"index_dir": server_index, "chroma_host": "127.0.0.1",
                                                   "chroma_port": port})
-    target = store.create_collection(store.chroma_client(remote_settings, server_index), name)
+    target = store.create_collection(store.chroma_client(remote_settings, server_index), name,
+                                     settings.hnsw_ef_search)
     total = source.count()
     for offset in range(0, total, 500):
         got = source.get(include=["embeddings", "metadatas"], limit=500, offset=offset)

@@ -287,6 +287,8 @@ def test_dense_hits_match_exact_search_within_clearance(assistant: Assistant, ov
     from assistant.retrieval.search import HybridRetriever
 
     index = assistant.index
+    # HNSW searched at Chroma's default breadth (100) missed exact neighbours on some graph builds
+    assert index.collection.configuration["hnsw"]["ef_search"] == assistant.settings.hnsw_ef_search == 200
     counting = CountingCollection(index.collection)
     retriever = HybridRetriever(index.generation.by_id, counting, index.lexical, index.embedder,
                                 assistant.settings.model_copy(update={"dense_overfetch": overfetch}))

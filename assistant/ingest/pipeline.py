@@ -312,7 +312,7 @@ def _ingest_locked(
     while store.gen_dir(root, number).exists():
         number += 1
     store.cleanup_stale(root, settings, client, keep={n for n in (current,) if n is not None})
-    collection = store.create_collection(client, store.collection_name(settings, number))
+    collection = store.create_collection(client, store.collection_name(settings, number), settings.hnsw_ef_search)
 
     # Vectors: copy what the live generation already has for identical text, embed the rest.
     old_by_text = {c.text_hash: c.id for c in old_chunks.values()}
