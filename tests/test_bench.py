@@ -74,7 +74,7 @@ def test_bench_tiny_runs_and_reports_every_section(tmp_path: Path) -> None:
     assert cold["wall_seconds"] > 0 and cold["in_process_total_ms"] > 0
 
     (row,) = report["scale"]
-    assert row["docs"] == 3 and row["files"] == 3 and row["chunks"] > 0
+    assert row["docs"] == 3 and row["files"] == 3 and row["chunks"] > 0 and row["backend"] == "torch"
     assert row["index_mb"] > 0 and row["peak_rss_mb"] > 100 and row["query_total"]["p50"] > 0
     assert set(row["query_stages"]) == STAGES and row["query_stages"]["dense"]["p50"] > 0
 
