@@ -373,11 +373,15 @@ def test_corpus_upload_batch_over_the_count_limit_writes_nothing(monkeypatch, tm
 
 
 @pytest.mark.integration
-def test_users_mode_staff_never_sees_restricted_documents(monkeypatch, writable_index: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("role", ["staff", "manager"])
+def test_users_mode_never_shows_documents_above_the_role(monkeypatch, writable_index: Path, tmp_path: Path,
+                                                        role: str) -> None:
+    from assistant.config import DEFAULT_ROLES, classification_rank
     from assistant.index import store
 
+    clearance = classification_rank(DEFAULT_ROLES[role])
     users = tmp_path / "users.yaml"
-    add_user(users, "sam", "staff", "sam-password", "Sam Staff")
+    add_user(users, "sam", role, "sam-password", "Sam Staff")
     add_user(users, "dan", "isms-lead", "dan-password", "Daniel Okafor")
     at = app_test(monkeypatch, writable_index, tmp_path, ISMS_AUTH_MODE="users", ISMS_USERS_FILE=str(users))
     assert not at.chat_input  # nothing but the sign-in form
@@ -389,16 +393,16 @@ def test_users_mode_staff_never_sees_restricted_documents(monkeypatch, writable_
     at.text_input(key="login_password").set_value("sam-password")
     at.form_submit_button[0].click().run()
     assert not at.exception, [e.value for e in at.exception]
-    assert "Sam Staff · role **staff**" in page_text(at)
+    assert f"Sam Staff · role **{role}**" in page_text(at)
 
     generation = store.load_generation(writable_index)
-    above = [c for c in generation.chunks if c.class_rank > 1]
+    above = [c for c in generation.chunks if c.class_rank > clearance]
     secret_sources = {c.source for c in above}
     assert "records/hr-investigation-note-2026-003.md" in secret_sources
-    visible_texts = [re.sub(r"[*_`]", "", c.text) for c in generation.chunks if c.class_rank <= 1]
+    visible_texts = [re.sub(r"[*_`]", "", c.text) for c in generation.chunks if c.class_rank <= clearance]
     snippets = {line[:60] for c in above for line in re.sub(r"[*_`]", "", c.text).split("\n")
                 if len(line) >= 40 and not any(line[:60] in t for t in visible_texts)}
-    assert len(snippets) > 20
+    assert len(snippets) > 10
 
     seen: list[str] = []
     for q in ("What did the HR investigation 2026-003 find?", "How does break-glass privileged access work?",
@@ -417,7 +421,8 @@ def test_users_mode_staff_never_sees_restricted_documents(monkeypatch, writable_
         assert not at.exception, (page, [e.value for e in at.exception])
         seen.append(page_text(at))
     documents = at.dataframe[0].value  # the Corpus page (the last page visited) lists only what the role may see
-    assert set(documents["classification"]) <= {"public", "internal"} and len(documents) == 42
+    allowed_levels = {"public", "internal"} | ({"confidential"} if role == "manager" else set())
+    assert set(documents["classification"]) <= allowed_levels and len(documents) == {"staff": 42, "manager": 47}[role]  # of 48 files
     try:  # the feedback report is not registered for this role; if the page still runs, it refuses
         at.switch_page("pages/feedback_report.py").run()
     except ValueError:
