@@ -31,6 +31,19 @@ class Nasty:
     secret: str | None = None  # text that must never appear in any indexed chunk
 
 
+def judge(case: Nasty, indexed: set[str], skipped: dict[str, str]) -> str | None:
+    """Why the ingest handled this file wrongly (indexed or skipped against expectation, not reported, a skip
+    reason that does not name the problem), or None when it handled it rightly."""
+    where = "indexed" if case.rel in indexed else "skipped" if case.rel in skipped else "missing"
+    if where == "missing":
+        return "neither indexed nor reported"
+    if case.expect != "either" and where != case.expect:
+        return f"{where}, expected {case.expect} ({skipped.get(case.rel)})"
+    if where == "skipped" and (not skipped[case.rel].strip() or case.reason.lower() not in skipped[case.rel].lower()):
+        return f"reason {skipped[case.rel]!r} lacks {case.reason!r}"
+    return None
+
+
 def _write(path: Path, data: bytes | str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(data, str):

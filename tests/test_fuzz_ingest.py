@@ -22,6 +22,7 @@ from nasty_files import (
     SAMPLE_DOCX,
     SAMPLE_PDF,
     SAMPLE_XLSX,
+    judge,
     write_nasty_corpus,
 )
 
@@ -66,17 +67,7 @@ def test_nasty_corpus_never_crashes_hangs_or_follows_links(tmp_path: Path) -> No
     gen = store.load_generation(settings.index_dir)
     indexed = set(gen.manifest["files"])
     skipped = summary.skipped
-    problems: list[str] = []
-    for case in cases:
-        where = "indexed" if case.rel in indexed else "skipped" if case.rel in skipped else "missing"
-        if where == "missing":
-            problems.append(f"{case.rel!r} ({case.kind}): neither indexed nor reported")
-        elif case.expect != "either" and where != case.expect:
-            problems.append(f"{case.rel!r} ({case.kind}): {where}, expected {case.expect} ({skipped.get(case.rel)})")
-        if where == "skipped":
-            reason = skipped[case.rel]
-            if not reason.strip() or case.reason.lower() not in reason.lower():
-                problems.append(f"{case.rel!r}: reason {reason!r} lacks {case.reason!r}")
+    problems = [f"{case.rel!r} ({case.kind}): {why}" for case in cases if (why := judge(case, indexed, skipped))]
     assert not problems, "\n".join(problems)
 
     top = sorted(durations.items(), key=lambda kv: -kv[1])[:5]
