@@ -69,7 +69,7 @@ def test_bench_tiny_runs_and_reports_every_section(tmp_path: Path) -> None:
     assert ing["chunks"] > 0 and ing["files"] == 3
     assert ing["chunks_per_s"] > 0 and ing["encode_only_chunks_per_s"] > 0 and ing["ratio"] > 0
     before, after = ing["encode_only_before_after_seconds"]
-    assert before > 0 and after > 0 and ing["encode_only_seconds"] == round((before + after) / 2, 2)
+    assert before > 0 and after > 0 and abs(ing["encode_only_seconds"] - (before + after) / 2) <= 0.01
     assert 0 <= ing["reingest_unchanged_seconds"] < ing["ingest_seconds"]
 
     cold = report["cold_ask"]
