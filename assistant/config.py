@@ -59,7 +59,8 @@ class Settings(BaseSettings):
     query_encoder: Literal["auto", "torch", "onnx"] = "auto"
     onnx_cache_dir: Path | None = None  # default: <user cache dir>/isms-assistant/onnx
     # document embeddings: "torch" (fp32 sentence-transformers) or "onnx-int8" (the local ONNX export,
-    # dynamically quantized: ~1.7x faster ingest on 2 cores, dev recall@5 -0.007). Recorded in the index
+    # dynamically quantized: ~3x faster embedding on 2 cores, dev recall@5 -0.002, holdout abstention
+    # accuracy -0.03: see README). Recorded in the index
     # manifest: changing it re-embeds everything, and queries always use the index's backend.
     embedding_backend: Literal["torch", "onnx-int8"] = "torch"
     max_file_mb: float = 20.0  # per file, at ingest and upload; keep .streamlit/config.toml maxUploadSize equal
