@@ -63,9 +63,17 @@ def test_incremental_reingest_edit_and_delete(tmp_path: Path) -> None:
     first = run_ingest(settings)
     assert first.embedded == first.chunks > 0 and len(first.added) == len(SMALL)
 
-    second = run_ingest(settings)
+    def search_breadth() -> int:
+        client = store.chroma_client(settings, settings.index_dir)
+        number = store.read_current(settings.index_dir)
+        return store.get_collection(client, store.collection_name(settings, number)).configuration["hnsw"]["ef_search"]
+
+    assert search_breadth() == settings.hnsw_ef_search == 200
+    # an unchanged re-ingest embeds nothing, keeps the generation, and applies a changed ISMS_HNSW_EF_SEARCH
+    second = run_ingest(settings.model_copy(update={"hnsw_ef_search": 120}))
     assert second.embedded == 0 and second.generation == first.generation
     assert len(second.unchanged) == len(SMALL) and not second.changed_anything
+    assert search_breadth() == 120
 
     before = store.load_generation(settings.index_dir)
     backup_chunks = [c for c in before.chunks if c.source == SMALL[0]]
@@ -74,6 +82,7 @@ def test_incremental_reingest_edit_and_delete(tmp_path: Path) -> None:
                     "audited every leap year by the Facilities Manager.\n", encoding="utf-8")
     third = run_ingest(settings)
     assert third.changed == [SMALL[0]] and third.generation == first.generation + 1
+    assert search_breadth() == 200  # the new generation's collection, made with the setting
     assert third.embedded >= 1 and third.embedded <= len(backup_chunks) + 1
     after = store.load_generation(settings.index_dir)
     untouched_before = {c.id for c in before.chunks if c.source != SMALL[0]}

@@ -108,6 +108,15 @@ def create_collection(client: Any, name: str, ef_search: int) -> Any:
     )
 
 
+def set_search_breadth(collection: Any, ef_search: int) -> bool:
+    """Bring an existing collection's HNSW `ef_search` to `ef_search` (an index made before the setting, or
+    with another value; persisted by Chroma). True when it changed something."""
+    if (collection.configuration or {}).get("hnsw", {}).get("ef_search") == ef_search:
+        return False
+    collection.modify(configuration={"hnsw": {"ef_search": ef_search}})
+    return True
+
+
 def get_collection(client: Any, name: str) -> Any:
     return client.get_collection(name=name, embedding_function=None)
 

@@ -8,6 +8,7 @@ and, if an earlier version was indexed, that version stays searchable.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import time
@@ -30,6 +31,7 @@ from assistant.ingest.loaders import SUPPORTED_SUFFIXES, LoadError
 from assistant.models import Chunk, FileRecord
 from assistant.registers import RegisterResult
 
+log = logging.getLogger(__name__)
 INDEX_FORMAT = 2  # 2: repeated passages indexed once, citation-like "[n]" in documents stored as "(n)"
 ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -296,9 +298,16 @@ def _ingest_locked(
 
     client = store.chroma_client(settings, root)
     if previous is not None and not summary.changed_anything and current is not None:
-        # Nothing to do: the live generation already is this corpus. Tidy leftovers of crashed runs, and
-        # finish its sentence vectors if an earlier run was stopped before writing them.
+        # Nothing to do: the live generation already is this corpus. Tidy leftovers of crashed runs, apply a
+        # changed HNSW search breadth, and finish its sentence vectors if an earlier run was stopped before
+        # writing them.
         store.cleanup_stale(root, settings, client, keep={current})
+        try:
+            store.set_search_breadth(store.get_collection(client, store.collection_name(settings, current)),
+                                     settings.hnsw_ef_search)
+        except Exception as exc:  # noqa: BLE001 - a tuning knob; the live index answers either way
+            log.warning("could not set HNSW ef_search to %s: %s: %s", settings.hnsw_ef_search,
+                        exc.__class__.__name__, exc)
         summary.live_seconds = time.perf_counter() - started
         _sentence_pass(settings, store.gen_dir(root, current), all_chunks, None, embedder, model_path, progress,
                        summary)
