@@ -206,7 +206,10 @@ def test_same_ingest_against_a_real_chroma_server(tmp_path: Path, chroma_server:
     summary = run_ingest(settings)
     assert summary.embedded == summary.chunks > 0
     assert not (settings.index_dir / "chroma").exists()  # vectors live on the server
-    assert run_ingest(settings).embedded == 0
+    assert run_ingest(settings.model_copy(update={"hnsw_ef_search": 150})).embedded == 0
+    client = store.chroma_client(settings, settings.index_dir)
+    live = store.collection_name(settings, store.read_current(settings.index_dir))
+    assert store.get_collection(client, live).configuration["hnsw"]["ef_search"] == 150  # set on the server
     assistant = Assistant(settings)
     assert sources_for(assistant, "how often are backup restore tests done")[0] == SMALL[0]
     (corpus / SMALL[0]).unlink()
