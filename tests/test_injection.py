@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from app_driver import app_test
 from llm_stub import Reply, StubLLM
 
 from assistant.answer.llm import SYSTEM_PROMPT
@@ -187,19 +188,11 @@ def test_llm_path_obeying_the_injection_is_caught(injected_index: Settings, repl
 
 
 # ---------------------------------------------------------------------------------------------- the app
-def test_app_renders_injected_html_and_fake_messages_inertly(injected_index: Settings,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_app_renders_injected_html_and_fake_messages_inertly(injected_index: Settings, monkeypatch: pytest.MonkeyPatch,
+                                                              tmp_path: Path) -> None:
     """The chat page shows a document's HTML/JS and fake markers as escaped text: no markdown element ever
     allows HTML, and every `<script>`/`<img` a passage carries reaches Streamlit backslash-escaped."""
-    from streamlit.testing.v1 import AppTest
-
-    monkeypatch.setenv("ISMS_INDEX_DIR", str(injected_index.index_dir))
-    monkeypatch.setenv("ISMS_CORPUS_DIR", str(injected_index.corpus_dir))
-    monkeypatch.setenv("ISMS_UI_ROLE", "staff")
-    monkeypatch.setenv("ISMS_DATABASE_URL", f"sqlite:///{injected_index.index_dir / 'app-test.db'}")
-    monkeypatch.delenv("ISMS_AUTH_MODE", raising=False)
-    at = AppTest.from_file(str(REPO / "ui" / "app.py"), default_timeout=180)
-    at.run()
+    at = app_test(monkeypatch, injected_index.index_dir, tmp_path, corpus=injected_index.corpus_dir)
     bodies: list[str] = []
     for question in ("What happens to old print jobs in the print portal?", "Where do printed confidential documents go?"):
         at.chat_input[0].set_value(question).run()

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO / "corpus"
-APP = str(REPO / "ui" / "app.py")
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+
+from app_driver import CORPUS, app_test  # noqa: E402
 
 from assistant.answer.types import Answer, Citation  # noqa: E402
 from assistant.feedback import RATING_DOWN, RATING_UP, FeedbackStore  # noqa: E402
@@ -25,27 +25,9 @@ from ui.auth import UsersFileError, add_user, authenticate, hash_password, load_
 from ui.uploads import UploadRejected, corpus_folders, safe_file_name, save_upload, target_path  # noqa: E402
 
 ROLES = {"staff", "manager", "isms-lead"}
-TIMEOUT = 180
 
 
 # ---------------------------------------------------------------------------- helpers
-def app_test(monkeypatch: pytest.MonkeyPatch, index: Path, tmp_path: Path, role: str = "staff",
-             corpus: Path = CORPUS, **env: str):  # noqa: ANN201 - AppTest
-    from streamlit.testing.v1 import AppTest
-
-    monkeypatch.setenv("ISMS_INDEX_DIR", str(index))
-    monkeypatch.setenv("ISMS_CORPUS_DIR", str(corpus))
-    monkeypatch.setenv("ISMS_UI_ROLE", role)
-    monkeypatch.setenv("ISMS_DATABASE_URL", f"sqlite:///{tmp_path / 'feedback.db'}")
-    monkeypatch.delenv("ISMS_AUTH_MODE", raising=False)
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
 def walk(node) -> Iterator:  # noqa: ANN001 - AppTest tree node
     yield node
     for child in getattr(node, "children", {}).values():
