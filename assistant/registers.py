@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -176,28 +176,51 @@ def resolve_control_cell(
     return ids, legacy
 
 
-def parse_risk_register(records: list[dict[str, str]], source: str, catalogue: Catalogue | None = None) -> RegisterResult:
-    catalogue = catalogue or get_catalogue()
+Cell = Callable[[str], str]  # field → its stripped cell text in one row ("" when the column is not mapped)
+
+
+def _new_result(
+    kind: Literal["risk_register", "soa"], records: list[dict[str, str]], source: str,
+    spec: dict[str, list[str]], required: tuple[str, ...],
+) -> RegisterResult:
+    """Map the table's headers to our fields; a required column that is missing is an error on row 1."""
     headers = list(records[0].keys()) if records else []
-    mapping, unknown = map_columns(headers, RISK_COLUMNS)
-    result = RegisterResult(kind="risk_register", source=source, column_map=mapping, unknown_columns=unknown)
-    result.missing_columns = [f for f in RISK_REQUIRED if f not in mapping]
+    mapping, unknown = map_columns(headers, spec)
+    result = RegisterResult(kind=kind, source=source, column_map=mapping, unknown_columns=unknown)
+    result.missing_columns = [f for f in required if f not in mapping]
     for fld in result.missing_columns:
-        result.errors.append(RowError(row=1, field=fld, message=f"required column missing (expected one of: {', '.join(RISK_COLUMNS[fld][:4])})"))
-    if "risk_id" not in mapping:
-        return result
-    seen: set[str] = set()
+        result.errors.append(RowError(row=1, field=fld, message=f"required column missing (expected one of: {', '.join(spec[fld][:4])})"))
+    return result
+
+
+def _rows_with_id(
+    records: list[dict[str, str]], result: RegisterResult, id_field: str, id_name: str
+) -> Iterator[tuple[int, Cell]]:
+    """Each row that has an id, as (spreadsheet row number, cell reader). A non-blank row without an id is
+    an error and skipped; a blank row is skipped silently. No rows at all when the id column is missing
+    (already reported by `_new_result`)."""
+    mapping = result.column_map
+    if id_field not in mapping:
+        return
     for offset, rec in enumerate(records):
         row = offset + 2
 
         def get(fld: str, rec: dict[str, str] = rec) -> str:
             return (rec.get(mapping[fld], "") or "").strip() if fld in mapping else ""
 
-        risk_id = get("risk_id")
-        if not risk_id:
+        if not get(id_field):
             if any(v.strip() for v in rec.values()):
-                result.errors.append(RowError(row=row, field="risk_id", message="row has no risk id; skipped"))
+                result.errors.append(RowError(row=row, field=id_field, message=f"row has no {id_name}; skipped"))
             continue
+        yield row, get
+
+
+def parse_risk_register(records: list[dict[str, str]], source: str, catalogue: Catalogue | None = None) -> RegisterResult:
+    catalogue = catalogue or get_catalogue()
+    result = _new_result("risk_register", records, source, RISK_COLUMNS, RISK_REQUIRED)
+    seen: set[str] = set()
+    for row, get in _rows_with_id(records, result, "risk_id", "risk id"):
+        risk_id = get("risk_id")
         if risk_id in seen:
             result.errors.append(RowError(row=row, field="risk_id", message=f"duplicate risk id {risk_id}; row skipped"))
             continue
@@ -228,26 +251,10 @@ _NO = {"no", "n", "false", "not applicable", "excluded", "0", "n a", "na"}
 
 def parse_soa(records: list[dict[str, str]], source: str, catalogue: Catalogue | None = None) -> RegisterResult:
     catalogue = catalogue or get_catalogue()
-    headers = list(records[0].keys()) if records else []
-    mapping, unknown = map_columns(headers, SOA_COLUMNS)
-    result = RegisterResult(kind="soa", source=source, column_map=mapping, unknown_columns=unknown)
-    result.missing_columns = [f for f in SOA_REQUIRED if f not in mapping]
-    for fld in result.missing_columns:
-        result.errors.append(RowError(row=1, field=fld, message=f"required column missing (expected one of: {', '.join(SOA_COLUMNS[fld][:4])})"))
-    if "control_id" not in mapping:
-        return result
+    result = _new_result("soa", records, source, SOA_COLUMNS, SOA_REQUIRED)
     seen: set[str] = set()
-    for offset, rec in enumerate(records):
-        row = offset + 2
-
-        def get(fld: str, rec: dict[str, str] = rec) -> str:
-            return (rec.get(mapping[fld], "") or "").strip() if fld in mapping else ""
-
+    for row, get in _rows_with_id(records, result, "control_id", "control id"):
         raw_id = get("control_id")
-        if not raw_id:
-            if any(v.strip() for v in rec.values()):
-                result.errors.append(RowError(row=row, field="control_id", message="row has no control id; skipped"))
-            continue
         found = catalogue.lookup(raw_id)
         if not found:
             result.errors.append(RowError(row=row, field="control_id", message=f"unknown control id {raw_id!r}; row skipped"))
