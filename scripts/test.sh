@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install everything (venv, package, test tools, headless Chromium for browser tests) and run all tests.
+# Install everything (venv, package, test tools, the eval extra, headless Chromium for browser tests) and run
+# all tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

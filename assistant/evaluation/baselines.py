@@ -2,7 +2,9 @@
 
 - ``tutorial``: LangChain's RAG tutorial pipeline: the corpus files' extracted text split by
   RecursiveCharacterTextSplitter(1000, 200), embedded with HuggingFaceEmbeddings (the packaged model)
-  into a throw-away langchain_chroma.Chroma, similarity_search top-k. It never abstains.
+  into a throw-away langchain_chroma.Chroma, similarity_search top-k. It never abstains. LangChain comes
+  with the `eval` extra (`pip install -e '.[eval]'`), not with the app: it is imported only when this
+  baseline is built.
 - ``bm25`` / ``dense``: our hybrid retriever in lexical-only / dense-only mode, without the composer.
 
 All are retrieval-only: the "answer" is the top passages' text, each cited; they never abstain. Every
@@ -26,6 +28,8 @@ from assistant.registers import table_row_text
 
 ANSWER_CHUNKS = 3  # passages shown (and cited) as the answer
 RANK_CHUNKS = 10  # passages retrieved for the ranked source list
+EVAL_EXTRA_MISSING = ("the 'tutorial' baseline needs LangChain, which comes with the eval extra: "
+                      "pip install -e '.[eval]'")
 
 
 def passages_answer(question: str, passages: list[tuple[str, str, str, float]]) -> Answer:
@@ -47,10 +51,14 @@ class TutorialBaseline:
     def __init__(self, corpus_dir: Path, settings: Settings, k: int = RANK_CHUNKS,
                  persist_dir: Path | None = None) -> None:
         import chromadb.config
-        from langchain_chroma import Chroma
-        from langchain_core.documents import Document
-        from langchain_huggingface import HuggingFaceEmbeddings
-        from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+        try:
+            from langchain_chroma import Chroma
+            from langchain_core.documents import Document
+            from langchain_huggingface import HuggingFaceEmbeddings
+            from langchain_text_splitters import RecursiveCharacterTextSplitter
+        except ImportError as exc:
+            raise ImportError(f"{EVAL_EXTRA_MISSING} ({exc.name or exc} is not installed)") from exc
 
         self.settings = settings
         self.k = k
