@@ -9,8 +9,8 @@ from typing import Any
 import streamlit as st
 
 from assistant.answer.types import Answer
+from assistant.errors import IndexNotReady
 from assistant.feedback import RATING_DOWN, answer_class_rank
-from assistant.index.store import IndexError_
 from assistant.retrieval.query import Conversation
 from ui.common import (
     STARTER_QUESTIONS,
@@ -126,7 +126,7 @@ def ask(question: str) -> None:
                     elif isinstance(item, str):
                         text += item
                         placeholder.markdown(answer_markdown(text) + " ▌")
-        except (ValueError, IndexError_) as exc:
+        except (ValueError, IndexNotReady) as exc:
             messages.pop()
             placeholder.error(str(exc))
             return

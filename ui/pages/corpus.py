@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from assistant.config import classification_rank
-from assistant.index.store import IndexError_, IngestLocked
+from assistant.errors import IndexNotReady, IngestLocked
 from assistant.ingest.loaders import SUPPORTED_SUFFIXES
 from assistant.ingest.pipeline import IngestSummary
 from ui.common import clearance, get_assistant, get_user, is_admin, md_code, md_escape
@@ -67,7 +67,7 @@ if not assistant.has_index():
 try:
     info = assistant.status()
     manifest = assistant.index.generation.manifest
-except IndexError_ as exc:
+except IndexNotReady as exc:
     st.error(str(exc))
     st.stop()
 
