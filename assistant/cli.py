@@ -59,7 +59,7 @@ def ingest(corpus: CorpusOpt = None, index: IndexOpt = None,
     """Index a corpus folder incrementally (unchanged files are skipped)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from assistant.index.store import IngestLocked
+    from assistant.errors import IngestLocked
 
     assistant = _assistant(index, corpus)
     try:
@@ -91,11 +91,11 @@ def ingest(corpus: CorpusOpt = None, index: IndexOpt = None,
 @app.command()
 def status(index: IndexOpt = None) -> None:
     """Show what the index holds."""
-    from assistant.index.store import IndexError_
+    from assistant.errors import IndexNotReady
 
     try:
         info = _assistant(index).status()
-    except IndexError_ as exc:
+    except IndexNotReady as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     print(json.dumps(info, indent=1))
@@ -148,7 +148,7 @@ def ask(question: Annotated[str, typer.Argument(help="your question")], role: Ro
         sources: Annotated[bool, typer.Option("--sources", help="print the cited passages")] = False,
         llm: LlmOpt = None) -> None:
     """Ask one question; the answer cites the document sections it used."""
-    from assistant.index.store import IndexError_
+    from assistant.errors import IndexNotReady
 
     assistant = _assistant(index)
     try:
@@ -156,7 +156,7 @@ def ask(question: Annotated[str, typer.Argument(help="your question")], role: Ro
             _stream_answer(assistant, question, role, None, llm, sources)
             return
         answer = assistant.ask(question, role=role, llm=llm)
-    except (IndexError_, ValueError) as exc:
+    except (IndexNotReady, ValueError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     if json_out:
@@ -183,7 +183,7 @@ def _skip_shutdown_gc() -> None:
 @app.command()
 def chat(role: RoleOpt = None, index: IndexOpt = None, llm: LlmOpt = None) -> None:
     """Terminal conversation with follow-ups. /sources shows the last answer's passages; /quit ends."""
-    from assistant.index.store import IndexError_
+    from assistant.errors import IndexNotReady
     from assistant.retrieval.query import Conversation
 
     assistant = _assistant(index)
@@ -211,7 +211,7 @@ def chat(role: RoleOpt = None, index: IndexOpt = None, llm: LlmOpt = None) -> No
                 last = _stream_answer(assistant, question, role, conversation, llm)
                 continue
             last = assistant.ask(question, role=role, conversation=conversation, llm=llm)
-        except (IndexError_, ValueError) as exc:
+        except (IndexNotReady, ValueError) as exc:
             err.print(f"[red]error:[/red] {exc}")
             continue
         _print_answer(last)
@@ -226,8 +226,8 @@ def eval_command(
     split: Annotated[str, typer.Option("--split", help="dev, holdout or all")] = "all",
 ) -> None:
     """Evaluate the product (and baselines) on a question set: retrieval, answers, abstention, citations, latency."""
+    from assistant.errors import IngestLocked
     from assistant.evaluation.harness import EvalError, print_report, run_eval
-    from assistant.index.store import IngestLocked
 
     try:
         report = run_eval(questions, corpus=corpus, index=index, baselines=baseline or [], split=split,
@@ -270,7 +270,7 @@ def ui(corpus: CorpusOpt = None, index: IndexOpt = None, role: RoleOpt = None,
     import math
     import os
 
-    from assistant.index.store import IngestLocked
+    from assistant.errors import IngestLocked
 
     app_path = Path(__file__).resolve().parents[1] / "ui" / "app.py"
     if not app_path.is_file():
@@ -318,7 +318,7 @@ def soa_draft(
     """Draft SoA entries: applicability, reasons, status, owner and a justification citing risks and sections."""
     import time
 
-    from assistant.index.store import IndexError_
+    from assistant.errors import IndexNotReady
     from assistant.soa import export
 
     fmt = fmt.lower().lstrip(".")
@@ -332,7 +332,7 @@ def soa_draft(
     t0 = time.perf_counter()
     try:
         drafts = assistant.draft_soa(controls or None, role=role, llm=llm, history=history)
-    except (IndexError_, ValueError) as exc:
+    except (IndexNotReady, ValueError) as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
     seconds = time.perf_counter() - t0
@@ -361,12 +361,12 @@ def soa_check(
     """Check the SoA like an auditor: drivers, risk treatment, exclusions, documents, template wording, ids."""
     from datetime import date
 
-    from assistant.index.store import IndexError_
+    from assistant.errors import IndexNotReady
 
     try:
         when = date.fromisoformat(as_of) if as_of else None
         report = _assistant(index).check_soa(role, as_of=when)
-    except (IndexError_, ValueError) as exc:
+    except (IndexNotReady, ValueError) as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
     if json_out:

@@ -1,4 +1,4 @@
-"""Data shared across modules: indexed chunks and file records."""
+"""Data shared across modules: indexed chunks, file records, the signed-in user, a role's responsibilities."""
 
 from __future__ import annotations
 
@@ -65,3 +65,56 @@ class FileRecord:
     owner: str = ""
     review_date: str = ""
     doc_controls: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class User:
+    """Someone signed in to the app; the role decides the clearance everywhere."""
+
+    username: str
+    name: str
+    role: str
+    job: str = ""  # job title as the documents name it (e.g. "line manager"); preselects My responsibilities
+
+
+# ---------------------------------------------------------------------------- what the documents assign to a role
+@dataclass
+class Duty:
+    text: str  # verbatim from the passage (list marker removed)
+    frequency: str  # "" when none is stated
+    chunk: Chunk
+
+    @property
+    def source(self) -> str:
+        return self.chunk.source
+
+    @property
+    def section(self) -> str:
+        return self.chunk.section
+
+
+@dataclass
+class OwnedItem:
+    kind: str  # control | risk
+    id: str
+    title: str
+    detail: str
+    chunk: Chunk
+
+
+@dataclass
+class Responsibilities:
+    """What the documents assign to one job role (assistant.responsibilities), each line cited."""
+
+    role: str
+    duties: list[Duty] = field(default_factory=list)
+    owned: list[OwnedItem] = field(default_factory=list)
+    controls: list[tuple[str, int]] = field(default_factory=list)  # controls named near the duties, with counts
+
+    @property
+    def recurring(self) -> list[Duty]:
+        return [d for d in self.duties if d.frequency]
+
+    @property
+    def other(self) -> list[Duty]:
+        return [d for d in self.duties if not d.frequency]

@@ -1,20 +1,24 @@
 """What the documents assign to a job role: duties (with frequencies), owned controls and risks, each cited.
 
-Used by the "My responsibilities" page. Retrieval ranks the documents that talk about the role; the
-duties themselves are verbatim sentences or list items that name the role (or say "you" inside a
-section written for that role), so every line can be cited to its document section. Only passages
-within the reader's clearance are used.
+Used by the "My responsibilities" and "Controls" pages through the service facade, which hands in a
+`Library`: the live generation's passages and register links, retrieval limited to the reader's
+clearance, and that clearance. Retrieval ranks the documents that talk about the role; the duties
+themselves are verbatim sentences or list items that name the role (or say "you" inside a section
+written for that role), so every line can be cited to its document section. Only passages within the
+reader's clearance are used.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
 
-from assistant.catalogue import normalise
-from assistant.models import Chunk
-from assistant.service import Assistant
+from assistant.catalogue import Control, normalise
+from assistant.models import Chunk, Duty, OwnedItem, Responsibilities
+from assistant.registers import RiskRecord, SoAEntry
 
 _FREQUENCY = re.compile(
     r"\b(daily|weekly|fortnightly|monthly|quarterly|annually|yearly|half[- ]yearly|bi-?annually|"
@@ -50,45 +54,26 @@ ALIASES: dict[str, list[str]] = {
 }
 MAX_DUTIES = 60
 
-
-@dataclass
-class Duty:
-    text: str  # verbatim from the passage (list marker removed)
-    frequency: str  # "" when none is stated
-    chunk: Chunk
-
-    @property
-    def source(self) -> str:
-        return self.chunk.source
-
-    @property
-    def section(self) -> str:
-        return self.chunk.section
+SearchFn = Callable[[str, int], list[Chunk]]  # (query, top_k) → ranked passages within the reader's clearance
 
 
-@dataclass
-class OwnedItem:
-    kind: str  # control | risk
-    id: str
-    title: str
-    detail: str
-    chunk: Chunk
+class RegisterLinks(Protocol):
+    """The SoA and risk-register rows of the live generation with their passages (the facade's Knowledge)."""
+
+    soa: dict[str, SoAEntry]
+    soa_chunks: dict[str, Chunk]
+    risks: dict[str, RiskRecord]
+    risk_chunks: dict[str, Chunk]
 
 
-@dataclass
-class Responsibilities:
-    role: str
-    duties: list[Duty] = field(default_factory=list)
-    owned: list[OwnedItem] = field(default_factory=list)
-    controls: list[tuple[str, int]] = field(default_factory=list)  # controls named near the duties, with counts
+@dataclass(frozen=True)
+class Library:
+    """What the functions below read, for one reader (built by the facade)."""
 
-    @property
-    def recurring(self) -> list[Duty]:
-        return [d for d in self.duties if d.frequency]
-
-    @property
-    def other(self) -> list[Duty]:
-        return [d for d in self.duties if not d.frequency]
+    chunks: list[Chunk]  # every passage of the live generation (filtered here by `max_rank`)
+    links: RegisterLinks
+    search: SearchFn
+    max_rank: int  # the reader's clearance
 
 
 def clean_role(role: str) -> str:
@@ -128,20 +113,19 @@ def _units(chunk: Chunk) -> list[str]:
     return out
 
 
-def find_responsibilities(assistant: Assistant, role: str, user_role: str) -> Responsibilities:
-    """Duties, owned controls/risks and related controls for a job `role`, within `user_role`'s clearance."""
+def find_responsibilities(library: Library, role: str) -> Responsibilities:
+    """Duties, owned controls/risks and related controls for a job `role`, within the reader's clearance."""
     role = clean_role(role)
     result = Responsibilities(role=role)
     if not role:
         return result
-    max_rank = assistant.clearance(user_role)
-    loaded = assistant.index
+    max_rank = library.max_rank
     pattern = _role_pattern(role)
-    _, search = assistant.retrieve(f"responsibilities and duties of the {role}", role=user_role, top_k=25)
-    rank = {h.chunk.id: i for i, h in enumerate(search.hits)}
+    hits = library.search(f"responsibilities and duties of the {role}", 25)
+    rank = {chunk.id: i for i, chunk in enumerate(hits)}
 
-    candidates: list[Chunk] = [h.chunk for h in search.hits]
-    candidates += [c for c in loaded.generation.chunks
+    candidates: list[Chunk] = list(hits)
+    candidates += [c for c in library.chunks
                    if c.kind == "section" and c.class_rank <= max_rank and c.id not in rank
                    and (pattern.search(c.text) or pattern.search(c.section))]
     seen: set[str] = set()
@@ -166,7 +150,7 @@ def find_responsibilities(assistant: Assistant, role: str, user_role: str) -> Re
     duties.sort(key=lambda od: od[0])
     result.duties = [d for _, d in duties[:MAX_DUTIES]]
 
-    knowledge = loaded.knowledge
+    knowledge = library.links
     for cid, entry in sorted(knowledge.soa.items(), key=lambda kv: tuple(int(p) for p in kv[0].split("."))):
         chunk = knowledge.soa_chunks.get(cid)
         if chunk is None or chunk.class_rank > max_rank or not entry.owner or not pattern.search(entry.owner):
@@ -195,20 +179,24 @@ class ProcessSection:
     chunk: Chunk
     steps: list[str]  # verbatim list items (markers removed), in document order
 
+    def step_frequencies(self) -> list[tuple[str, str]]:
+        """(how often or how fast, "" when not stated; the step) for each step."""
+        return [(frequency_of(step), step) for step in self.steps]
 
-def process_steps(assistant: Assistant, control_id: str, sources: list[str], user_role: str,
+
+def process_steps(library: Library, control: Control, sources: list[str],
                   max_sections: int = 4) -> list[ProcessSection]:
     """Sections with step lists (numbered or bulleted) that carry out a control, from its implementing
     documents and the procedures retrieval finds for it; only passages within the clearance."""
-    control = assistant.catalogue.controls[control_id]
-    max_rank = assistant.clearance(user_role)
-    _, search = assistant.retrieve(f"{control.title} procedure steps who does what", role=user_role, top_k=15)
-    rank = {h.chunk.id: i for i, h in enumerate(search.hits)}
-    wanted_sources = list(dict.fromkeys([*sources, *(h.chunk.source for h in search.hits
-                                                      if h.chunk.doc_type == "procedure" and control_id in h.chunk.controls)]))
+    control_id = control.id
+    max_rank = library.max_rank
+    hits = library.search(f"{control.title} procedure steps who does what", 15)
+    rank = {chunk.id: i for i, chunk in enumerate(hits)}
+    wanted_sources = list(dict.fromkeys([*sources, *(c.source for c in hits
+                                                      if c.doc_type == "procedure" and control_id in c.controls)]))
     names = set(normalise(" ".join([control.title, *control.aliases])).split())
     scored: list[tuple[float, ProcessSection]] = []
-    for chunk in assistant.index.generation.chunks:
+    for chunk in library.chunks:
         if chunk.kind != "section" or chunk.source not in wanted_sources or chunk.class_rank > max_rank:
             continue
         lines = [ln.strip() for ln in chunk.text.split("\n") if ln.strip()]

@@ -6,13 +6,14 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.answer.grounded import UnitVectors, abstain, compose
 from assistant.answer.types import Answer
 from assistant.catalogue import Catalogue, get_catalogue
-from assistant.config import Settings, get_settings
+from assistant.config import Settings, classification_rank, get_settings
 from assistant.index import store
 from assistant.index.embedder import QueryEncoder, get_document_encoder, get_query_encoder
 from assistant.index.lexical import LexicalIndex
@@ -29,6 +30,18 @@ if TYPE_CHECKING:
     from assistant.soa.checks import CheckReport
     from assistant.soa.draft import SoAContext, SoADraft
     from assistant.soa.store import SoAStore
+
+if TYPE_CHECKING:  # the app's operations (end of `Assistant`)
+    from collections.abc import Sequence
+
+    from assistant.catalogue import Control
+    from assistant.documents import IndexedDocument
+    from assistant.feedback import FeedbackRecord, FeedbackStore
+    from assistant.models import Responsibilities, User
+    from assistant.responsibilities import Library, ProcessSection
+    from assistant.soa.overview import ControlOverview
+    from assistant.soa.store import SoAEvent
+    from assistant.uploads import SavedUpload
 
 
 class QuestionTooLong(ValueError):
@@ -281,3 +294,166 @@ class Assistant:
         from assistant.soa.checks import run_checks
 
         return run_checks(self.soa_context(role), as_of=as_of)
+
+    # ------------------------------------------------------------------ the app's operations
+    # The Streamlit pages pass the signed-in role and render what comes back: every clearance decision of
+    # the app is made here or below.
+    def is_admin(self, role: str) -> bool:
+        """Admins (corpus upload, re-ingest, SoA approval, feedback report) hold the highest configured clearance."""
+        top = max(classification_rank(level) for level in self.settings.roles.values())
+        return self.clearance(role) >= top
+
+    def index_generation(self) -> int:
+        """Number of the live index generation (it changes when an ingest publishes a new one)."""
+        return self.index.generation.number
+
+    def new_conversation(self) -> Conversation:
+        """An empty conversation for `ask` / `ask_stream`: follow-up questions keep its topic."""
+        return Conversation()
+
+    def visible_documents(self, role: str) -> list[IndexedDocument]:
+        """The documents of the live index the role may see, by path."""
+        from assistant.documents import visible_documents
+
+        return visible_documents(self.index.generation.manifest.get("files", {}), self.clearance(role))
+
+    def find_controls(self, query: str) -> list[Control]:
+        """Annex A controls for a search box: the control of a 2022 id, 2013 id, title or alias; else those whose
+        names occur in the query; else those whose label contains every word of it."""
+        catalogue = self.catalogue
+        matches = catalogue.lookup(query) or [catalogue.controls[c] for c in catalogue.search_names(query)]
+        if not matches:
+            words = query.lower().split()
+            matches = [c for c in catalogue.controls.values() if all(w in c.label.lower() for w in words)]
+        return matches
+
+    # -- uploads into the corpus folder (assistant.uploads), within the configured limits
+    def upload_types(self) -> list[str]:
+        """File types the ingest reads (suffixes without the dot)."""
+        from assistant.ingest.loaders import SUPPORTED_SUFFIXES
+
+        return sorted(s.lstrip(".") for s in SUPPORTED_SUFFIXES)
+
+    def upload_folders(self) -> list[str]:
+        from assistant.uploads import corpus_folders
+
+        return corpus_folders(self.settings.corpus_dir)
+
+    def check_upload_batch(self, names_and_sizes: Sequence[tuple[str, int]]) -> None:
+        """UploadRejected for a batch over ISMS_MAX_UPLOADS_PER_BATCH files or with a file over ISMS_MAX_FILE_MB."""
+        from assistant.uploads import check_batch
+
+        check_batch(names_and_sizes, self.settings.max_uploads_per_batch, self.settings.max_file_mb)
+
+    def save_upload(self, folder: str, file_name: str, data: bytes, replace: bool = False) -> SavedUpload:
+        """Validate and write one upload (UploadRejected says why not)."""
+        from assistant.uploads import save_upload
+
+        return save_upload(self.settings.corpus_dir, folder, file_name, data, self.settings.max_file_mb, replace)
+
+    # -- sign-in against a users file (assistant.users), roles checked against the configured ones
+    def check_users_file(self, users_file: Path) -> None:
+        """UsersFileError when the users file is missing or invalid."""
+        from assistant.users import load_users
+
+        load_users(users_file, set(self.settings.roles))
+
+    def sign_in(self, users_file: Path, username: str, password: str) -> User | None:
+        """The user, or None for a wrong name or password; TooManySignIns while the name is locked out."""
+        from assistant.users import load_users, sign_in
+
+        return sign_in(load_users(users_file, set(self.settings.roles)), username, password)
+
+    # -- feedback on answers (assistant.feedback), reported within the reader's clearance
+    @cached_property
+    def _feedback(self) -> FeedbackStore:
+        from assistant.feedback import FeedbackStore
+
+        return FeedbackStore.for_settings(self.settings)
+
+    def record_feedback(self, answer: Answer, *, user: str, role: str, rating: int | None = None) -> int:
+        """Store an answer (rated, or abstained) with who and when and the highest classification it shows."""
+        from assistant.feedback import answer_class_rank
+
+        return self._feedback.record(user=user, role=role, answer=answer, rating=rating,
+                                     max_class_rank=answer_class_rank(answer, self.index.generation.by_id))
+
+    def rate_answer(self, feedback_id: int, *, user: str, rating: int | None, comment: str = "") -> None:
+        self._feedback.rate(feedback_id, user=user, rating=rating, comment=comment)
+
+    def feedback_report(self, role: str, *, problems_only: bool = True) -> list[FeedbackRecord]:
+        return self._feedback.report(self.clearance(role), problems_only=problems_only)
+
+    def feedback_counts(self, role: str) -> dict[str, int]:
+        return self._feedback.counts(self.clearance(role))
+
+    # -- what the documents assign to a job role (assistant.responsibilities)
+    def _library(self, role: str) -> Library:
+        from assistant.responsibilities import Library
+
+        loaded = self.index
+
+        def search(query: str, top_k: int) -> list[Chunk]:
+            return [h.chunk for h in self.retrieve(query, role=role, top_k=top_k)[1].hits]
+
+        return Library(loaded.generation.chunks, loaded.knowledge, search, self.clearance(role))
+
+    def known_roles(self, role: str) -> list[str]:
+        """Job roles the documents the role may see mention, most mentioned first."""
+        from assistant.responsibilities import known_roles
+
+        return known_roles(self.index.generation.chunks, self.clearance(role))
+
+    def job_role(self, job: str) -> str:
+        """A job title as `known_roles` names roles (one line, lower case, no leading "the")."""
+        from assistant.responsibilities import clean_role
+
+        return clean_role(job)
+
+    def responsibilities(self, job: str, role: str) -> Responsibilities:
+        """Duties, owned controls and risks of a job, from what `role` may see."""
+        from assistant.responsibilities import find_responsibilities
+
+        return find_responsibilities(self._library(role), job)
+
+    def process_steps(self, control_id: str, sources: list[str], role: str) -> list[ProcessSection]:
+        """Step lists that carry out a control, from `sources` and the procedures found for it."""
+        from assistant.responsibilities import process_steps
+
+        return process_steps(self._library(role), self.catalogue.controls[control_id], sources)
+
+    # -- the SoA workbench and audit readiness (assistant.soa)
+    @cached_property
+    def _soa_history(self) -> SoAStore:
+        return self.soa_store()
+
+    def soa_overview(self, role: str) -> list[ControlOverview]:
+        """Every Annex A control: its SoA row within the role's clearance, stored edits and approvals on top."""
+        from assistant.soa.overview import control_overview
+
+        knowledge = self.index.knowledge
+        return control_overview(self.catalogue, knowledge.soa, knowledge.soa_chunks, self._soa_history,
+                                self.clearance(role))
+
+    def with_soa_history(self, draft: SoADraft) -> SoADraft:
+        """The draft with the latest stored edit or approval of its control overlaid."""
+        return self._soa_history.apply(draft)
+
+    def soa_history(self, control_id: str) -> list[SoAEvent]:
+        """Every stored version of the control's text, oldest first."""
+        return self._soa_history.history(control_id)
+
+    def save_soa_edit(self, draft: SoADraft, by: str, *, justification: str, applicability: str, status: str,
+                      owner: str, reasons: list[str], note: str = "", approve: bool = False) -> list[str]:
+        """Store a person's edit of `draft` (when it changes anything), and approve it with `approve`; returns
+        what verification found wrong with the text. ValueError (nothing stored) when the store refuses."""
+        from assistant.soa.workbench import SoAEdit, save_edit
+
+        edit = SoAEdit(justification, applicability, status, owner, reasons, note)
+        return save_edit(self._soa_history, self.catalogue, draft, edit, by, approve=approve)
+
+    def export_soa(self, drafts: list[SoADraft]) -> dict[str, bytes]:
+        """The drafts as downloads: {"xlsx": …, "csv": …, "md": …}."""
+        from assistant.soa.workbench import export_files
+
+        return export_files(drafts)

@@ -31,6 +31,7 @@ import pytest
 
 from assistant.answer.units import unit_embedding_texts
 from assistant.config import Settings
+from assistant.errors import IndexNotReady, IngestLocked
 from assistant.index import store
 from assistant.index.sentences import FILE_NAME as SENTENCES_FILE
 from assistant.index.sentences import SentenceVectors
@@ -121,7 +122,7 @@ def check_live(index: Path, corpus: Path, expected: dict[str, Content], context:
     settings = Settings(corpus_dir=corpus, index_dir=index, query_encoder="torch")
     try:
         gen = store.load_generation(index)
-    except store.IndexError_ as exc:
+    except IndexNotReady as exc:
         pytest.fail(f"{context}: live generation does not load: {exc}")
     client = store.chroma_client(settings, index)
     collection = store.get_collection(client, store.collection_name(settings, gen.number))
@@ -164,7 +165,7 @@ def check_live(index: Path, corpus: Path, expected: dict[str, Content], context:
     try:
         with store.ingest_lock(index):
             pass
-    except store.IngestLocked:
+    except IngestLocked:
         pytest.fail(f"{context}: the killed ingest's lock still blocks the next ingest")
     return state
 

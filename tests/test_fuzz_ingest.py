@@ -28,9 +28,10 @@ from nasty_files import (
 
 from assistant.catalogue import get_catalogue
 from assistant.config import Settings
+from assistant.errors import LoadError
 from assistant.index import store
 from assistant.ingest.documents import process_file
-from assistant.ingest.loaders import SUPPORTED_SUFFIXES, LoadError
+from assistant.ingest.loaders import SUPPORTED_SUFFIXES
 from assistant.ingest.pipeline import iter_corpus, run_ingest
 from assistant.service import Assistant
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from assistant.config import Settings
+from assistant.errors import IngestLocked
 from assistant.index import store
 from assistant.ingest.pipeline import run_ingest
 from assistant.service import Assistant
@@ -189,7 +190,7 @@ def test_ingest_killed_midway_leaves_a_working_index(tmp_path: Path) -> None:
 def test_second_concurrent_ingest_is_refused(tmp_path: Path) -> None:
     index = tmp_path / "index"
     with store.ingest_lock(index):
-        with pytest.raises(store.IngestLocked, match="already running"):
+        with pytest.raises(IngestLocked, match="already running"):
             run_ingest(Settings(corpus_dir=small_corpus(tmp_path / "c"), index_dir=index))
 
 

@@ -115,7 +115,8 @@ def test_upload_batch_limit_is_read_from_the_environment(monkeypatch: pytest.Mon
 
 
 def test_over_size_upload_is_refused_naming_the_mb_limit_and_nothing_written(tmp_path: Path) -> None:
-    from ui.uploads import UploadRejected, check_batch, save_upload
+    from assistant.errors import UploadRejected
+    from assistant.uploads import check_batch, save_upload
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -131,7 +132,8 @@ def test_over_size_upload_is_refused_naming_the_mb_limit_and_nothing_written(tmp
 
 
 def test_upload_batch_over_the_count_is_refused_and_nothing_written(tmp_path: Path) -> None:
-    from ui.uploads import UploadRejected, check_batch
+    from assistant.errors import UploadRejected
+    from assistant.uploads import check_batch
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -147,7 +149,8 @@ def test_upload_batch_over_the_count_is_refused_and_nothing_written(tmp_path: Pa
 
 
 def test_upload_batch_exactly_at_both_limits_is_accepted_and_written(tmp_path: Path) -> None:
-    from ui.uploads import UploadRejected, check_batch, save_upload
+    from assistant.errors import UploadRejected
+    from assistant.uploads import check_batch, save_upload
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from assistant.catalogue import get_catalogue
+from assistant.errors import LoadError
 from assistant.ingest.documents import process_file
-from assistant.ingest.loaders import LoadError, load_file
+from assistant.ingest.loaders import load_file
 from assistant.ingest.metadata import detect_classification, detect_controls
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"

@@ -366,7 +366,8 @@ def test_checks_cover_ids_coverage_and_consistency(tmp_path: Path) -> None:
 
 
 def test_registers_above_clearance_are_refused(tmp_path: Path) -> None:
-    from assistant.soa.draft import SoAAccessError, draft_controls
+    from assistant.errors import SoAAccessError
+    from assistant.soa.draft import draft_controls
 
     ctx = _synthetic_context(tmp_path, classification="confidential", clearance=1)
     with pytest.raises(SoAAccessError, match="above this role's clearance"):

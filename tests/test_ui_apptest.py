@@ -20,9 +20,10 @@ if str(REPO) not in sys.path:
 from app_driver import CORPUS, app_test  # noqa: E402
 
 from assistant.answer.types import Answer, Citation  # noqa: E402
+from assistant.errors import UploadRejected, UsersFileError  # noqa: E402
 from assistant.feedback import RATING_DOWN, RATING_UP, FeedbackStore  # noqa: E402
-from ui.auth import UsersFileError, add_user, authenticate, hash_password, load_users, verify_password  # noqa: E402
-from ui.uploads import UploadRejected, corpus_folders, safe_file_name, save_upload, target_path  # noqa: E402
+from assistant.uploads import corpus_folders, safe_file_name, save_upload, target_path  # noqa: E402
+from assistant.users import add_user, authenticate, hash_password, load_users, verify_password  # noqa: E402
 
 ROLES = {"staff", "manager", "isms-lead"}
 

@@ -15,12 +15,10 @@ from pathlib import Path
 import streamlit as st
 
 from assistant.answer.types import Answer, Citation
-from assistant.config import classification_rank
-from assistant.feedback import FeedbackStore
+from assistant.models import User
 from assistant.service import Assistant
 from assistant.soa.draft import SoADraft
-from assistant.soa.store import SoAStore
-from ui.auth import User, current_user
+from ui.auth import current_user
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=^\"'])")
 _CITE = re.compile(r"\\\[(\d{1,3})\\\]")
@@ -50,43 +48,17 @@ def get_assistant() -> Assistant:
     return _assistant_for(os.environ.get("ISMS_INDEX_DIR", ""), os.environ.get("ISMS_CORPUS_DIR", ""))
 
 
-@st.cache_resource(show_spinner=False)
-def _feedback_store_for(index_dir: str) -> FeedbackStore:
-    return FeedbackStore.for_settings(get_assistant().settings)
-
-
-def get_feedback_store() -> FeedbackStore:
-    return _feedback_store_for(str(get_assistant().settings.index_dir))
-
-
-@st.cache_resource(show_spinner=False)
-def _soa_store_for(index_dir: str) -> SoAStore:
-    return get_assistant().soa_store()
-
-
-def get_soa_store() -> SoAStore:
-    """Edits and approvals of SoA texts, with who and when (assistant.soa.store)."""
-    return _soa_store_for(str(get_assistant().settings.index_dir))
-
-
 def get_user() -> User:
     """The signed-in user (app.py has already shown the sign-in form when there is none)."""
-    settings = get_assistant().settings
-    user = current_user(set(settings.roles), settings.default_role)
+    user = current_user(get_assistant())
     if user is None:
         st.stop()
     return user
 
 
-def clearance(user: User) -> int:
-    return get_assistant().clearance(user.role)
-
-
 def is_admin(user: User) -> bool:
-    """Admins (corpus upload, re-ingest, SoA approval, feedback report) hold the highest configured clearance."""
-    roles = get_assistant().settings.roles
-    top = max(classification_rank(level) for level in roles.values())
-    return clearance(user) >= top
+    """Admins: corpus upload, re-ingest, SoA approval, feedback report (the facade decides who)."""
+    return get_assistant().is_admin(user.role)
 
 
 def require_index() -> Assistant:
@@ -205,5 +177,5 @@ def control_draft(control_id: str, role: str, with_history: bool = True) -> SoAD
     within the role's clearance; stored edits and approvals overlaid. Generated drafts are cached per
     index generation; each call returns a private copy."""
     assistant = get_assistant()
-    draft = _generated_draft(str(assistant.settings.index_dir), assistant.index.generation.number, role, control_id)
-    return get_soa_store().apply(draft) if with_history else draft
+    draft = _generated_draft(str(assistant.settings.index_dir), assistant.index_generation(), role, control_id)
+    return assistant.with_soa_history(draft) if with_history else draft

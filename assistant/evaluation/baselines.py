@@ -20,8 +20,9 @@ from typing import Any
 
 from assistant.answer.types import Answer, Citation
 from assistant.config import Settings, classification_rank
+from assistant.errors import LoadError
 from assistant.evaluation.metrics import distinct
-from assistant.ingest.loaders import LoadError, load_file
+from assistant.ingest.loaders import load_file
 from assistant.ingest.metadata import detect_classification
 from assistant.ingest.pipeline import iter_corpus
 from assistant.registers import table_row_text

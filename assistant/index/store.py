@@ -25,19 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from assistant.config import Settings
+from assistant.errors import IndexNotReady, IngestLocked
 from assistant.models import Chunk
 from assistant.registers import RegisterResult
 
 CURRENT = "CURRENT"
 LOCK = "ingest.lock"
-
-
-class IndexError_(Exception):
-    """The index is missing or unusable; the message says what to do."""
-
-
-class IngestLocked(Exception):
-    """Another ingest holds the lock on this index."""
 
 
 def gen_dir(root: Path, number: int) -> Path:
@@ -161,7 +154,7 @@ def write_generation_files(
 def load_generation(root: Path, number: int | None = None) -> Generation:
     number = read_current(root) if number is None else number
     if number is None:
-        raise IndexError_(f"no index at {root}: run `isms-assistant ingest` first")
+        raise IndexNotReady(f"no index at {root}: run `isms-assistant ingest` first")
     folder = gen_dir(root, number)
     try:
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
@@ -169,7 +162,7 @@ def load_generation(root: Path, number: int | None = None) -> Generation:
             chunks = [Chunk.from_dict(json.loads(line)) for line in fh if line.strip()]
         registers = [RegisterResult.model_validate(r) for r in json.loads((folder / "registers.json").read_text("utf-8"))]
     except (FileNotFoundError, json.JSONDecodeError) as exc:
-        raise IndexError_(f"index generation {number} at {folder} is unreadable ({exc}); re-run ingest") from None
+        raise IndexNotReady(f"index generation {number} at {folder} is unreadable ({exc}); re-run ingest") from None
     return Generation(number=number, root=root, manifest=manifest, chunks=chunks, registers=registers)
 
 

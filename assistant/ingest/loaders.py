@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from assistant.errors import LoadError
+
 TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".text"}
 TABLE_SUFFIXES = {".csv", ".xlsx"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | TABLE_SUFFIXES | {".pdf", ".docx"}
@@ -23,10 +25,6 @@ SUPPORTED_SUFFIXES = TEXT_SUFFIXES | TABLE_SUFFIXES | {".pdf", ".docx"}
 # Zip-based formats: refuse archives that would expand beyond this (zip bombs).
 MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
 MAX_ZIP_RATIO = 200
-
-
-class LoadError(Exception):
-    """A file could not be read; the message says why, in words a user can act on."""
 
 
 @dataclass

@@ -22,12 +22,13 @@ import numpy as np
 
 from assistant.catalogue import get_catalogue
 from assistant.config import Settings
+from assistant.errors import IndexNotReady, LoadError
 from assistant.index import store
 from assistant.index.embedder import Embedder, encoder_backend, get_document_encoder
 from assistant.index.onnx_encoder import ensure_onnx_export
 from assistant.index.sentences import SentenceVectors, build_sentence_vectors
 from assistant.ingest.documents import ProcessedFile, process_file, sha256_bytes
-from assistant.ingest.loaders import SUPPORTED_SUFFIXES, LoadError
+from assistant.ingest.loaders import SUPPORTED_SUFFIXES
 from assistant.models import Chunk, FileRecord
 from assistant.registers import RegisterResult
 
@@ -205,7 +206,7 @@ def _ingest_locked(
     if current is not None:
         try:
             previous = store.load_generation(root, current)
-        except store.IndexError_:
+        except IndexNotReady:
             previous = None
     if previous is not None and (
         previous.manifest.get("model") != model_path

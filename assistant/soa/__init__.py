@@ -1,6 +1,6 @@
 """Statement of Applicability: justification drafting with citations, auditor-style checks, exports."""
 
-from assistant.soa.checks import KINDS, CheckReport, Finding, SoAAccessError, run_checks
+from assistant.soa.checks import KINDS, CheckReport, Finding, run_checks
 from assistant.soa.draft import (
     EXPORT_COLUMNS,
     REASON_CODES,
@@ -15,6 +15,6 @@ from assistant.soa.draft import (
 )
 
 __all__ = [
-    "CheckReport", "EXPORT_COLUMNS", "Evidence", "Finding", "KINDS", "Provenance", "REASON_CODES", "SoAAccessError",
-    "SoAContext", "SoADraft", "draft_control", "draft_controls", "llm_rewrite", "run_checks", "verify_justification",
+    "CheckReport", "EXPORT_COLUMNS", "Evidence", "Finding", "KINDS", "Provenance", "REASON_CODES", "SoAContext",
+    "SoADraft", "draft_control", "draft_controls", "llm_rewrite", "run_checks", "verify_justification",
 ]

@@ -22,7 +22,6 @@ from assistant.soa.draft import (
     RISK_TREATMENT,
     CitationBook,
     Evidence,
-    SoAAccessError,
     SoAContext,
     cite_soa_row,
     exclusion_evidence,
@@ -452,4 +451,4 @@ def run_checks(ctx: SoAContext, as_of: date | None = None) -> CheckReport:
                        controls_in_soa=len(ctx.soa), risks_checked=len(ctx.risks), documents_checked=len(ctx.files))
 
 
-__all__ = ["CheckReport", "Finding", "KINDS", "SEVERITIES", "SoAAccessError", "parse_date", "run_checks"]
+__all__ = ["CheckReport", "Finding", "KINDS", "SEVERITIES", "parse_date", "run_checks"]

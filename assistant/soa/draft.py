@@ -29,6 +29,7 @@ from typing import Any
 
 from assistant.catalogue import Catalogue, Control, normalise
 from assistant.config import classification_rank
+from assistant.errors import SoAAccessError
 from assistant.index.lexical import tokenize
 from assistant.models import Chunk
 from assistant.registers import RegisterResult, RiskRecord, SoAEntry, soa_text
@@ -833,10 +834,6 @@ def draft_control(ctx: SoAContext, reference: str) -> SoADraft:
         provenance=Provenance(at=_now(), evidence_ids=list(dict.fromkeys(evidence_ids)), index_generation=ctx.generation),
         soa_justification=entry.justification if entry else "", reason_origins=origins, warnings=warnings,
     )
-
-
-class SoAAccessError(ValueError):
-    """The role may not see the SoA or the risk register that drafting and checks read."""
 
 
 def require_registers(ctx: SoAContext) -> None:

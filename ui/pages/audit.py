@@ -9,16 +9,14 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from assistant.soa.checks import KINDS, SEVERITIES, SoAAccessError
-from ui.common import get_soa_store, get_user, md_escape, require_index
+from assistant.errors import SoAAccessError
+from ui.common import get_user, md_escape, require_index
 
 assistant = require_index()
 user = get_user()
 catalogue = assistant.catalogue
-knowledge = assistant.index.knowledge
-max_rank = assistant.clearance(user.role)
 
-STATUS_COLOURS = {
+STATUS_COLOURS = {  # the coverage categories of `Assistant.soa_overview`, in the order the chart stacks them
     "Implemented": "#2e7d32", "Partially implemented": "#f9a825", "Planned / other": "#64b5f6",
     "Status not stated": "#bdbdbd", "Excluded": "#757575", "Missing from the SoA": "#c62828",
 }
@@ -43,30 +41,7 @@ c[4].metric("Controls in the SoA", f"{report.controls_in_soa} / {len(catalogue)}
 st.caption(f"Checked {report.risks_checked} risks and {report.documents_checked} documents as of {md_escape(report.as_of)}.")
 
 # ---------------------------------------------------------------------------- coverage chart
-stored = get_soa_store()
-edited = set(stored.controls())
-coverage = []
-for cid, control in catalogue.controls.items():
-    entry = knowledge.soa.get(cid)
-    chunk = knowledge.soa_chunks.get(cid)
-    visible = entry is not None and chunk is not None and chunk.class_rank <= max_rank
-    latest = stored.latest(cid) if cid in edited else None
-    fields = latest.fields if latest and latest.state != "generated" else {}
-    applicable = fields.get("applicable", entry.applicable if visible else None)
-    status = (fields.get("status") or (entry.status if visible else "") or "").strip()
-    if not visible and not fields:
-        label = "Missing from the SoA"
-    elif applicable is False:
-        label = "Excluded"
-    elif status.lower().startswith("partial"):
-        label = "Partially implemented"
-    elif status.lower().startswith(("implemented", "in place", "operational")):
-        label = "Implemented"
-    elif status:
-        label = "Planned / other"
-    else:
-        label = "Status not stated"
-    coverage.append({"theme": control.theme, "status": label})
+coverage = [{"theme": row.theme, "status": row.coverage} for row in assistant.soa_overview(user.role)]
 frame = pd.DataFrame(coverage).value_counts().rename("controls").reset_index()
 order = list(STATUS_COLOURS)
 frame["rank"] = frame["status"].map(order.index)
@@ -90,9 +65,11 @@ st.altair_chart(chart, width="stretch")
 # ---------------------------------------------------------------------------- findings
 st.subheader("Findings")
 kinds_present = list(report.by_kind())
+kind_titles = {f.kind: f.title for f in report.findings}  # what an auditor calls each kind
+severities = list(counts)  # high, medium, low
 f1, f2 = st.columns(2)
-severity_pick = f1.multiselect("Severity", list(SEVERITIES), default=list(SEVERITIES), key="audit_severity")
-kind_pick = f2.multiselect("Type", kinds_present, format_func=lambda k: KINDS.get(k, ("", k))[1], key="audit_kind")
+severity_pick = f1.multiselect("Severity", severities, default=severities, key="audit_severity")
+kind_pick = f2.multiselect("Type", kinds_present, format_func=lambda k: kind_titles.get(k, k), key="audit_kind")
 shown = [f for f in report.findings if f.severity in severity_pick and (not kind_pick or f.kind in kind_pick)]
 if not shown:
     st.success("No findings to show.")

@@ -9,13 +9,10 @@ from typing import Any
 import streamlit as st
 
 from assistant.answer.types import Answer
-from assistant.feedback import RATING_DOWN, answer_class_rank
-from assistant.index.store import IndexError_
-from assistant.retrieval.query import Conversation
+from assistant.errors import IndexNotReady
 from ui.common import (
     STARTER_QUESTIONS,
     answer_markdown,
-    get_feedback_store,
     get_user,
     md_escape,
     render_closest,
@@ -25,19 +22,19 @@ from ui.common import (
 
 assistant = require_index()
 user = get_user()
-store = get_feedback_store()
 
+THUMBS_DOWN = 0  # st.feedback("thumbs"): 0 = down, 1 = up (the ratings the feedback store keeps)
 MESSAGES = "chat_messages"
 CONVERSATION = "chat_conversation"
 PENDING = "chat_pending"
 AVATARS = {"user": ":material/person:", "assistant": ":material/shield_lock:"}
 st.session_state.setdefault(MESSAGES, [])
-st.session_state.setdefault(CONVERSATION, Conversation())
+st.session_state.setdefault(CONVERSATION, assistant.new_conversation())
 
 
 def new_conversation() -> None:
     st.session_state[MESSAGES] = []
-    st.session_state[CONVERSATION] = Conversation()
+    st.session_state[CONVERSATION] = assistant.new_conversation()
 
 
 def ask_starter(question: str) -> None:
@@ -50,12 +47,10 @@ def save_rating(index: int) -> None:
     rating = st.session_state.get(f"chat_rating_{index}")
     answer: Answer = message["answer"]
     if message.get("feedback_id") is None:
-        message["feedback_id"] = store.record(
-            user=user.username, role=user.role, answer=answer, rating=rating,
-            max_class_rank=answer_class_rank(answer, assistant.index.generation.by_id),
-        )
+        message["feedback_id"] = assistant.record_feedback(answer, user=user.username, role=user.role, rating=rating)
     else:
-        store.rate(message["feedback_id"], user=user.username, rating=rating, comment=message.get("comment", ""))
+        assistant.rate_answer(message["feedback_id"], user=user.username, rating=rating,
+                              comment=message.get("comment", ""))
     message["rating"] = rating
 
 
@@ -64,7 +59,7 @@ def save_comment(index: int) -> None:
     comment = st.session_state.get(f"chat_comment_{index}", "").strip()
     message["comment"] = comment
     if message.get("feedback_id") is not None:
-        store.rate(message["feedback_id"], user=user.username, rating=message.get("rating"), comment=comment)
+        assistant.rate_answer(message["feedback_id"], user=user.username, rating=message.get("rating"), comment=comment)
     message["comment_saved"] = True
 
 
@@ -93,7 +88,7 @@ def render_feedback(index: int, message: dict[str, Any]) -> None:
             st.caption("Thanks — your feedback was saved.")
         else:
             with st.form(f"chat_comment_form_{index}", border=False):
-                prompt = "What was wrong or missing? (optional)" if rating == RATING_DOWN else "Comment (optional)"
+                prompt = "What was wrong or missing? (optional)" if rating == THUMBS_DOWN else "Comment (optional)"
                 st.text_input(prompt, key=f"chat_comment_{index}", max_chars=2000)
                 st.form_submit_button("Send feedback", on_click=save_comment, args=(index,))
 
@@ -126,7 +121,7 @@ def ask(question: str) -> None:
                     elif isinstance(item, str):
                         text += item
                         placeholder.markdown(answer_markdown(text) + " ▌")
-        except (ValueError, IndexError_) as exc:
+        except (ValueError, IndexNotReady) as exc:
             messages.pop()
             placeholder.error(str(exc))
             return
@@ -138,10 +133,7 @@ def ask(question: str) -> None:
         message: dict[str, Any] = {"role": "assistant", "answer": answer, "rating": None,
                                    "seconds": time.perf_counter() - started}
         if answer.abstained:  # the ISMS lead sees every question the documents could not answer
-            message["feedback_id"] = store.record(
-                user=user.username, role=user.role, answer=answer,
-                max_class_rank=answer_class_rank(answer, assistant.index.generation.by_id),
-            )
+            message["feedback_id"] = assistant.record_feedback(answer, user=user.username, role=user.role)
         messages.append(message)
     st.rerun()
 

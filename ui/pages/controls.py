@@ -7,7 +7,6 @@ import pandas as pd
 import streamlit as st
 
 from assistant.catalogue import Control
-from assistant.responsibilities import frequency_of, process_steps
 from ui.common import control_draft, get_user, md_escape, require_index
 
 assistant = require_index()
@@ -27,10 +26,7 @@ query = query_col.text_input("Control id or name", key="controls_query", placeho
 labels = {c.id: c.label for c in catalogue.controls.values()}
 matches: list[Control] = []
 if query:
-    matches = catalogue.lookup(query) or [catalogue.controls[c] for c in catalogue.search_names(query)]
-    if not matches:
-        words = query.lower().split()
-        matches = [c for c in catalogue.controls.values() if all(w in c.label.lower() for w in words)]
+    matches = assistant.find_controls(query)
     if not matches:
         query_col.warning(f"No Annex A control matches “{md_escape(query)}”.")
 options = [c.id for c in matches] or list(labels)
@@ -104,15 +100,15 @@ else:
 
 st.subheader("How it works in practice")
 st.caption("The process steps in the implementing documents and procedures, quoted as written.")
-sections = process_steps(assistant, control.id, [d.source for d in draft.documents], user.role)
+sections = assistant.process_steps(control.id, [d.source for d in draft.documents], user.role)
 if not sections:
     st.info("The documents you may see describe no step-by-step process for this control.")
 for ps in sections:
     st.markdown(f"**{md_escape(' > '.join(ps.chunk.trail) or ps.chunk.title)}** — {md_escape(ps.chunk.title)}  \n"
                 f":gray[{md_escape(ps.chunk.source)} · {md_escape(ps.chunk.span)}]")
     st.markdown("\n".join(
-        f"1. {(':blue-badge[' + md_escape(freq) + '] ') if (freq := frequency_of(step)) else ''}{md_escape(step)}"
-        for step in ps.steps[:10]))
+        f"1. {(':blue-badge[' + md_escape(freq) + '] ') if freq else ''}{md_escape(step)}"
+        for freq, step in ps.step_frequencies()[:10]))
 
 with st.expander("Suggested SoA justification (draft, with citations)"):
     st.markdown(md_escape(draft.justification))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from ui.common import clearance, get_feedback_store, get_user, is_admin
+from ui.common import get_assistant, get_user, is_admin
 
 user = get_user()
 st.title("Feedback report")
@@ -13,9 +13,8 @@ if not is_admin(user):
     st.error("The feedback report is for the ISMS lead.")
     st.stop()
 
-store = get_feedback_store()
-max_rank = clearance(user)
-counts = store.counts(max_rank)
+assistant = get_assistant()
+counts = assistant.feedback_counts(user.role)  # of the answers within this reader's clearance
 cols = st.columns(4)
 cols[0].metric("Answers with feedback or abstained", counts["total"])
 cols[1].metric("Not covered by the documents", counts["abstained"])
@@ -23,7 +22,7 @@ cols[2].metric("Rated down", counts["down"])
 cols[3].metric("Rated up", counts["up"])
 
 show_all = st.toggle("Show all feedback (also answers rated up)", value=False)
-records = store.report(max_rank, problems_only=not show_all)
+records = assistant.feedback_report(user.role, problems_only=not show_all)
 st.caption("Each row is something to fix in the documents: a gap (not covered) or an answer people found wrong. "
            "Times are UTC.")
 if not records:

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from assistant.responsibilities import Duty, clean_role, find_responsibilities, known_roles
+from assistant.models import Duty
 from ui.common import get_user, md_escape, require_index
 
 assistant = require_index()
 user = get_user()
-max_rank = assistant.clearance(user.role)
 
 st.title("My responsibilities")
 st.caption("Pick the job you do (or are taking on). The duties below are quoted from the documents you may see, "
@@ -18,14 +17,14 @@ st.caption("Pick the job you do (or are taking on). The duties below are quoted 
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def roles_for(generation: int, rank: int) -> list[str]:
-    return known_roles(assistant.index.generation.chunks, rank)
+def roles_for(generation: int, role: str) -> list[str]:
+    return assistant.known_roles(role)
 
 
-roles = roles_for(assistant.index.generation.number, max_rank)
+roles = roles_for(assistant.index_generation(), user.role)
 labels = {r: r.upper() if len(r) <= 3 else r[0].upper() + r[1:] for r in roles}
 col_pick, col_type = st.columns([2, 2])
-own_job = clean_role(user.job)
+own_job = assistant.job_role(user.job)
 default = own_job if own_job in roles else "line manager" if "line manager" in roles else roles[0] if roles else None
 picked = col_pick.selectbox("Job role named in the documents", roles, format_func=lambda r: labels[r],
                             index=roles.index(default) if default in roles else None, key="resp_role")
@@ -42,7 +41,7 @@ def duty_line(d: Duty) -> str:
 
 if job:
     with st.spinner("Reading the documents…"):
-        found = find_responsibilities(assistant, job, user.role)
+        found = assistant.responsibilities(job, user.role)
     name = md_escape(labels.get(found.role, found.role))
     if not found.duties and not found.owned:
         st.info(f"The documents you may see assign no duties to “{name}”. Try another name for the role.")

@@ -3,24 +3,17 @@ edit → approve (who and when kept) → download the SoA as XLSX, CSV or Markdo
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
-from assistant.soa.checks import CheckReport, SoAAccessError
-from assistant.soa.draft import REASON_CODES, SoADraft, verify_justification
-from assistant.soa.export import to_csv, to_markdown, write_xlsx
-from ui.common import control_draft, get_soa_store, get_user, is_admin, md_escape, require_index
+from assistant.errors import SoAAccessError
+from assistant.soa.draft import REASON_CODES, SoADraft
+from ui.common import control_draft, get_user, is_admin, md_escape, require_index
 
 assistant = require_index()
 user = get_user()
 editor = is_admin(user)
 catalogue = assistant.catalogue
-store = get_soa_store()
-max_rank = assistant.clearance(user.role)
-knowledge = assistant.index.knowledge
 
 st.title("SoA workbench")
 st.caption("Statement of Applicability: every Annex A control, its applicability, status and the evidence behind it. "
@@ -28,33 +21,19 @@ st.caption("Statement of Applicability: every Annex A control, its applicability
               "Editing and approval are for the ISMS lead."))
 
 try:
-    report: CheckReport | None = assistant.check_soa(role=user.role)
+    report = assistant.check_soa(role=user.role)
 except SoAAccessError as exc:
     report = None
     st.warning(str(exc))
 
 # ---------------------------------------------------------------------------- the table of controls
 rows = []
-stored = set(store.controls())  # controls with any stored version (one query)
-for cid, control in catalogue.controls.items():
-    entry = knowledge.soa.get(cid)
-    chunk = knowledge.soa_chunks.get(cid)
-    if entry is not None and (chunk is None or chunk.class_rank > max_rank):
-        entry = None  # the SoA row is above this role's clearance
-    latest = store.latest(cid) if cid in stored else None
-    state = latest.state if latest else "generated"
-    fields = latest.fields if latest and latest.state != "generated" else {}
-    applicable = fields.get("applicable", entry.applicable if entry else None)
-    findings = report.for_control(cid) if report else []
+for row in assistant.soa_overview(user.role):  # SoA rows within the role's clearance, stored edits on top
+    findings = report.for_control(row.control_id) if report else []
     rows.append({
-        "control": cid, "title": control.title, "theme": control.theme,
-        "applicability": {True: "Applicable", False: "Excluded", None: "Not stated"}[applicable],
-        "status": fields.get("status", entry.status if entry else "") or "Not stated",
-        "owner": fields.get("owner", entry.owner if entry else ""),
-        "findings": len(findings),
-        "worst": findings[0].severity if findings else "",
-        "text": state,
-        "by": latest.by if latest and latest.state != "generated" else "",
+        "control": row.control_id, "title": row.title, "theme": row.theme, "applicability": row.applicability,
+        "status": row.status, "owner": row.owner, "findings": len(findings),
+        "worst": findings[0].severity if findings else "", "text": row.text, "by": row.by,
     })
 table = pd.DataFrame(rows)
 
@@ -145,7 +124,6 @@ with text_col:
         with st.expander("What the SoA says today"):
             st.markdown(md_escape(draft.soa_justification))
     if editor:
-        version = store.latest(cid)
         with st.form(f"soa_edit_{cid}"):
             text = st.text_area("Edit the justification (keep the [n] citations and risk ids)", draft.justification,
                                 height=200, key=f"soa_text_{cid}")
@@ -163,19 +141,10 @@ with text_col:
             approve = b2.form_submit_button("Approve", type="primary", icon=":material/verified:",
                                             help="Approve the text as shown (an unsaved edit is saved first)")
         if save or approve:
-            changed = (text.strip() != draft.justification.strip() or appl != draft.applicability
-                       or status != draft.status or reasons != draft.reasons or owner != draft.owner)
-            problems = verify_justification(text, draft, catalogue) if changed else []
-            try:
-                if changed:
-                    fields = {"applicable": {"Applicable": True, "Excluded": False}.get(appl), "reasons": reasons,
-                              "status": status.strip(), "owner": owner.strip()}
-                    version = store.save_edit(cid, text, user.username, fields=fields,
-                                              evidence_ids=draft.provenance.evidence_ids, note=note)
-                elif version is None:
-                    version = store.record_generated(draft)
-                if approve:
-                    store.approve(cid, user.username, version=version.id, note=note)
+            try:  # verified, then stored; the problems found are shown, the person decides
+                problems = assistant.save_soa_edit(draft, user.username, justification=text, applicability=appl,
+                                                   status=status, owner=owner, reasons=reasons, note=note,
+                                                   approve=approve)
             except ValueError as exc:
                 st.error(str(exc))
             else:
@@ -184,7 +153,7 @@ with text_col:
                 st.toast(("Approved" if approve else "Saved") + f" by {md_escape(user.username)}.",
                          icon=":material/check_circle:")
                 st.rerun()
-        history = store.history(cid)
+        history = assistant.soa_history(cid)
         if history:
             with st.expander(f"History ({len(history)})"):
                 st.dataframe(pd.DataFrame([{"state": e.state, "by": e.by, "at (UTC)": e.at, "note": e.note,
@@ -197,17 +166,14 @@ st.subheader("Download the SoA")
 export_ids = list(view["control"])
 st.caption(f"Exports the {len(export_ids)} controls in the table above (change the filters to export fewer), "
            "with approved and edited texts as stored, and the rest drafted from the evidence you may see.")
-key = (str(assistant.settings.index_dir), assistant.index.generation.number, user.role, tuple(export_ids))
+key = (str(assistant.settings.index_dir), assistant.index_generation(), user.role, tuple(export_ids))
 if st.button(f"Prepare export ({len(export_ids)} controls)", icon=":material/download:", key="soa_prepare"):
     bar = st.progress(0.0, text="Drafting…")
     drafts = []
     for i, export_cid in enumerate(export_ids, start=1):
         drafts.append(control_draft(export_cid, user.role))
         bar.progress(i / len(export_ids), text=f"Drafted {i} of {len(export_ids)}: {export_cid}")
-    with tempfile.TemporaryDirectory() as tmp:
-        xlsx = Path(write_xlsx(drafts, Path(tmp) / "soa.xlsx")).read_bytes()
-    st.session_state["soa_export"] = {"key": key, "xlsx": xlsx, "csv": to_csv(drafts).encode("utf-8"),
-                                      "md": to_markdown(drafts).encode("utf-8")}
+    st.session_state["soa_export"] = {"key": key, **assistant.export_soa(drafts)}
     bar.empty()
 export = st.session_state.get("soa_export")
 if export and export["key"] == key:

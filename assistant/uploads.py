@@ -18,14 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from assistant.ingest.loaders import SUPPORTED_SUFFIXES, LoadError, load_file
+from assistant.errors import LoadError, UploadRejected
+from assistant.ingest.loaders import SUPPORTED_SUFFIXES, load_file
 
 UPLOAD_FOLDER = "uploads"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._()+-]{0,150}$")
-
-
-class UploadRejected(ValueError):
-    """The upload was refused; the message says why in words the user can act on."""
 
 
 @dataclass(frozen=True)
