@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from assistant.text import LOOKUP_ID_2013, LOOKUP_ID_2022
+
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
 # Common names people use for controls. Keys are normalised with `normalise()`.
@@ -111,8 +113,6 @@ ALIASES: dict[str, list[str]] = {
 }
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
-_ID_2022 = re.compile(r"^(?:annex\s*a\s*\.?\s*|a\s*\.?\s*)?([5-8])\s*[.]\s*(\d{1,2})$")
-_ID_2013 = re.compile(r"^a?\s*[.]?\s*(\d{1,2})\s*[.]\s*(\d{1,2})\s*[.]\s*(\d{1,2})$")
 
 
 def normalise(text: str) -> str:
@@ -206,7 +206,7 @@ class Catalogue:
 
     def from_legacy(self, legacy_id: str) -> list[Control]:
         """2013 id (``A.9.2.5`` or ``9.2.5``) → the 2022 control(s) it maps to."""
-        m = _ID_2013.match(normalise(legacy_id).replace(" ", "."))
+        m = LOOKUP_ID_2013.match(normalise(legacy_id).replace(" ", "."))
         if not m:
             return []
         key = "A." + ".".join(m.groups())
@@ -219,7 +219,7 @@ class Catalogue:
         if not norm:
             return []
         dotted = re.sub(r"\s+", "", raw.lower()).replace("annexa", "")
-        m = _ID_2022.match(dotted) or _ID_2022.match(norm.replace(" ", "."))
+        m = LOOKUP_ID_2022.match(dotted) or LOOKUP_ID_2022.match(norm.replace(" ", "."))
         if m:
             cid = f"{m.group(1)}.{int(m.group(2))}"
             return [self.controls[cid]] if cid in self.controls else []

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from assistant.catalogue import Catalogue, get_catalogue, normalise
+from assistant.text import CELL_ID_2013, CELL_THREE_PART, REGISTER_RISK_ID
 
 # Field → header synonyms (normalised). The first synonym found in a header wins.
 RISK_COLUMNS: dict[str, list[str]] = {
@@ -41,7 +42,6 @@ SOA_COLUMNS: dict[str, list[str]] = {
 RISK_REQUIRED = ("risk_id", "controls")
 SOA_REQUIRED = ("control_id", "applicable")
 
-RISK_ID = re.compile(r"\b[A-Z]{1,4}-\d{2,4}\b")
 LEVEL_BANDS = [(5, "Low"), (11, "Medium"), (19, "High"), (25, "Critical")]
 TREATMENTS = {"mitigate": "Mitigate", "reduce": "Mitigate", "modify": "Mitigate", "treat": "Mitigate",
               "accept": "Accept", "retain": "Accept", "transfer": "Transfer", "share": "Transfer",
@@ -168,7 +168,7 @@ def resolve_control_cell(
         if not found:
             errors.append(RowError(row=row, field=fld, message=f"unknown control id {token!r}"))
             continue
-        if re.match(r"^A?\.?\d{1,2}\.\d{1,2}\.\d{1,2}$", token.strip().upper().replace(" ", "")):
+        if CELL_ID_2013.match(token.strip().upper().replace(" ", "")):
             legacy.append(token.strip())
         for control in found:
             if control.id not in ids:
@@ -260,7 +260,7 @@ def parse_soa(records: list[dict[str, str]], source: str, catalogue: Catalogue |
             result.errors.append(RowError(row=row, field="control_id", message=f"unknown control id {raw_id!r}; row skipped"))
             continue
         control = found[0]
-        legacy = raw_id if control.id != raw_id.upper().removeprefix("A.").strip() and re.search(r"\d+\.\d+\.\d+", raw_id) else ""
+        legacy = raw_id if control.id != raw_id.upper().removeprefix("A.").strip() and CELL_THREE_PART.search(raw_id) else ""
         if control.id in seen:
             result.errors.append(RowError(row=row, field="control_id", message=f"duplicate control {control.id}; row skipped"))
             continue
@@ -271,13 +271,13 @@ def parse_soa(records: list[dict[str, str]], source: str, catalogue: Catalogue |
             result.errors.append(RowError(row=row, field="applicable", message=f"expected Yes/No, got {get('applicable')!r}"))
         risks = [r for r in split_list(get("linked_risks")) if r]
         for r in risks:
-            if not RISK_ID.fullmatch(r):
+            if not REGISTER_RISK_ID.fullmatch(r):
                 result.errors.append(RowError(row=row, field="linked_risks", message=f"not a risk id: {r!r}"))
         result.soa.append(
             SoAEntry(
                 control_id=control.id, title=get("title") or control.title, applicable=applicable,
                 reasons=split_list(get("reasons")), status=get("status"), justification=get("justification"),
-                linked_risks=[r for r in risks if RISK_ID.fullmatch(r)], documents=split_list(get("documents")),
+                linked_risks=[r for r in risks if REGISTER_RISK_ID.fullmatch(r)], documents=split_list(get("documents")),
                 owner=get("owner"), last_reviewed=get("last_reviewed"), legacy_id=legacy, row=row,
             )
         )

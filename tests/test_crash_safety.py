@@ -29,12 +29,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from assistant.answer.units import unit_embedding_texts
 from assistant.config import Settings
 from assistant.errors import IndexNotReady, IngestLocked
 from assistant.index import store
 from assistant.index.sentences import FILE_NAME as SENTENCES_FILE
-from assistant.index.sentences import SentenceVectors
+from assistant.index.sentences import SentenceVectors, unit_embedding_texts
 from assistant.ingest.pipeline import run_ingest
 from assistant.service import Assistant
 

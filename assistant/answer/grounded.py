@@ -18,15 +18,15 @@ from pathlib import Path
 import numpy as np
 
 from assistant.answer.types import Answer, Citation
-from assistant.answer.units import LIST_MARK, UNIT_EMBED_CHARS, Unit, split_units
+from assistant.answer.units import Unit, split_units
 from assistant.catalogue import Catalogue
 from assistant.index.embedder import Embedder
-from assistant.index.lexical import token_set, tokenize
-from assistant.index.sentences import SentenceVectors
+from assistant.index.sentences import UNIT_EMBED_CHARS, SentenceVectors
 from assistant.models import Chunk
 from assistant.registers import RiskRecord
 from assistant.retrieval.query import QueryAnalysis
 from assistant.retrieval.search import Hit
+from assistant.text import LIST_MARK, token_set, tokenize
 
 MAX_UNITS = 6
 MAX_CHUNKS = 4

@@ -27,11 +27,19 @@ from dataclasses import dataclass, field
 from assistant.answer.grounded import abstain, ranked_sources
 from assistant.answer.types import Answer, Citation
 from assistant.catalogue import Catalogue, normalise
-from assistant.index.lexical import tokenize
-from assistant.ingest.metadata import RISK_ID, detect_controls, detect_roles
+from assistant.ingest.metadata import detect_controls, detect_roles
 from assistant.models import Chunk
 from assistant.retrieval.query import QueryAnalysis
 from assistant.retrieval.search import Hit
+from assistant.text import (
+    ANSWER_BULLET,
+    ANSWER_ID_BARE,
+    ANSWER_ID_EXPLICIT,
+    ANSWER_SENTENCE_END,
+    RISK_ID,
+    contains_id,
+    tokenize,
+)
 
 MIN_KEPT_FRACTION = 0.5  # of the claim characters; below this the grounded answer is shown instead
 MIN_SUPPORT = 0.5  # share of a claim's content words that its cited passages must contain
@@ -42,12 +50,7 @@ REASON_NOT_CONFIGURED = "llm_not_configured"
 REASON_VERIFICATION = "verification_failed"
 
 _CITE_GROUP = re.compile(r"\[\s*(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\s*\]")
-_SENT_END = re.compile(r"[.!?](?:\s*\[\s*\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*\])*(?=\s+[A-Z0-9(\"'*\[]|\s*$)")
-_BULLET = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+")
 _HEADING = re.compile(r"^\s*(?:#{1,6}\s+.*|\*\*[^*]{1,80}\*\*:?|[A-Z][^.!?\[\]]{0,60}:)\s*$")
-_EXPLICIT_ID = re.compile(r"(?<![\w.])(?:Annex\s+A\s*|A\s?\.\s?|controls?\s+)(\d{1,2})\.(\d{1,2})(?:\.(\d{1,2}))?(?![\d]|\.\d)",
-                          re.I)
-_BARE_ID = re.compile(r"(?<![\w.£$€])([5-8])\.(\d{1,2})(?![\d%]|\.\d)")
 _REFUSAL = re.compile(
     r"\b(?:i\s+(?:do\s+not|don'?t|cannot|can'?t)\s+(?:know|answer|tell|find)|not\s+(?:covered|mentioned|stated|"
     r"addressed|specified)\s+in\s+the\s+(?:passages|documents|isms)|(?:passages|documents)\s+(?:do\s+not|don'?t)\s+"
@@ -134,11 +137,11 @@ def split_units(text: str) -> list[Unit]:
         line = _normalise_citations(raw.strip())
         if not line:
             continue
-        bullet = _BULLET.match(line)
+        bullet = ANSWER_BULLET.match(line)
         marker = bullet.group(0).strip() + " " if bullet else ""
         line = line[bullet.end():] if bullet else line
         pieces, start = [], 0
-        for m in _SENT_END.finditer(line):
+        for m in ANSWER_SENTENCE_END.finditer(line):
             pieces.append(line[start:m.end()].strip())
             start = m.end()
         pieces.append(line[start:].strip())
@@ -155,19 +158,19 @@ def split_units(text: str) -> list[Unit]:
 def _ids_in(text: str) -> list[tuple[str, bool]]:
     """Control-like ids in text: ('5.15', explicit) / ('A.9.2.5', explicit) as written, normalised."""
     found: list[tuple[str, bool]] = []
-    for m in _EXPLICIT_ID.finditer(text):
+    for m in ANSWER_ID_EXPLICIT.finditer(text):
         a, b, c = m.group(1), m.group(2), m.group(3)
         key = f"A.{int(a)}.{int(b)}.{int(c)}" if c else f"{int(a)}.{int(b)}"
         found.append((key, True))
-    stripped = _EXPLICIT_ID.sub(" ", text)
-    for m in _BARE_ID.finditer(stripped):
+    stripped = ANSWER_ID_EXPLICIT.sub(" ", text)
+    for m in ANSWER_ID_BARE.finditer(stripped):
         found.append((f"{m.group(1)}.{int(m.group(2))}", False))
     return list(dict.fromkeys(found))
 
 
 def _literal_in(token: str, haystack: str) -> bool:
     bare = token[2:] if token.startswith("A.") else token
-    return re.search(rf"(?<![\w.]){re.escape(bare)}(?![\d]|\.\d)", haystack) is not None
+    return contains_id(bare, haystack)
 
 
 def _control_ok(key: str, cited: list[Passage], linked: set[str], catalogue: Catalogue) -> str | None:
@@ -198,7 +201,8 @@ def content_words(text: str) -> set[str]:
 
 
 def _support_problem(claim: str, cited: list[Passage], question: str) -> str | None:
-    words = content_words(RISK_ID.sub(" ", _BARE_ID.sub(" ", _EXPLICIT_ID.sub(" ", claim))))  # ids: own checks
+    ids_out = RISK_ID.sub(" ", ANSWER_ID_BARE.sub(" ", ANSWER_ID_EXPLICIT.sub(" ", claim)))  # ids: own checks
+    words = content_words(ids_out)
     available = content_words(" ".join(p.haystack for p in cited))
     numbers = {w for w in words if w.isdigit()} - available - content_words(question)
     if numbers:

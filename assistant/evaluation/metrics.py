@@ -22,6 +22,8 @@ SUPPORT_THRESHOLD = 0.6
 
 _WS = re.compile(r"\s+")
 _MARKER = re.compile(r"\[(\d{1,3})\]")
+# The metric's own words and stop words (no stemming), deliberately not `assistant.text.tokenize`: the
+# yardstick must not move when the product's tokenizer changes.
 _WORD = re.compile(r"[0-9a-z]+(?:[.'’-][0-9a-z]+)*")
 _STOPWORDS = frozenset(
     """a about above after again all also am an and any are as at be because been before being below between

@@ -7,54 +7,12 @@ may not see never influence their ranking.
 
 from __future__ import annotations
 
-import re
 import threading
-from functools import lru_cache
 
 import numpy as np
 
 from assistant.models import Chunk
-
-STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before being below
-    between both but by can could did do does doing down during each few for from further had has have
-    having he her here hers herself him himself his how i if in into is it its itself just me more most my
-    myself no nor not now of off on once only or other our ours ourselves out over own same she should so
-    some such than that the their theirs them themselves then there these they this those through to too
-    under until up very was we were what when where which while who whom why will with would you your
-    yours yourself yourselves us our i'm we're what's who's get got also may must shall""".split()
-)
-_TOKEN = re.compile(r"[a-z0-9]+(?:[.\-/][a-z0-9]+)*")
-
-
-@lru_cache(maxsize=200_000)  # pure; the vocabulary is small, so repeated words cost a dict lookup
-def stem(word: str) -> str:
-    """A light English suffix stripper: enough to join review/reviews/reviewed/reviewing."""
-    if len(word) <= 4 or not word.isalpha():
-        return word
-    for suffix, repl in (("ies", "y"), ("sses", "ss"), ("ations", "ate"), ("ation", "ate"), ("ings", ""),
-                         ("ing", ""), ("edly", ""), ("ed", ""), ("ers", "er"), ("ly", ""), ("es", "e"), ("s", "")):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            if suffix == "s" and word.endswith(("ss", "us", "is")):
-                return word
-            return word[: len(word) - len(suffix)] + repl
-    return word
-
-
-def tokenize(text: str) -> list[str]:
-    tokens: list[str] = []
-    for raw in _TOKEN.findall(text.lower()):
-        if raw in STOPWORDS:
-            continue
-        tokens.append(stem(raw))
-        if any(sep in raw for sep in ".-/") and not re.fullmatch(r"[\d.]+", raw):
-            tokens.extend(stem(p) for p in re.split(r"[.\-/]", raw) if p and p not in STOPWORDS)
-    return tokens
-
-
-@lru_cache(maxsize=32_768)  # passages and sentences recur across questions: tokenise each once
-def token_set(text: str) -> frozenset[str]:
-    return frozenset(tokenize(text))
+from assistant.text import tokenize
 
 
 def chunk_lexical_text(chunk: Chunk) -> str:

@@ -21,12 +21,24 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.answer.units import UNITS_VERSION, unit_embedding_texts
 from assistant.index.embedder import Embedder
 from assistant.models import Chunk
+from assistant.text import UNITS_VERSION, passage_units
 
 FILE_NAME = "sentences.npz"
 DIMENSION = 384
+UNIT_EMBED_CHARS = 400  # what the model sees of a unit (longer list items are cut for the embedding only)
+
+
+def chunk_units(chunk: Chunk) -> list[tuple[str, bool]]:
+    """The answer units of a chunk, (text, is_item), in the order their vectors are stored.
+
+    Register and SoA rows are one unit per line."""
+    return passage_units(chunk.text, whole_lines=chunk.kind in ("row", "soa"))
+
+
+def unit_embedding_texts(chunk: Chunk) -> list[str]:
+    return [text[:UNIT_EMBED_CHARS] for text, _ in chunk_units(chunk)]
 
 
 class SentenceVectors:

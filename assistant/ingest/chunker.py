@@ -3,12 +3,10 @@ and stay with their heading."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from assistant.ingest.loaders import Block
-
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+from assistant.text import CHUNK_SENTENCE_SPLIT
 
 
 @dataclass
@@ -53,7 +51,7 @@ def split_long_text(text: str, limit: int) -> list[str]:
     """Split an over-long paragraph at sentence ends, then hard-wrap what is still too long."""
     pieces: list[str] = []
     buf = ""
-    for sentence in _SENTENCE_END.split(text):
+    for sentence in CHUNK_SENTENCE_SPLIT.split(text):
         start = 0  # walk an over-long sentence by offset (re-slicing the rest was quadratic on 10 MB lines)
         while len(sentence) - start > limit:
             piece = sentence[start:start + limit]

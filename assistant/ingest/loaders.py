@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from assistant.errors import LoadError
+from assistant.text import LIST_ITEM_LINE
 
 TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".text"}
 TABLE_SUFFIXES = {".csv", ".xlsx"}
@@ -116,7 +117,6 @@ def _printable_ratio(text: str) -> float:
 
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.S)
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(\S.*)$")
-_LIST_ITEM = re.compile(r"^\s{0,8}(?:\d{1,3}[.)]|[-*+•]|[a-z][.)])\s+\S")
 _NUMBERED_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})\.?\s+([A-Z][^.!?:;]{1,80})$")
 _SETEXT = re.compile(r"^(=+|-+)\s*$")
 
@@ -177,7 +177,7 @@ def text_to_blocks(text: str, markdown: bool, first_line: int = 1) -> list[Block
         if para:
             joined = " ".join(s.strip() for s in para).strip()
             if joined:
-                kind = "item" if _LIST_ITEM.match(para[0]) else "text"
+                kind = "item" if LIST_ITEM_LINE.match(para[0]) else "text"
                 blocks.append(Block(kind, joined, para_start, end))
         para = []
 
@@ -203,7 +203,7 @@ def text_to_blocks(text: str, markdown: bool, first_line: int = 1) -> list[Block
             if m:
                 # closing hashes stripped with str methods: linear even on a megabyte of '#'
                 heading = (len(m.group(1)), m.group(2).rstrip().rstrip("#").rstrip() or m.group(2).strip())
-            elif _SETEXT.match(stripped) and len(para) == 1 and not _LIST_ITEM.match(para[0]):
+            elif _SETEXT.match(stripped) and len(para) == 1 and not LIST_ITEM_LINE.match(para[0]):
                 level = 1 if stripped.startswith("=") else 2
                 title = para[0].strip()
                 para = []
@@ -213,7 +213,7 @@ def text_to_blocks(text: str, markdown: bool, first_line: int = 1) -> list[Block
             nxt = lines[idx + 1].strip() if idx + 1 < len(lines) else ""
             prev_blank = idx == 0 or not lines[idx - 1].strip()
             m = _NUMBERED_HEADING.match(stripped)
-            if prev_blank and m and (not nxt or not _LIST_ITEM.match(stripped)):
+            if prev_blank and m and (not nxt or not LIST_ITEM_LINE.match(stripped)):
                 heading = (1 + m.group(1).count("."), stripped)
             elif prev_blank and _is_caps_heading(stripped):
                 heading = (1, stripped)
@@ -232,7 +232,7 @@ def text_to_blocks(text: str, markdown: bool, first_line: int = 1) -> list[Block
             cells = [c.strip() for c in stripped.strip("|").split("|")]
             blocks.append(Block("item", " | ".join(cells), lineno, lineno))
             continue
-        if _LIST_ITEM.match(line) and para and not in_fence:
+        if LIST_ITEM_LINE.match(line) and para and not in_fence:
             flush(lineno - 1)
         if not para:
             para_start = lineno

@@ -8,12 +8,8 @@ from typing import Any
 
 from assistant.catalogue import Catalogue, normalise
 from assistant.config import CLASSIFICATIONS
+from assistant.text import CLAUSE_CONTEXT, CONTROL_ID_2013, CONTROL_ID_2022, RISK_ID
 
-# "5.15", "A.5.15", "Annex A 5.15", "A 5.15" — but not "clause 5.1", "v5.2" or "5.1.2"
-_ID_2022 = re.compile(r"(?<![\w.])(?:Annex\s+A\s*|A\s?\.?\s?)?([5-8])\.(\d{1,2})(?![\d]|\.\d)", re.I)
-_ID_2013 = re.compile(r"(?<![\w.])A\.?\s?(\d{1,2})\.(\d{1,2})\.(\d{1,2})(?![\d]|\.\d)", re.I)
-_CLAUSE_BEFORE = re.compile(r"(clause|clauses|section|sections|version|v|step|steps|iso/iec 27001:20\d\d|chapter|table|figure|page|rto|rpo)\s*$", re.I)
-RISK_ID = re.compile(r"\bR-\d{2,4}\b")
 _CLASSIFICATION_LINE = re.compile(
     r"(?:classification|classified|sensitivity|protective marking)\s*[:\-–]?\s*\**\s*(public|internal|confidential|restricted)\b",
     re.I,
@@ -40,17 +36,17 @@ def detect_controls(text: str, catalogue: Catalogue, names: bool = True) -> tupl
     """Control ids referenced in text → (2022 ids, 2013 ids as written). Names count if `names`."""
     found: list[str] = []
     legacy: list[str] = []
-    for m in _ID_2013.finditer(text):
+    for m in CONTROL_ID_2013.finditer(text):
         key = f"A.{int(m.group(1))}.{int(m.group(2))}.{int(m.group(3))}"
         targets = catalogue.legacy_map.get(key)
         if targets:
             legacy.append(key)
             found.extend(t for t in targets if t not in found)
-    stripped = _ID_2013.sub(" ", text)
-    for m in _ID_2022.finditer(stripped):
+    stripped = CONTROL_ID_2013.sub(" ", text)
+    for m in CONTROL_ID_2022.finditer(stripped):
         prefix = stripped[max(0, m.start() - 30):m.start()]
         explicit = m.group(0)[0] in "Aa"
-        if not explicit and _CLAUSE_BEFORE.search(prefix):
+        if not explicit and CLAUSE_CONTEXT.search(prefix):
             continue
         cid = f"{m.group(1)}.{int(m.group(2))}"
         if cid in catalogue and cid not in found:

@@ -6,10 +6,9 @@ import re
 from dataclasses import dataclass, field
 
 from assistant.catalogue import Catalogue
-from assistant.index.lexical import tokenize
 from assistant.ingest.metadata import detect_risks, detect_roles
+from assistant.text import NUMBER_TOKEN, QUESTION_ID_2013, QUESTION_ID_2013_BLANK, QUESTION_ID_2022, tokenize
 
-_BARE_2022 = re.compile(r"(?<![\w.])(?:annex\s*a\s*|a\.?\s?)?([5-8])\.(\d{1,2})(?![\d]|\.\d)", re.I)
 _FOLLOWUP_START = re.compile(r"^\s*(and|but|also|what about|how about|so|then|ok|okay)\b", re.I)
 _PRONOUN = re.compile(r"\b(it|its|this|that|these|those|they|them|there|he|she|one)\b", re.I)
 
@@ -52,14 +51,14 @@ def is_followup(question: str, conversation: Conversation | None) -> bool:
 def analyse(question: str, catalogue: Catalogue, conversation: Conversation | None = None) -> QueryAnalysis:
     explicit: list[str] = []
     legacy: list[str] = []
-    for m in re.finditer(r"(?<![\w.])A?\.?\s?(\d{1,2})\.(\d{1,2})\.(\d{1,2})(?![\d])", question, re.I):
+    for m in QUESTION_ID_2013.finditer(question):
         key = f"A.{int(m.group(1))}.{int(m.group(2))}.{int(m.group(3))}"
         for control in catalogue.from_legacy(key):
             legacy.append(key)
             if control.id not in explicit:
                 explicit.append(control.id)
-    stripped = re.sub(r"(?<![\w.])A?\.?\s?\d{1,2}\.\d{1,2}\.\d{1,2}", " ", question, flags=re.I)
-    for m in _BARE_2022.finditer(stripped):
+    stripped = QUESTION_ID_2013_BLANK.sub(" ", question)
+    for m in QUESTION_ID_2022.finditer(stripped):
         cid = f"{m.group(1)}.{int(m.group(2))}"
         if cid in catalogue and cid not in explicit:
             explicit.append(cid)
@@ -79,5 +78,5 @@ def analyse(question: str, catalogue: Catalogue, conversation: Conversation | No
     return QueryAnalysis(
         question=question, controls=controls, explicit_ids=explicit, legacy_ids=legacy,
         risks=detect_risks(question), roles=detect_roles(question), followup=followup, expanded=expanded,
-        content_tokens=list(dict.fromkeys(t for t in tokenize(question) if not re.fullmatch(r"[\d.]+", t))),
+        content_tokens=list(dict.fromkeys(t for t in tokenize(question) if not NUMBER_TOKEN.fullmatch(t))),
     )

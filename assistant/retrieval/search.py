@@ -17,9 +17,10 @@ import numpy as np
 
 from assistant.config import Settings
 from assistant.index.embedder import QueryEncoder
-from assistant.index.lexical import LexicalIndex, token_set
+from assistant.index.lexical import LexicalIndex
 from assistant.models import Chunk
 from assistant.retrieval.query import QueryAnalysis
+from assistant.text import token_set
 
 
 @dataclass
