@@ -18,8 +18,8 @@ from assistant.answer.types import Answer, Citation
 from assistant.config import classification_rank
 from assistant.feedback import FeedbackStore
 from assistant.service import Assistant
-from assistant.soa.draft import SoADraft
 from assistant.soa.store import SoAStore
+from assistant.soa.types import SoADraft
 from ui.auth import User, current_user
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=^\"'])")

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Integer, String, Text, create_engine, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from assistant.soa.draft import Provenance, SoADraft
+from assistant.soa.types import Provenance, SoADraft
 
 STATES = ("generated", "edited", "approved")
 EDITABLE_FIELDS = ("applicable", "reasons", "status", "owner")

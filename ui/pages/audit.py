@@ -9,7 +9,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from assistant.soa.checks import KINDS, SEVERITIES, SoAAccessError
+from assistant.soa.checks import KINDS, SEVERITIES
+from assistant.soa.types import SoAAccessError
 from ui.common import get_soa_store, get_user, md_escape, require_index
 
 assistant = require_index()

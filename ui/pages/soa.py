@@ -9,9 +9,10 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from assistant.soa.checks import CheckReport, SoAAccessError
-from assistant.soa.draft import REASON_CODES, SoADraft, verify_justification
+from assistant.soa.checks import CheckReport
 from assistant.soa.export import to_csv, to_markdown, write_xlsx
+from assistant.soa.types import REASON_CODES, SoAAccessError, SoADraft
+from assistant.soa.verify import verify_justification
 from ui.common import control_draft, get_soa_store, get_user, is_admin, md_escape, require_index
 
 assistant = require_index()
