@@ -218,25 +218,28 @@ class Assistant:
         return SoAContext.from_index(loaded.generation, loaded.knowledge, self.catalogue, clearance, search)
 
     def soa_store(self) -> SoAStore:
-        """Edits and approvals of SoA drafts (SQLite file next to the index; survives re-ingests)."""
+        """Edits and approvals of SoA drafts (``ISMS_DATABASE_URL``, else an SQLite file next to the index;
+        survives re-ingests)."""
         from assistant.soa.store import SoAStore
 
-        return SoAStore(self.settings.database_url or self.settings.index_dir / "soa-history.sqlite")
+        return SoAStore.for_settings(self.settings)
 
     def draft_soa(self, controls: list[str] | None = None, role: str | None = None, *, llm: bool | None = None,
                   history: bool = True) -> list[SoADraft]:
         """SoA drafts (all 93 controls when `controls` is empty; ids, 2013 ids or names; unknown → ValueError).
         Grounded with citations; rewritten by the LLM when one is configured (or `llm=True`) and its text
         passes verification; stored edits/approvals overlaid when `history`."""
+        from assistant.database import database_exists
         from assistant.soa.draft import draft_controls
         from assistant.soa.rewrite import llm_rewrite
+        from assistant.soa.store import SoAStore
 
         ctx = self.soa_context(role)
         drafts = draft_controls(ctx, controls)
         if self.use_llm(llm):
             drafts = [llm_rewrite(ctx, d, self.llm_client) for d in drafts]
-        if history and (self.settings.index_dir / "soa-history.sqlite").exists():
-            soa_store = self.soa_store()
+        if history and database_exists(SoAStore.url_for(self.settings)):  # else nothing stored: no empty file made
+            soa_store = SoAStore.for_settings(self.settings)
             drafts = [soa_store.apply(d) for d in drafts]
         return drafts
 
