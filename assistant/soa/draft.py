@@ -146,7 +146,8 @@ def _add_evidence_reasons(reasons: list[str], origins: dict[str, str], treating:
 
 
 def _document_links(d: _Draft, docs: list[DocumentEvidence]) -> list[DocumentLink]:
-    """Every implementing document with its cited sections (cited after the sentences' quotes)."""
+    """Every implementing document with its cited sections (cited after the sentences' quotes); a warning
+    when the SoA marks the control implemented and there is none."""
     doc_links: list[DocumentLink] = []
     for doc in docs:
         nums = [d.book.cite_chunk(p.chunk, "section", quote=p.quote) for p in doc.picks]
@@ -156,6 +157,9 @@ def _document_links(d: _Draft, docs: list[DocumentEvidence]) -> list[DocumentLin
             doc.listed, str(d.ctx.files.get(doc.source, {}).get("classification", "")),
             str(d.ctx.files.get(doc.source, {}).get("review_date", "")),
         ))
+    status = d.entry.status if d.entry else ""
+    if not docs and (status or "").lower().startswith(("implemented", "partially")):
+        d.warnings.append("marked implemented but no implementing document was found")
     return doc_links
 
 
@@ -296,8 +300,6 @@ def draft_control(ctx: SoAContext, reference: str) -> SoADraft:
         _document_sentences(d, docs)
         _driver_sentences(d, drivers)
         doc_links = _document_links(d, docs)
-        if not docs and (status or "").lower().startswith(("implemented", "partially")):
-            d.warnings.append("marked implemented but no implementing document was found")
     else:
         _excluded_risk_sentence(d, risk_links)
         _exclusion_sentences(d, hits)
