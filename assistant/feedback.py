@@ -1,7 +1,8 @@
 """Feedback on answers, with who and when: thumbs up/down, comments, and questions the documents don't cover.
 
-Stored through SQLAlchemy: an embedded SQLite file by default (``<index dir>/app.db``), or any database
-URL in ``ISMS_DATABASE_URL`` (for example ``postgresql+psycopg://user@host/isms``).
+Stored through SQLAlchemy where `assistant.database` says: an embedded SQLite file by default
+(``<index dir>/app.db``), or any database URL in ``ISMS_DATABASE_URL`` (for example
+``postgresql+psycopg://user@host/isms``).
 
 Every abstained question is logged automatically (rating empty) so the ISMS lead sees the gaps in the
 documents; answers are logged when someone rates them. Each row remembers the highest classification
@@ -11,17 +12,16 @@ among the passages it cites, so a report never shows a reader text above their c
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
-from sqlalchemy import Boolean, DateTime, Integer, String, Text, create_engine, select
+from sqlalchemy import Boolean, DateTime, Integer, String, Text, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from assistant.answer.types import Answer
 from assistant.config import Settings
+from assistant.database import FEEDBACK_FILE, Base, database_url, open_engine
 from assistant.models import Chunk
 
 RATING_UP = 1
@@ -29,11 +29,7 @@ RATING_DOWN = 0
 MAX_COMMENT_CHARS = 2000
 
 
-class _Base(DeclarativeBase):
-    pass
-
-
-class FeedbackRow(_Base):
+class FeedbackRow(Base):
     __tablename__ = "answer_feedback"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -83,16 +79,6 @@ def _record(row: FeedbackRow) -> FeedbackRecord:
     )
 
 
-def default_database_url(settings: Settings) -> str:
-    """``ISMS_DATABASE_URL`` if set, else an SQLite file inside the index folder."""
-    url = (settings.database_url or os.environ.get("ISMS_DATABASE_URL", "")).strip()
-    if url:
-        return url
-    folder = Path(settings.index_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{folder / 'app.db'}"
-
-
 def answer_sources(answer: Answer) -> list[str]:
     """The sources an answer cites, or the closest documents when it abstained."""
     if answer.citations:
@@ -105,12 +91,11 @@ class FeedbackStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine: Engine = create_engine(url, future=True)
-        _Base.metadata.create_all(self.engine)
+        self.engine: Engine = open_engine(url, [FeedbackRow])
 
     @classmethod
     def for_settings(cls, settings: Settings) -> FeedbackStore:
-        return cls(default_database_url(settings))
+        return cls(database_url(settings, FEEDBACK_FILE))
 
     def record(self, *, user: str, role: str, answer: Answer, max_class_rank: int = 0,
                rating: int | None = None, comment: str = "") -> int:

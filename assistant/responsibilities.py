@@ -14,11 +14,10 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 from assistant.catalogue import Control, normalise
+from assistant.knowledge import Knowledge
 from assistant.models import Chunk, Duty, OwnedItem, Responsibilities
-from assistant.registers import RiskRecord, SoAEntry
 
 _FREQUENCY = re.compile(
     r"\b(daily|weekly|fortnightly|monthly|quarterly|annually|yearly|half[- ]yearly|bi-?annually|"
@@ -57,21 +56,12 @@ MAX_DUTIES = 60
 SearchFn = Callable[[str, int], list[Chunk]]  # (query, top_k) → ranked passages within the reader's clearance
 
 
-class RegisterLinks(Protocol):
-    """The SoA and risk-register rows of the live generation with their passages (the facade's Knowledge)."""
-
-    soa: dict[str, SoAEntry]
-    soa_chunks: dict[str, Chunk]
-    risks: dict[str, RiskRecord]
-    risk_chunks: dict[str, Chunk]
-
-
 @dataclass(frozen=True)
 class Library:
     """What the functions below read, for one reader (built by the facade)."""
 
     chunks: list[Chunk]  # every passage of the live generation (filtered here by `max_rank`)
-    links: RegisterLinks
+    links: Knowledge
     search: SearchFn
     max_rank: int  # the reader's clearance
 

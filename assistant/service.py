@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,9 +16,9 @@ from assistant.config import Settings, classification_rank, get_settings
 from assistant.index import store
 from assistant.index.embedder import QueryEncoder, get_document_encoder, get_query_encoder
 from assistant.index.lexical import LexicalIndex
+from assistant.knowledge import Knowledge
 from assistant.llm.client import LLMClient
 from assistant.models import Chunk
-from assistant.registers import RiskRecord, SoAEntry
 from assistant.retrieval.query import Conversation, QueryAnalysis, analyse
 from assistant.retrieval.search import HybridRetriever, SearchResult
 
@@ -28,8 +27,9 @@ if TYPE_CHECKING:
 
     from assistant.ingest.pipeline import IngestSummary, ProgressFn  # imported on use: `ask` never needs it
     from assistant.soa.checks import CheckReport
-    from assistant.soa.draft import SoAContext, SoADraft
+    from assistant.soa.context import SoAContext
     from assistant.soa.store import SoAStore
+    from assistant.soa.types import SoADraft
 
 if TYPE_CHECKING:  # the app's operations (end of `Assistant`)
     from collections.abc import Sequence
@@ -46,44 +46,6 @@ if TYPE_CHECKING:  # the app's operations (end of `Assistant`)
 
 class QuestionTooLong(ValueError):
     pass
-
-
-@dataclass
-class Knowledge:
-    """Control ↔ risk ↔ SoA ↔ document links, built once per index generation."""
-
-    risks: dict[str, RiskRecord]
-    risk_chunks: dict[str, Chunk]
-    soa: dict[str, SoAEntry]
-    soa_chunks: dict[str, Chunk]
-    risks_by_control: dict[str, list[str]]
-
-    @classmethod
-    def build(cls, generation: store.Generation) -> Knowledge:
-        risks: dict[str, RiskRecord] = {}
-        soa: dict[str, SoAEntry] = {}
-        for reg in generation.registers:
-            for r in reg.risks:
-                risks.setdefault(r.risk_id, r)
-            for e in reg.soa:
-                soa.setdefault(e.control_id, e)
-        risk_chunks = {c.risks[0]: c for c in generation.chunks if c.kind == "risk" and c.risks}
-        soa_chunks = {c.controls[0]: c for c in generation.chunks if c.kind == "soa" and c.controls}
-        by_control: dict[str, list[str]] = {}
-        for r in risks.values():
-            for cid in r.controls:
-                by_control.setdefault(cid, []).append(r.risk_id)
-        return cls(risks, risk_chunks, soa, soa_chunks, by_control)
-
-    def linked_risks(self, control_ids: list[str], max_rank: int) -> list[tuple[RiskRecord, Chunk]]:
-        out: list[tuple[RiskRecord, Chunk]] = []
-        for cid in control_ids:
-            for rid in self.risks_by_control.get(cid, []):
-                chunk = self.risk_chunks.get(rid)
-                if chunk is None or chunk.class_rank > max_rank or any(r.risk_id == rid for r, _ in out):
-                    continue
-                out.append((self.risks[rid], chunk))
-        return sorted(out, key=lambda rc: -(rc[0].score or 0))
 
 
 class LoadedIndex:
@@ -257,7 +219,7 @@ class Assistant:
     # ------------------------------------------------------------------ Statement of Applicability
     def soa_context(self, role: str | None = None) -> SoAContext:
         """SoA data of the live index for one role: retrieval and citations limited to its clearance."""
-        from assistant.soa.draft import SoAContext
+        from assistant.soa.context import SoAContext
 
         role = role or self.settings.default_role
         clearance = self.clearance(role)
@@ -265,27 +227,32 @@ class Assistant:
         def search(query: str, top_k: int) -> list[Chunk]:
             return [h.chunk for h in self.retrieve(query, role=role, top_k=top_k)[1].hits]
 
-        return SoAContext.from_index(self.index, self.catalogue, clearance, search)
+        loaded = self.index
+        return SoAContext.from_index(loaded.generation, loaded.knowledge, self.catalogue, clearance, search)
 
     def soa_store(self) -> SoAStore:
-        """Edits and approvals of SoA drafts (SQLite file next to the index; survives re-ingests)."""
+        """Edits and approvals of SoA drafts (``ISMS_DATABASE_URL``, else an SQLite file next to the index;
+        survives re-ingests)."""
         from assistant.soa.store import SoAStore
 
-        return SoAStore(self.settings.database_url or self.settings.index_dir / "soa-history.sqlite")
+        return SoAStore.for_settings(self.settings)
 
     def draft_soa(self, controls: list[str] | None = None, role: str | None = None, *, llm: bool | None = None,
                   history: bool = True) -> list[SoADraft]:
         """SoA drafts (all 93 controls when `controls` is empty; ids, 2013 ids or names; unknown → ValueError).
         Grounded with citations; rewritten by the LLM when one is configured (or `llm=True`) and its text
         passes verification; stored edits/approvals overlaid when `history`."""
-        from assistant.soa.draft import draft_controls, llm_rewrite
+        from assistant.database import database_exists
+        from assistant.soa.draft import draft_controls
+        from assistant.soa.rewrite import llm_rewrite
+        from assistant.soa.store import SoAStore
 
         ctx = self.soa_context(role)
         drafts = draft_controls(ctx, controls)
         if self.use_llm(llm):
             drafts = [llm_rewrite(ctx, d, self.llm_client) for d in drafts]
-        if history and (self.settings.index_dir / "soa-history.sqlite").exists():
-            soa_store = self.soa_store()
+        if history and database_exists(SoAStore.url_for(self.settings)):  # else nothing stored: no empty file made
+            soa_store = SoAStore.for_settings(self.settings)
             drafts = [soa_store.apply(d) for d in drafts]
         return drafts
 

@@ -20,17 +20,12 @@ import pytest
 from assistant.catalogue import get_catalogue
 from assistant.registers import parse_risk_register, parse_soa
 from assistant.soa.checks import run_checks
-from assistant.soa.draft import (
-    Evidence,
-    Provenance,
-    SoAContext,
-    SoADraft,
-    clean_text,
-    split_sentences,
-    verify_justification,
-)
+from assistant.soa.context import SoAContext
 from assistant.soa.export import read_csv, read_xlsx, to_markdown, write_csv, write_xlsx
+from assistant.soa.sentences import clean_text, split_sentences
 from assistant.soa.store import SoAStore
+from assistant.soa.types import Evidence, Provenance, SoADraft
+from assistant.soa.verify import verify_justification
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "corpus"
@@ -314,7 +309,7 @@ def test_corrected_copy_has_no_findings(corrected_assistant: Any) -> None:
 def _synthetic_context(tmp_path: Path, classification: str = "internal", clearance: int = 3) -> SoAContext:
     """Registers with one of each extra flaw, parsed by the real register code (no index needed)."""
     from assistant.index.store import Generation
-    from assistant.service import Knowledge
+    from assistant.knowledge import Knowledge
 
     catalogue = get_catalogue()
     rows: list[dict[str, str]] = []
@@ -343,12 +338,7 @@ def _synthetic_context(tmp_path: Path, classification: str = "internal", clearan
     registers = [parse_soa(rows, "soa.csv"), parse_risk_register(risks, "risks.csv")]
     files = {name: {"source": name, "classification": classification, "title": name} for name in ("soa.csv", "risks.csv")}
     gen = Generation(number=1, root=tmp_path, manifest={"files": files}, chunks=[], registers=registers)
-
-    class Loaded:
-        generation = gen
-        knowledge = Knowledge.build(gen)
-
-    return SoAContext.from_index(Loaded(), catalogue, clearance=clearance)
+    return SoAContext.from_index(gen, Knowledge.build(gen), catalogue, clearance=clearance)
 
 
 def test_checks_cover_ids_coverage_and_consistency(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ import streamlit as st
 from assistant.answer.types import Answer, Citation
 from assistant.models import User
 from assistant.service import Assistant
-from assistant.soa.draft import SoADraft
+from assistant.soa.types import SoADraft
 from ui.auth import current_user
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=^\"'])")

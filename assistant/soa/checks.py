@@ -18,17 +18,11 @@ from datetime import date, datetime
 from typing import Any
 
 from assistant.catalogue import normalise
-from assistant.soa.draft import (
-    RISK_TREATMENT,
-    CitationBook,
-    Evidence,
-    SoAContext,
-    cite_soa_row,
-    exclusion_evidence,
-    linked_risk_ids,
-    reason_code,
-    require_registers,
-)
+from assistant.soa.context import SoAContext
+from assistant.soa.draft import require_registers
+from assistant.soa.evidence import CitationBook, cite_soa_row, exclusion_evidence, linked_risk_ids
+from assistant.soa.sentences import reason_code
+from assistant.soa.types import RISK_TREATMENT, Evidence
 
 SEVERITIES: tuple[str, ...] = ("high", "medium", "low")
 
@@ -156,11 +150,11 @@ class _Checker:
     def risk_row(self, book: CitationBook, risk_id: str) -> str:
         """Cite the risk's register row (the register and row number when no chunk holds it); "" when the
         row is above the clearance, so the finding is not reported."""
-        chunk = self.ctx.risk_chunks.get(risk_id)
+        chunk = self.ctx.knowledge.risk_chunks.get(risk_id)
         if chunk is not None:
             return f" [{book.cite_chunk(chunk, 'risk', risk_id=risk_id)}]" if self.ctx.visible(chunk) else ""
         source = self.ctx.register_source("risk_register")
-        risk = self.ctx.risks.get(risk_id)
+        risk = self.ctx.knowledge.risks.get(risk_id)
         if source is None or risk is None or not self.ctx.source_visible(source):
             return ""
         return f" [{book.cite_register(source, f'Risk register > row {risk.row}', f'{risk_id} {risk.title}'.strip())}]"
@@ -185,9 +179,9 @@ class _Checker:
                      "columns) was found in the corpus.", "Add the SoA to the corpus folder and re-run ingest.")
             return
         for cid, control in ctx.catalogue.controls.items():
-            if cid not in ctx.soa:
+            if cid not in ctx.knowledge.soa:
                 book = CitationBook()
-                book.cite_register(soa_source, "Statement of Applicability", f"{len(ctx.soa)} controls")
+                book.cite_register(soa_source, "Statement of Applicability", f"{len(ctx.knowledge.soa)} controls")
                 self.add("control_missing_from_soa", cid, f"{control.label} is not in the SoA [1]; ISO/IEC 27001 "
                          "6.1.3 d) needs every Annex A control with its applicability.",
                          f"Add a row for {cid} stating whether it applies and why.", book)
@@ -211,14 +205,14 @@ class _Checker:
 
     def legacy_ids(self) -> None:
         ctx = self.ctx
-        for cid, entry in ctx.soa.items():
+        for cid, entry in ctx.knowledge.soa.items():
             if entry.legacy_id:
                 book = CitationBook()
                 ref = self.soa_row(book, cid)
                 self.add("legacy_control_id", cid, f"The SoA row for {cid} is written with the 2013 id "
                          f"{entry.legacy_id}{ref}.", f"Replace {entry.legacy_id} with {cid} "
                          f"({ctx.catalogue.controls[cid].title}).", book)
-        for rid, risk in ctx.risks.items():
+        for rid, risk in ctx.knowledge.risks.items():
             if not risk.legacy_controls:
                 continue
             book = CitationBook()
@@ -238,10 +232,10 @@ class _Checker:
 
     def drivers(self) -> None:
         ctx = self.ctx
-        for cid, entry in ctx.soa.items():
+        for cid, entry in ctx.knowledge.soa.items():
             if entry.applicable is not True:
                 continue
-            risks = [r for r in linked_risk_ids(ctx, cid) if r in ctx.risks]
+            risks = [r for r in linked_risk_ids(ctx, cid) if r in ctx.knowledge.risks]
             codes = {reason_code(r) for r in entry.reasons} - {None}
             other = codes - {RISK_TREATMENT}
             if risks or other:
@@ -251,7 +245,7 @@ class _Checker:
             register = ctx.register_source("risk_register")
             reg_ref = ""
             if register and ctx.source_visible(register):
-                reg_ref = f" [{book.cite_register(register, 'Risk register', f'{len(ctx.risks)} risks; none lists {cid}')}]"
+                reg_ref = f" [{book.cite_register(register, 'Risk register', f'{len(ctx.knowledge.risks)} risks; none lists {cid}')}]"
             stated = "states only 'Risk treatment' as its reason" if codes else "states no reason for selection"
             self.add("no_driver", cid, f"{cid} {entry.title} is applicable but no risk in the risk register links it"
                      f"{reg_ref} and the SoA {stated}{ref}.",
@@ -260,7 +254,7 @@ class _Checker:
 
     def risk_treatment(self) -> None:
         ctx = self.ctx
-        for rid, risk in ctx.risks.items():
+        for rid, risk in ctx.knowledge.risks.items():
             if risk.treatment != "Mitigate":
                 continue
             if not risk.controls:
@@ -271,7 +265,7 @@ class _Checker:
                              f"controls{ref}.", f"Add the Annex A controls that reduce {rid}.", book, risks=[rid])
                 continue
             for cid in risk.controls:
-                entry = ctx.soa.get(cid)
+                entry = ctx.knowledge.soa.get(cid)
                 if entry is not None and entry.applicable is not False:
                     continue
                 book = CitationBook()
@@ -291,7 +285,7 @@ class _Checker:
 
     def exclusions(self) -> None:
         ctx = self.ctx
-        for cid, entry in ctx.soa.items():
+        for cid, entry in ctx.knowledge.soa.items():
             if entry.applicable is not False:
                 continue
             control = ctx.catalogue.controls[cid]
@@ -317,7 +311,7 @@ class _Checker:
 
     def documents(self) -> None:
         ctx = self.ctx
-        for cid, entry in ctx.soa.items():
+        for cid, entry in ctx.knowledge.soa.items():
             if entry.applicable is False:
                 continue
             for name in entry.documents:
@@ -340,7 +334,7 @@ class _Checker:
 
     def templates(self) -> None:
         ctx = self.ctx
-        texts = {cid: _words(e.justification) for cid, e in ctx.soa.items() if len(e.justification.strip()) >= 30}
+        texts = {cid: _words(e.justification) for cid, e in ctx.knowledge.soa.items() if len(e.justification.strip()) >= 30}
         ids = list(texts)
         parent = {cid: cid for cid in ids}
 
@@ -366,7 +360,7 @@ class _Checker:
                 others = [m for m in members if m != cid]
                 other_refs = "".join(self.soa_row(book, m) for m in others[:2])
                 self.add("template_justification", cid, f"The justification of {cid}{ref} is near-identical to that of "
-                         f"{len(others)} other controls ({', '.join(others)}){other_refs}: “{ctx.soa[cid].justification[:140]}”",
+                         f"{len(others)} other controls ({', '.join(others)}){other_refs}: “{ctx.knowledge.soa[cid].justification[:140]}”",
                          f"Rewrite the justification for {cid} from its own evidence: the risks it treats, the documents "
                          f"that implement it and how (`isms-assistant soa draft {cid}` proposes one).", book,
                          controls=members)
@@ -377,10 +371,10 @@ class _Checker:
             due = parse_date(str(record.get("review_date") or ""))
             if due is None or due >= self.as_of or not ctx.source_visible(source):
                 continue
-            implemented = [cid for cid, e in ctx.soa.items() if e.applicable and any(
+            implemented = [cid for cid, e in ctx.knowledge.soa.items() if e.applicable and any(
                 ctx.resolve_document(d) == source for d in e.documents)]
             implemented += [cid for cid in record.get("doc_controls") or []
-                            if cid in ctx.soa and ctx.soa[cid].applicable and cid not in implemented]
+                            if cid in ctx.knowledge.soa and ctx.knowledge.soa[cid].applicable and cid not in implemented]
             if not implemented:
                 continue
             chunks = [c for c in ctx.sections(source) if ctx.visible(c)]
@@ -396,7 +390,7 @@ class _Checker:
 
     def consistency(self) -> None:
         ctx = self.ctx
-        for cid, entry in ctx.soa.items():
+        for cid, entry in ctx.knowledge.soa.items():
             status = normalise(entry.status)
             if (entry.applicable is True and status in _NOT_APPLICABLE_STATUS) or (
                     entry.applicable is False and _IMPLEMENTED.match(entry.status.strip())):
@@ -404,7 +398,7 @@ class _Checker:
                 ref = self.soa_row(book, cid)
                 self.add("status_inconsistent", cid, f"{cid} is {'applicable' if entry.applicable else 'excluded'} but "
                          f"its status is “{entry.status}”{ref}.", "Make applicability and status agree.", book)
-            unknown = [r for r in entry.linked_risks if r not in ctx.risks]
+            unknown = [r for r in entry.linked_risks if r not in ctx.knowledge.risks]
             if unknown:
                 book = CitationBook()
                 ref = self.soa_row(book, cid)
@@ -413,8 +407,8 @@ class _Checker:
                          book, risks=unknown)
             if entry.applicable is not True:
                 continue
-            register_side = [r for r in ctx.risks_by_control.get(cid, []) if r not in entry.linked_risks]
-            soa_side = [r for r in entry.linked_risks if r in ctx.risks and cid not in ctx.risks[r].controls]
+            register_side = [r for r in ctx.knowledge.risks_by_control.get(cid, []) if r not in entry.linked_risks]
+            soa_side = [r for r in entry.linked_risks if r in ctx.knowledge.risks and cid not in ctx.knowledge.risks[r].controls]
             if register_side or soa_side:
                 book = CitationBook()
                 ref = self.soa_row(book, cid)
@@ -448,7 +442,7 @@ def run_checks(ctx: SoAContext, as_of: date | None = None) -> CheckReport:
     findings = sorted(checker.findings, key=lambda f: (SEVERITIES.index(f.severity), list(KINDS).index(f.kind),
                                                        order.get(f.control, 999)))
     return CheckReport(findings=findings, as_of=as_of.isoformat(), clearance=ctx.clearance,
-                       controls_in_soa=len(ctx.soa), risks_checked=len(ctx.risks), documents_checked=len(ctx.files))
+                       controls_in_soa=len(ctx.knowledge.soa), risks_checked=len(ctx.knowledge.risks), documents_checked=len(ctx.files))
 
 
 __all__ = ["CheckReport", "Finding", "KINDS", "SEVERITIES", "parse_date", "run_checks"]

@@ -11,7 +11,7 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from assistant.soa.draft import EXPORT_COLUMNS, SoADraft
+from assistant.soa.types import EXPORT_COLUMNS, SoADraft
 
 FORMATS = ("md", "csv", "xlsx", "json")
 # character widths of the XLSX columns (Excel units ≈ characters)

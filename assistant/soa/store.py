@@ -1,6 +1,7 @@
 """Provenance store for SoA drafts: generated → edited → approved, who and when (SQLite via SQLAlchemy).
 
-Every change is an append-only event; the latest event of a control is its current text. The UI calls
+Every change is an append-only event; the latest event of a control is its current text. Where the
+events live (``ISMS_DATABASE_URL`` or ``<index>/soa-history.sqlite``) is `assistant.database`'s call. The UI calls
 `save_edit` and `approve`; `apply` overlays the stored text and provenance on a freshly generated draft
 and warns when the evidence changed since a person edited or approved the text.
 """
@@ -13,20 +14,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Integer, String, Text, create_engine, select
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy import Integer, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from assistant.soa.draft import Provenance, SoADraft
+from assistant.config import Settings
+from assistant.database import SOA_HISTORY_FILE, Base, database_url, open_engine, sqlite_url
+from assistant.soa.types import Provenance, SoADraft
 
 STATES = ("generated", "edited", "approved")
 EDITABLE_FIELDS = ("applicable", "reasons", "status", "owner")
 
 
-class _Base(DeclarativeBase):
-    pass
-
-
-class _EventRow(_Base):
+class _EventRow(Base):
     __tablename__ = "soa_events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -71,18 +70,22 @@ def _now() -> str:
 
 
 class SoAStore:
-    """Append-only history of SoA texts per control in one SQLite file."""
+    """Append-only history of SoA texts per control in one database."""
 
     def __init__(self, path_or_url: Path | str) -> None:
         """An SQLite file path, or any SQLAlchemy URL (e.g. ``postgresql+psycopg://...``)."""
-        if isinstance(path_or_url, str) and "://" in path_or_url:
-            self.path = None
-            self.engine = create_engine(path_or_url)
-        else:
-            self.path = Path(path_or_url)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.engine = create_engine(f"sqlite:///{self.path}")
-        _Base.metadata.create_all(self.engine)
+        is_url = isinstance(path_or_url, str) and "://" in path_or_url
+        self.url = str(path_or_url) if is_url else sqlite_url(Path(path_or_url))
+        self.engine = open_engine(self.url, [_EventRow])
+
+    @staticmethod
+    def url_for(settings: Settings) -> str:
+        """``ISMS_DATABASE_URL``, else ``soa-history.sqlite`` in the index folder."""
+        return database_url(settings, SOA_HISTORY_FILE)
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> SoAStore:
+        return cls(cls.url_for(settings))
 
     def _add(self, control_id: str, state: str, by: str, justification: str, fields: dict[str, Any],
              evidence_ids: list[str], generator: str, note: str) -> SoAEvent:

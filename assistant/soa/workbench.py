@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.catalogue import Catalogue
-from assistant.soa.draft import SoADraft, verify_justification
 from assistant.soa.export import to_csv, to_markdown, write_xlsx
 from assistant.soa.store import SoAStore
+from assistant.soa.types import SoADraft
+from assistant.soa.verify import verify_justification
 
 APPLICABILITY: dict[str, bool | None] = {"Applicable": True, "Excluded": False, "Not stated": None}
 

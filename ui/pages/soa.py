@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from assistant.errors import SoAAccessError
-from assistant.soa.draft import REASON_CODES, SoADraft
+from assistant.soa.types import REASON_CODES, SoADraft
 from ui.common import control_draft, get_user, is_admin, md_escape, require_index
 
 assistant = require_index()
