@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from assistant.catalogue import Control, normalise
 from assistant.knowledge import Knowledge
 from assistant.models import Chunk, Duty, OwnedItem, Responsibilities
+from assistant.text import LIST_MARK, NUMBERED_STEP, sentences
 
 _FREQUENCY = re.compile(
     r"\b(daily|weekly|fortnightly|monthly|quarterly|annually|yearly|half[- ]yearly|bi-?annually|"
@@ -36,8 +37,6 @@ _DUTY_CUE = re.compile(
     re.I,
 )
 _YOU = re.compile(r"\b(you|your)\b", re.I)
-_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'])")
-_LIST_MARK = re.compile(r"^\s*(?:\d{1,3}[.)]|[-*+•]|[a-z][.)])\s+")
 _NOISE_PREFIXES = ("aws ", "apple ", "microsoft ", "google ", "azure ")
 ALIASES: dict[str, list[str]] = {
     "dpo": ["data protection officer"],
@@ -96,10 +95,10 @@ def _units(chunk: Chunk) -> list[str]:
         block = block.strip()
         if not block:
             continue
-        if _LIST_MARK.match(block) or chunk.kind != "section":
-            out.append(_LIST_MARK.sub("", block))
+        if LIST_MARK.match(block) or chunk.kind != "section":
+            out.append(LIST_MARK.sub("", block))
         else:
-            out.extend(s.strip() for s in _SPLIT.split(block) if len(s.strip()) >= 12)
+            out.extend(sentences(block))
     return out
 
 
@@ -161,7 +160,6 @@ def find_responsibilities(library: Library, role: str) -> Responsibilities:
 
 
 # ---------------------------------------------------------------------------- process steps behind a control
-_STEP = re.compile(r"^\s*\d{1,2}[.)]\s+")
 
 
 @dataclass
@@ -190,8 +188,8 @@ def process_steps(library: Library, control: Control, sources: list[str],
         if chunk.kind != "section" or chunk.source not in wanted_sources or chunk.class_rank > max_rank:
             continue
         lines = [ln.strip() for ln in chunk.text.split("\n") if ln.strip()]
-        items = [ln for ln in lines if _LIST_MARK.match(ln) and " | " not in ln]
-        numbered = sum(bool(_STEP.match(ln)) for ln in items)
+        items = [ln for ln in lines if LIST_MARK.match(ln) and " | " not in ln]
+        numbered = sum(bool(NUMBERED_STEP.match(ln)) for ln in items)
         if numbered < 2 and len(items) < 3:
             continue
         score = 2.0 * (control_id in chunk.controls) + 1.0 * (control_id in chunk.doc_controls)
@@ -201,7 +199,7 @@ def process_steps(library: Library, control: Control, sources: list[str],
         if chunk.trail and re.match(r"^\d*\s*(purpose|scope|references|related documents|document control|review)\b",
                                     chunk.trail[-1], re.I):
             score -= 2.0
-        scored.append((score, ProcessSection(chunk, [_LIST_MARK.sub("", ln) for ln in items])))
+        scored.append((score, ProcessSection(chunk, [LIST_MARK.sub("", ln) for ln in items])))
     scored.sort(key=lambda s: -s[0])
     top = [ps for score, ps in scored[:max_sections] if score > 0]
     order = {s: i for i, s in enumerate(wanted_sources)}

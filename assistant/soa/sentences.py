@@ -7,9 +7,16 @@ from __future__ import annotations
 import re
 
 from assistant.catalogue import Control, normalise
-from assistant.index.lexical import tokenize
 from assistant.models import Chunk
 from assistant.soa.types import BEST_PRACTICE, BUSINESS, CONTRACTUAL, LEGAL, RISK_TREATMENT
+from assistant.text import (
+    LIST_MARK,
+    SOA_CLAUSE_CONTEXT,
+    SOA_CONTROL_ID,
+    SOA_SENTENCE_SPLIT,
+    sentences,
+    tokenize,
+)
 
 # The words that identify a reason code in a "reasons" cell.
 _REASON_WORDS: list[tuple[str, str]] = [
@@ -25,12 +32,7 @@ _NEGATION = re.compile(
     r"can't|don't|doesn't|isn't|aren't|won't)\b",
     re.I,
 )
-_CLAUSE_BEFORE = re.compile(
-    r"(clause|clauses|section|sections|version|v|step|steps|chapter|table|page|for example|e\.g\.|such as)\s*\(?$", re.I)
 _MD_EMPHASIS = re.compile(r"(\*\*|__|`)")
-_LIST_MARK = re.compile(r"^\s*(?:\d{1,3}[.)]|[-*+•]|[a-z][.)])\s+")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'“\[])")
-CONTROL_ID = re.compile(r"(?<![\w.])(?:A\.)?([5-8])\.(\d{1,2})(?![\d]|\.\d)")
 
 
 def clean_text(text: str) -> str:
@@ -44,16 +46,13 @@ def units(chunk: Chunk) -> list[str]:
         line = _MD_EMPHASIS.sub("", line).strip()
         if not line or set(line) <= set("|-: "):
             continue
-        line = _LIST_MARK.sub("", line)
+        line = LIST_MARK.sub("", line)
         if " | " in line or line.startswith("|"):
             row = line.strip("| ")
             if len(row) >= 12:
                 out.append(row)  # a table row is one unit, verbatim
             continue
-        for sentence in _SENTENCE_END.split(line):
-            sentence = sentence.strip()
-            if len(sentence) >= 12:
-                out.append(sentence)
+        out.extend(sentences(line, SOA_SENTENCE_SPLIT))
     return out
 
 
@@ -62,7 +61,7 @@ def split_sentences(text: str) -> list[str]:
     masked = re.sub(r"“[^”]*”", lambda m: "“" + "x" * (len(m.group(0)) - 2) + "”", text)
     pieces: list[str] = []
     start = 0
-    for m in _SENTENCE_END.finditer(masked):
+    for m in SOA_SENTENCE_SPLIT.finditer(masked):
         pieces.append(text[start:m.start()].strip())
         start = m.end()
     pieces.append(text[start:].strip())
@@ -75,8 +74,8 @@ def control_names(control: Control) -> list[str]:
 
 def explicit_id(text: str, control: Control) -> bool:
     """Does the text write the control's id (not as a clause or section number)?"""
-    for m in CONTROL_ID.finditer(text):
-        if f"{m.group(1)}.{int(m.group(2))}" == control.id and not _CLAUSE_BEFORE.search(text[max(0, m.start() - 20):m.start()]):
+    for m in SOA_CONTROL_ID.finditer(text):
+        if f"{m.group(1)}.{int(m.group(2))}" == control.id and not SOA_CLAUSE_CONTEXT.search(text[max(0, m.start() - 20):m.start()]):
             return True
     return False
 
@@ -97,7 +96,7 @@ def is_negated(sentence: str) -> bool:
 def meta_penalty(sentence: str) -> float:
     """Sentences about the document itself (purpose lines, lists of Annex A ids) make weak evidence."""
     penalty = 0.0
-    if "annex a" in sentence.lower() or len(CONTROL_ID.findall(sentence)) >= 2:
+    if "annex a" in sentence.lower() or len(SOA_CONTROL_ID.findall(sentence)) >= 2:
         penalty += 1.5
     if _META_START.match(sentence):
         penalty += 0.6

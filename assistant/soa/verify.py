@@ -7,11 +7,11 @@ from __future__ import annotations
 import re
 
 from assistant.catalogue import Catalogue
-from assistant.soa.sentences import CONTROL_ID, clean_text, explicit_id, split_sentences
+from assistant.soa.sentences import clean_text, explicit_id, split_sentences
 from assistant.soa.types import SoADraft
+from assistant.text import RISK_ID, SOA_CONTROL_ID
 
 _CITE = re.compile(r"\[(\d{1,3})\]")
-RISK_ID = re.compile(r"\bR-\d{2,4}\b")
 
 
 def verify_justification(text: str, draft: SoADraft, catalogue: Catalogue) -> list[str]:
@@ -39,7 +39,7 @@ def verify_justification(text: str, draft: SoADraft, catalogue: Catalogue) -> li
         if rid not in risk_ids:
             problems.append(f"risk {rid} is not linked to {draft.control_id}")
     all_cited = " ".join(c.text + " " + c.section for c in draft.citations)
-    for m in CONTROL_ID.finditer(text):
+    for m in SOA_CONTROL_ID.finditer(text):
         cid = f"{m.group(1)}.{int(m.group(2))}"
         if cid != draft.control_id and (cid not in catalogue or not explicit_id(all_cited, catalogue.controls[cid])):
             problems.append(f"control {cid} does not appear in the evidence")
