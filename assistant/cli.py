@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+
+from assistant.errors import ISMSError
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 app = typer.Typer(help="ISMS Assistant: grounded answers over your ISO/IEC 27001 ISMS documents.",
                   no_args_is_help=True, add_completion=False)
@@ -22,6 +29,31 @@ RoleOpt = Annotated[str | None, typer.Option("--role", help="role deciding what 
 LlmOpt = Annotated[bool | None, typer.Option(
     "--llm/--no-llm", help="answer with the LLM endpoint (verified citations, grounded fallback); "
                            "default: on when ISMS_LLM_BASE_URL is set")]
+
+
+# What a user can fix (a missing index, a locked ingest, a bad question or control id, a missing file):
+# printed as one "error:" line with exit status 2 by `reports_errors`; anything else is a bug and keeps
+# its traceback.
+USER_ERRORS = (ISMSError, ValueError, FileNotFoundError)
+
+
+def fail(message: str) -> NoReturn:
+    """Stop the command with a one-line error (exit status 2)."""
+    err.print(f"[red]error:[/red] {escape(message)}")
+    raise typer.Exit(2)
+
+
+def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """The one error handler of the CLI: a user error ends the command through `fail`."""
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except USER_ERRORS as exc:
+            fail(str(exc))
+
+    return run
 
 
 def _assistant(index: Path | None = None, corpus: Path | None = None):  # noqa: ANN202
@@ -54,34 +86,26 @@ def print_summary(summary) -> None:  # noqa: ANN001 - IngestSummary
 
 
 @app.command()
+@reports_errors
 def ingest(corpus: CorpusOpt = None, index: IndexOpt = None,
            json_out: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False) -> None:
     """Index a corpus folder incrementally (unchanged files are skipped)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from assistant.errors import IngestLocked
-
     assistant = _assistant(index, corpus)
-    try:
-        if json_out or not sys.stderr.isatty():
-            summary = assistant.ingest()
-        else:
-            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                          console=err, transient=True) as bar:
-                tasks: dict[str, int] = {}
+    if json_out or not sys.stderr.isatty():
+        summary = assistant.ingest()
+    else:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err, transient=True) as bar:
+            tasks: dict[str, int] = {}
 
-                def progress(stage: str, done: int, total: int) -> None:
-                    if stage not in tasks:
-                        tasks[stage] = bar.add_task(stage, total=total)
-                    bar.update(tasks[stage], completed=done, total=total)
+            def progress(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(stage, total=total)
+                bar.update(tasks[stage], completed=done, total=total)
 
-                summary = assistant.ingest(progress=progress)
-    except IngestLocked as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
-    except FileNotFoundError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+            summary = assistant.ingest(progress=progress)
     if json_out:
         print(json.dumps(summary.to_dict(), indent=1))
     else:
@@ -89,16 +113,10 @@ def ingest(corpus: CorpusOpt = None, index: IndexOpt = None,
 
 
 @app.command()
+@reports_errors
 def status(index: IndexOpt = None) -> None:
     """Show what the index holds."""
-    from assistant.errors import IndexNotReady
-
-    try:
-        info = _assistant(index).status()
-    except IndexNotReady as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
-    print(json.dumps(info, indent=1))
+    print(json.dumps(_assistant(index).status(), indent=1))
 
 
 def _print_answer(answer, show_sources: bool = False, text: bool = True) -> None:  # noqa: ANN001 - Answer
@@ -143,22 +161,17 @@ def _stream_answer(assistant, question: str, role: str | None, conversation, llm
 
 
 @app.command()
+@reports_errors
 def ask(question: Annotated[str, typer.Argument(help="your question")], role: RoleOpt = None, index: IndexOpt = None,
         json_out: Annotated[bool, typer.Option("--json", help="print the answer as JSON")] = False,
         sources: Annotated[bool, typer.Option("--sources", help="print the cited passages")] = False,
         llm: LlmOpt = None) -> None:
     """Ask one question; the answer cites the document sections it used."""
-    from assistant.errors import IndexNotReady
-
     assistant = _assistant(index)
-    try:
-        if not json_out and _live_output() and assistant.use_llm(llm):
-            _stream_answer(assistant, question, role, None, llm, sources)
-            return
-        answer = assistant.ask(question, role=role, llm=llm)
-    except (IndexNotReady, ValueError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+    if not json_out and _live_output() and assistant.use_llm(llm):
+        _stream_answer(assistant, question, role, None, llm, sources)
+        return
+    answer = assistant.ask(question, role=role, llm=llm)
     if json_out:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=1))
     else:
@@ -183,7 +196,6 @@ def _skip_shutdown_gc() -> None:
 @app.command()
 def chat(role: RoleOpt = None, index: IndexOpt = None, llm: LlmOpt = None) -> None:
     """Terminal conversation with follow-ups. /sources shows the last answer's passages; /quit ends."""
-    from assistant.errors import IndexNotReady
     from assistant.retrieval.query import Conversation
 
     assistant = _assistant(index)
@@ -211,13 +223,14 @@ def chat(role: RoleOpt = None, index: IndexOpt = None, llm: LlmOpt = None) -> No
                 last = _stream_answer(assistant, question, role, conversation, llm)
                 continue
             last = assistant.ask(question, role=role, conversation=conversation, llm=llm)
-        except (IndexNotReady, ValueError) as exc:
-            err.print(f"[red]error:[/red] {exc}")
+        except USER_ERRORS as exc:  # the conversation goes on
+            err.print(f"[red]error:[/red] {escape(str(exc))}")
             continue
         _print_answer(last)
 
 
 @app.command("eval")
+@reports_errors
 def eval_command(
     questions: Annotated[Path | None, typer.Option("--questions", help="JSONL question set (default: evals/questions.jsonl)")] = None,
     corpus: CorpusOpt = None, index: IndexOpt = None,
@@ -226,15 +239,10 @@ def eval_command(
     split: Annotated[str, typer.Option("--split", help="dev, holdout or all")] = "all",
 ) -> None:
     """Evaluate the product (and baselines) on a question set: retrieval, answers, abstention, citations, latency."""
-    from assistant.errors import IngestLocked
-    from assistant.evaluation.harness import EvalError, print_report, run_eval
+    from assistant.evaluation.harness import print_report, run_eval
 
-    try:
-        report = run_eval(questions, corpus=corpus, index=index, baselines=baseline or [], split=split,
-                          log=lambda msg: err.print(f"[dim]{escape(msg)}[/dim]"))
-    except (EvalError, IngestLocked, FileNotFoundError) as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}")
-        raise typer.Exit(2) from None
+    report = run_eval(questions, corpus=corpus, index=index, baselines=baseline or [], split=split,
+                      log=lambda msg: err.print(f"[dim]{escape(msg)}[/dim]"))
     if json_out:
         print(json.dumps(report, ensure_ascii=False, indent=1))
     else:
@@ -263,6 +271,7 @@ def export_onnx_command(
 
 
 @app.command()
+@reports_errors
 def ui(corpus: CorpusOpt = None, index: IndexOpt = None, role: RoleOpt = None,
        port: Annotated[int, typer.Option("--port", help="port to listen on")] = 8501,
        address: Annotated[str, typer.Option("--address", help="address to listen on")] = "127.0.0.1") -> None:
@@ -270,23 +279,15 @@ def ui(corpus: CorpusOpt = None, index: IndexOpt = None, role: RoleOpt = None,
     import math
     import os
 
-    from assistant.errors import IngestLocked
-
     app_path = Path(__file__).resolve().parents[1] / "ui" / "app.py"
     if not app_path.is_file():
-        err.print(f"[red]error:[/red] the Streamlit app is not at {app_path} (it ships with the source checkout)")
-        raise typer.Exit(2)
+        fail(f"the Streamlit app is not at {app_path} (it ships with the source checkout)")
     assistant = _assistant(index, corpus)
     if role and role not in assistant.settings.roles:
-        err.print(f"[red]error:[/red] unknown role {role!r}; configured roles: {', '.join(sorted(assistant.settings.roles))}")
-        raise typer.Exit(2)
+        fail(f"unknown role {role!r}; configured roles: {', '.join(sorted(assistant.settings.roles))}")
     if not assistant.has_index():
         err.print(f"No index at {assistant.settings.index_dir}: ingesting {assistant.settings.corpus_dir} first…")
-        try:
-            print_summary(assistant.ingest())
-        except (IngestLocked, FileNotFoundError) as exc:
-            err.print(f"[red]error:[/red] {escape(str(exc))}")
-            raise typer.Exit(2) from None
+        print_summary(assistant.ingest())
     env = dict(os.environ, ISMS_INDEX_DIR=str(assistant.settings.index_dir),
                ISMS_CORPUS_DIR=str(assistant.settings.corpus_dir))
     env.setdefault("HF_HUB_OFFLINE", "1")
@@ -308,6 +309,7 @@ app.add_typer(soa_app, name="soa")
 
 
 @soa_app.command("draft")
+@reports_errors
 def soa_draft(
     controls: Annotated[list[str] | None, typer.Argument(help="controls: 2022 id, 2013 id or name (default: all 93)")] = None,
     fmt: Annotated[str, typer.Option("--format", help="md, csv, xlsx or json")] = "md",
@@ -318,23 +320,16 @@ def soa_draft(
     """Draft SoA entries: applicability, reasons, status, owner and a justification citing risks and sections."""
     import time
 
-    from assistant.errors import IndexNotReady
     from assistant.soa import export
 
     fmt = fmt.lower().lstrip(".")
     if fmt not in export.FORMATS:
-        err.print(f"[red]error:[/red] unknown format {fmt!r}; use one of {', '.join(export.FORMATS)}")
-        raise typer.Exit(2)
+        fail(f"unknown format {fmt!r}; use one of {', '.join(export.FORMATS)}")
     if fmt == "xlsx" and out is None:
-        err.print("[red]error:[/red] --format xlsx needs --out FILE.xlsx")
-        raise typer.Exit(2)
+        fail("--format xlsx needs --out FILE.xlsx")
     assistant = _assistant(index)
     t0 = time.perf_counter()
-    try:
-        drafts = assistant.draft_soa(controls or None, role=role, llm=llm, history=history)
-    except (IndexNotReady, ValueError) as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}")
-        raise typer.Exit(2) from None
+    drafts = assistant.draft_soa(controls or None, role=role, llm=llm, history=history)
     seconds = time.perf_counter() - t0
     if fmt == "xlsx":
         export.write_xlsx(drafts, out)
@@ -352,6 +347,7 @@ def soa_draft(
 
 
 @soa_app.command("check")
+@reports_errors
 def soa_check(
     json_out: Annotated[bool, typer.Option("--json", help="print the findings as JSON")] = False,
     role: RoleOpt = None, index: IndexOpt = None,
@@ -361,14 +357,8 @@ def soa_check(
     """Check the SoA like an auditor: drivers, risk treatment, exclusions, documents, template wording, ids."""
     from datetime import date
 
-    from assistant.errors import IndexNotReady
-
-    try:
-        when = date.fromisoformat(as_of) if as_of else None
-        report = _assistant(index).check_soa(role, as_of=when)
-    except (IndexNotReady, ValueError) as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}")
-        raise typer.Exit(2) from None
+    when = date.fromisoformat(as_of) if as_of else None
+    report = _assistant(index).check_soa(role, as_of=when)
     if json_out:
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=1))
     else:
@@ -394,8 +384,7 @@ def bench(ctx: typer.Context) -> None:
 
     bench_path = Path(__file__).resolve().parents[1] / "evals" / "bench.py"
     if not bench_path.is_file():
-        err.print(f"[red]error:[/red] the benchmark script is not at {bench_path} (it ships with the source checkout)")
-        raise typer.Exit(2)
+        fail(f"the benchmark script is not at {bench_path} (it ships with the source checkout)")
     spec = importlib.util.spec_from_file_location("isms_bench", bench_path)
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     spec.loader.exec_module(module)  # type: ignore[union-attr]

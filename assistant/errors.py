@@ -36,3 +36,11 @@ class UsersFileError(ISMSError, ValueError):
 
 class TooManySignIns(ISMSError):
     """Too many failed sign-ins for one user name in a short time: wait and try again."""
+
+
+class QuestionTooLong(ISMSError, ValueError):
+    """The question is longer than ISMS_MAX_QUESTION_CHARS."""
+
+
+class EvalError(ISMSError, ValueError):
+    """A question set or an evaluation option is invalid; the message says where."""

@@ -13,6 +13,7 @@ from assistant.answer.grounded import UnitVectors, abstain, compose
 from assistant.answer.types import Answer
 from assistant.catalogue import Catalogue, get_catalogue
 from assistant.config import Settings, classification_rank, get_settings
+from assistant.errors import QuestionTooLong
 from assistant.index import store
 from assistant.index.embedder import QueryEncoder, get_document_encoder, get_query_encoder
 from assistant.index.lexical import LexicalIndex
@@ -42,10 +43,6 @@ if TYPE_CHECKING:  # the app's operations (end of `Assistant`)
     from assistant.soa.overview import ControlOverview
     from assistant.soa.store import SoAEvent
     from assistant.uploads import SavedUpload
-
-
-class QuestionTooLong(ValueError):
-    pass
 
 
 class LoadedIndex:

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from assistant.service import Assistant, QuestionTooLong
+from assistant.errors import QuestionTooLong
+from assistant.service import Assistant
 
 pytestmark = pytest.mark.integration
 

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from assistant.config import REPO_DIR
+from assistant.errors import EvalError
 from assistant.evaluation.metrics import Outcome, distinct, summarize_with_tags
 
 DEFAULT_QUESTIONS = REPO_DIR / "evals" / "questions.jsonl"
@@ -27,10 +28,6 @@ WARMUP_QUESTION = "What is the information security policy?"
 
 SystemFn = Callable[[str, str | None], Any]
 LogFn = Callable[[str], None]
-
-
-class EvalError(ValueError):
-    """A question file or an option the harness cannot use; the message says what to fix."""
 
 
 @dataclass
