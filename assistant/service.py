@@ -14,7 +14,7 @@ from assistant.answer.types import Answer
 from assistant.catalogue import Catalogue, get_catalogue
 from assistant.config import Settings, get_settings
 from assistant.index import store
-from assistant.index.embedder import QueryEncoder, get_document_encoder, get_query_encoder
+from assistant.index.encoders import QueryEncoder, get_document_encoder, get_query_encoder
 from assistant.index.lexical import LexicalIndex
 from assistant.llm.client import LLMClient
 from assistant.models import Chunk

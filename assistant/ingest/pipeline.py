@@ -23,8 +23,8 @@ import numpy as np
 from assistant.catalogue import get_catalogue
 from assistant.config import Settings
 from assistant.index import store
-from assistant.index.embedder import Embedder, encoder_backend, get_document_encoder
-from assistant.index.onnx_encoder import ensure_onnx_export
+from assistant.index.encoders import QueryEncoder, encoder_backend, get_document_encoder
+from assistant.index.onnx_export import ensure_onnx_export
 from assistant.index.sentences import SentenceVectors, build_sentence_vectors
 from assistant.ingest.documents import ProcessedFile, process_file, sha256_bytes
 from assistant.ingest.loaders import SUPPORTED_SUFFIXES, LoadError
@@ -181,7 +181,7 @@ def run_ingest(
     corpus: Path | None = None,
     index_dir: Path | None = None,
     progress: ProgressFn | None = None,
-    embedder: Embedder | None = None,
+    embedder: QueryEncoder | None = None,
 ) -> IngestSummary:
     corpus = Path(corpus or settings.corpus_dir)
     root = Path(index_dir or settings.index_dir)
@@ -196,7 +196,7 @@ def run_ingest(
 
 
 def _ingest_locked(
-    settings: Settings, corpus: Path, root: Path, progress: ProgressFn | None, embedder: Embedder | None, started: float
+    settings: Settings, corpus: Path, root: Path, progress: ProgressFn | None, embedder: QueryEncoder | None, started: float
 ) -> IngestSummary:
     catalogue = get_catalogue()
     model_path = settings.resolved_model_path()
@@ -385,7 +385,7 @@ def _ingest_locked(
 
 def _sentence_pass(
     settings: Settings, folder: Path, chunks: list[Chunk], previous: SentenceVectors | None,
-    embedder: Embedder | None, model_path: str, progress: ProgressFn | None, summary: IngestSummary,
+    embedder: QueryEncoder | None, model_path: str, progress: ProgressFn | None, summary: IngestSummary,
 ) -> None:
     """Embed the answer units of the live generation once (assistant/index/sentences.py)."""
     if not settings.sentence_vectors:

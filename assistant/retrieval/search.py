@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from assistant.config import Settings
-from assistant.index.embedder import QueryEncoder
+from assistant.index.encoders import QueryEncoder
 from assistant.index.lexical import LexicalIndex, token_set
 from assistant.models import Chunk
 from assistant.retrieval.query import QueryAnalysis
