@@ -23,6 +23,7 @@ import numpy as np
 from assistant.catalogue import get_catalogue
 from assistant.config import Settings
 from assistant.index import store
+from assistant.index.collection import VectorStore
 from assistant.index.encoders import QueryEncoder, encoder_backend, get_document_encoder
 from assistant.index.onnx_export import ensure_onnx_export
 from assistant.index.sentences import SentenceVectors, build_sentence_vectors
@@ -296,15 +297,14 @@ def _ingest_locked(
     summary.files = len(new_files)
     summary.chunks = len(all_chunks)
 
-    client = store.chroma_client(settings, root)
+    vectors = VectorStore(settings, root)
     if previous is not None and not summary.changed_anything and current is not None:
         # Nothing to do: the live generation already is this corpus. Tidy leftovers of crashed runs, apply a
         # changed HNSW search breadth, and finish its sentence vectors if an earlier run was stopped before
         # writing them.
-        store.cleanup_stale(root, settings, client, keep={current})
+        store.cleanup_stale(root, vectors, keep={current})
         try:
-            store.set_search_breadth(store.get_collection(client, store.collection_name(settings, current)),
-                                     settings.hnsw_ef_search)
+            vectors.open(current).set_search_breadth(settings.hnsw_ef_search)
         except Exception as exc:  # noqa: BLE001 - a tuning knob; the live index answers either way
             log.warning("could not set HNSW ef_search to %s: %s: %s", settings.hnsw_ef_search,
                         exc.__class__.__name__, exc)
@@ -320,23 +320,22 @@ def _ingest_locked(
     number = (current or 0) + 1
     while store.gen_dir(root, number).exists():
         number += 1
-    store.cleanup_stale(root, settings, client, keep={n for n in (current,) if n is not None})
-    collection = store.create_collection(client, store.collection_name(settings, number), settings.hnsw_ef_search)
+    store.cleanup_stale(root, vectors, keep={n for n in (current,) if n is not None})
+    collection = vectors.create(number)
 
     # Vectors: copy what the live generation already has for identical text, embed the rest.
     old_by_text = {c.text_hash: c.id for c in old_chunks.values()}
     to_copy = [(c, old_by_text[c.text_hash]) for c in all_chunks if c.text_hash in old_by_text]
     to_embed = [c for c in all_chunks if c.text_hash not in old_by_text]
     if to_copy and previous is not None:
-        old_collection = store.get_collection(client, store.collection_name(settings, previous.number))
+        old_collection = vectors.open(previous.number)
         for batch in _batches(to_copy, 1000):
-            got = old_collection.get(ids=[old_id for _, old_id in batch], include=["embeddings"])
-            vectors = dict(zip(got["ids"], got["embeddings"], strict=True))
-            present = [(c, old_id) for c, old_id in batch if old_id in vectors]
-            missing = [c for c, old_id in batch if old_id not in vectors]
+            stored = old_collection.vectors([old_id for _, old_id in batch])
+            present = [(c, old_id) for c, old_id in batch if old_id in stored]
+            missing = [c for c, old_id in batch if old_id not in stored]
             to_embed.extend(missing)
             if present:
-                _add(collection, [c for c, _ in present], np.asarray([vectors[o] for _, o in present], dtype=np.float32))
+                collection.add([c for c, _ in present], np.asarray([stored[o] for _, o in present], dtype=np.float32))
             summary.copied += len(present)
             if progress:
                 progress("copying vectors", summary.copied, len(to_copy))
@@ -350,7 +349,7 @@ def _ingest_locked(
         unique = list(dict.fromkeys(texts))
         encoded = embedder.encode(unique)
         row = {text: i for i, text in enumerate(unique)}
-        _add(collection, batch, encoded[[row[t] for t in texts]])
+        collection.add(batch, encoded[[row[t] for t in texts]])
         done += len(batch)
         if progress:
             progress("embedding", done, len(to_embed))
@@ -365,7 +364,7 @@ def _ingest_locked(
         "model": model_path,
         "chunk_chars": settings.chunk_chars,
         "embedding_backend": encoder_backend(embedder),
-        "collection": store.collection_name(settings, number),
+        "collection": collection.name,
         "files": new_files,
         "skipped": summary.skipped,
         "kept_previous": summary.kept_previous,
@@ -376,7 +375,7 @@ def _ingest_locked(
     store.write_generation_files(folder, manifest, all_chunks, list(registers.values()))
     store.write_current(root, number)  # the atomic switch
     summary.generation = number
-    store.cleanup_stale(root, settings, client, keep={number})
+    store.cleanup_stale(root, vectors, keep={number})
     summary.live_seconds = time.perf_counter() - started
     _sentence_pass(settings, folder, all_chunks, previous_sentences, embedder, model_path, progress, summary)
     summary.seconds = time.perf_counter() - started
@@ -422,11 +421,3 @@ def _keep_previous(
 def _batches(items: list, size: int) -> Iterator[list]:
     for i in range(0, len(items), size):
         yield items[i:i + size]
-
-
-def _add(collection: Any, chunks: list[Chunk], vectors: np.ndarray) -> None:
-    collection.add(
-        ids=[c.id for c in chunks],
-        embeddings=vectors,
-        metadatas=[{"source": c.source, "class_rank": c.class_rank, "kind": c.kind} for c in chunks],
-    )
