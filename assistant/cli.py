@@ -257,7 +257,7 @@ def export_onnx_command(
     """Export the embedding model to ONNX locally (no download) for fast cold starts of `ask`.
     `ingest` does this too; the query path falls back to torch while no export exists."""
     from assistant.config import get_settings
-    from assistant.index.onnx_encoder import build_export, build_int8
+    from assistant.index.onnx_export import build_export, build_int8
 
     settings = get_settings()
     try:

@@ -15,7 +15,8 @@ from assistant.catalogue import Catalogue, get_catalogue
 from assistant.config import Settings, classification_rank, get_settings
 from assistant.errors import QuestionTooLong
 from assistant.index import store
-from assistant.index.embedder import QueryEncoder, get_document_encoder, get_query_encoder
+from assistant.index.collection import DenseSearch, VectorStore
+from assistant.index.encoders import QueryEncoder, get_document_encoder, get_query_encoder
 from assistant.index.lexical import LexicalIndex
 from assistant.knowledge import Knowledge
 from assistant.llm.client import LLMClient
@@ -53,12 +54,13 @@ class LoadedIndex:
         if embedder is None:  # the model this generation's documents were embedded with (ONNX when allowed)
             embedder = get_query_encoder(settings, self.generation.manifest.get("embedding_backend", "torch"))
         self.embedder = embedder
-        self.client = store.chroma_client(settings, root)
-        self.collection = store.get_collection(self.client, store.collection_name(settings, self.generation.number))
+        self.vectors = VectorStore(settings, root)
+        self.collection = self.vectors.open(self.generation.number)
         self.lexical = LexicalIndex(self.generation.chunks)
         self.knowledge = Knowledge.build(self.generation)
         self.unit_vectors = UnitVectors(embedder, store.gen_dir(root, self.generation.number))
-        self.retriever = HybridRetriever(self.generation.by_id, self.collection, self.lexical, embedder, settings)
+        self.dense = DenseSearch(self.collection, self.generation.by_id, settings.dense_overfetch)
+        self.retriever = HybridRetriever(self.dense, self.lexical, embedder, settings)
 
 
 class Assistant:

@@ -295,6 +295,7 @@ def chroma_server(data_dir: Path) -> Iterator[int]:
 def copy_index_to_server(settings: Settings, local_index: Path, server_index: Path, port: int) -> Settings:
     """Same generation files; vectors copied from the embedded collection into the server (no re-embedding)."""
     from assistant.index import store
+    from assistant.index.collection import VectorStore
 
     number = store.read_current(local_index)
     if number is None:
@@ -302,16 +303,11 @@ def copy_index_to_server(settings: Settings, local_index: Path, server_index: Pa
     server_index.mkdir(parents=True, exist_ok=True)
     shutil.copytree(store.gen_dir(local_index, number), store.gen_dir(server_index, number))
     shutil.copy(local_index / store.CURRENT, server_index / store.CURRENT)
-    name = store.collection_name(settings, number)
-    source = store.get_collection(store.chroma_client(settings, local_index), name)
+    source = VectorStore(settings, local_index).open(number)
     remote_settings = settings.model_copy(update={"index_dir": server_index, "chroma_host": "127.0.0.1",
                                                   "chroma_port": port})
-    target = store.create_collection(store.chroma_client(remote_settings, server_index), name,
-                                     settings.hnsw_ef_search)
-    total = source.count()
-    for offset in range(0, total, 500):
-        got = source.get(include=["embeddings", "metadatas"], limit=500, offset=offset)
-        target.add(ids=got["ids"], embeddings=got["embeddings"], metadatas=got["metadatas"])
+    target = VectorStore(remote_settings, server_index).create(number)
+    total = target.copy_from(source)
     if target.count() != total:
         raise RuntimeError(f"copied {target.count()} of {total} vectors to the server")
     return remote_settings

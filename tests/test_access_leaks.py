@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from assistant.answer.types import Answer
 from assistant.config import DEFAULT_ROLES, classification_rank
 from assistant.index import store
+from assistant.index.collection import ChunkCollection, DenseSearch
 from assistant.retrieval.query import Conversation
 from assistant.service import Assistant
 
@@ -269,15 +270,15 @@ def test_retrieval_results_are_always_within_clearance(assistant: Assistant, vie
 
 
 class CountingCollection:
-    """The real Chroma collection, counting the queries that carried a `where` filter."""
+    """The real chunk collection, counting the queries Chroma filtered (a `where` on class_rank)."""
 
-    def __init__(self, collection: object) -> None:
+    def __init__(self, collection: ChunkCollection) -> None:
         self.collection = collection
         self.filtered = 0
 
-    def query(self, **kwargs: object) -> dict:
-        self.filtered += kwargs.get("where") is not None
-        return self.collection.query(**kwargs)  # type: ignore[attr-defined]
+    def nearest(self, vector: np.ndarray, n: int, max_rank: int | None = None) -> list[tuple[str, float]]:
+        self.filtered += max_rank is not None
+        return self.collection.nearest(vector, n, max_rank=max_rank)
 
 
 @pytest.mark.parametrize("overfetch", [1.5, 1.0])
@@ -286,17 +287,15 @@ def test_dense_hits_match_exact_search_within_clearance(assistant: Assistant, ov
     time linear in the collection). For every clearance it returns only visible chunks, finds the exact
     nearest visible neighbours at least as well as the filtered query it replaced, and falls back to that
     query when too few visible neighbours came back."""
-    from assistant.retrieval.search import HybridRetriever
-
     index = assistant.index
     # HNSW searched at Chroma's default breadth (100) missed exact neighbours on some graph builds
-    assert index.collection.configuration["hnsw"]["ef_search"] == assistant.settings.hnsw_ef_search == 200
+    assert index.collection.search_breadth == assistant.settings.hnsw_ef_search == 200
     counting = CountingCollection(index.collection)
-    retriever = HybridRetriever(index.generation.by_id, counting, index.lexical, index.embedder,
-                                assistant.settings.model_copy(update={"dense_overfetch": overfetch}))
-    stored = index.collection.get(include=["embeddings", "metadatas"])
-    vectors = np.asarray(stored["embeddings"])
-    ranks_of = np.asarray([m["class_rank"] for m in stored["metadatas"]])
+    dense = DenseSearch(counting, index.generation.by_id, overfetch)  # type: ignore[arg-type]
+    chunks = index.generation.chunks
+    stored = index.collection.vectors([c.id for c in chunks])
+    vectors = np.asarray([stored[c.id] for c in chunks])
+    ranks_of = np.asarray([c.class_rank for c in chunks])
     questions = [*PHRASES, "How often are access rights reviewed?", "disciplinary investigation of an employee",
                  "encryption key escrow and recovery", "penetration test findings"]
     ranks = sorted(set(ranks_of.tolist()))
@@ -310,12 +309,11 @@ def test_dense_hits_match_exact_search_within_clearance(assistant: Assistant, ov
             for k in (5, 30):
                 exact = [i for i in order if ranks_of[i] <= rank][:k]
                 floor = sims[exact[-1]] - 1e-5  # a neighbour tied with the k-th exact one counts as found
-                got = retriever.dense(vector, rank, k)
+                got = dense.visible_neighbours(vector, rank, k)
                 assert all(c.class_rank <= rank for c, _ in got) and len(got) == len(exact), (question, rank, k)
-                filtered = index.collection.query(query_embeddings=[vector], n_results=len(exact),
-                                                  where={"class_rank": {"$lte": rank}}, include=["distances"])
+                filtered = index.collection.nearest(vector, len(exact), max_rank=rank)
                 found += sum(sim >= floor for _, sim in got)
-                found_filtered += sum(1 - d >= floor for d in filtered["distances"][0])
+                found_filtered += sum(sim >= floor for _, sim in filtered)
                 wanted += len(exact)
     assert found >= found_filtered and found / wanted >= 0.99, (found, found_filtered, wanted)
     if overfetch == 1.0:

@@ -32,6 +32,7 @@ import pytest
 from assistant.config import Settings
 from assistant.errors import IndexNotReady, IngestLocked
 from assistant.index import store
+from assistant.index.collection import VectorStore, collection_name, orphan_segment_folders
 from assistant.index.sentences import FILE_NAME as SENTENCES_FILE
 from assistant.index.sentences import SentenceVectors, unit_embedding_texts
 from assistant.ingest.pipeline import run_ingest
@@ -123,9 +124,8 @@ def check_live(index: Path, corpus: Path, expected: dict[str, Content], context:
         gen = store.load_generation(index)
     except IndexNotReady as exc:
         pytest.fail(f"{context}: live generation does not load: {exc}")
-    client = store.chroma_client(settings, index)
-    collection = store.get_collection(client, store.collection_name(settings, gen.number))
-    vector_ids = set(collection.get(include=[])["ids"])
+    collection = VectorStore(settings, index).open(gen.number)
+    vector_ids = set(collection.ids())
     chunk_ids = {c.id for c in gen.chunks}
     assert collection.count() == len(gen.chunks), f"{context}: {collection.count()} vectors, {len(gen.chunks)} chunks"
     assert vector_ids == chunk_ids, (f"{context}: chunks without vectors {sorted(chunk_ids - vector_ids)[:5]}, "
@@ -142,8 +142,7 @@ def check_live(index: Path, corpus: Path, expected: dict[str, Content], context:
     sample = ([c for c in ordered if (c.source, c.text) not in other][:3]
               + [c for c in ordered if (c.source, c.text) in other][:2])
     assistant = Assistant(settings)
-    stored = collection.get(ids=[c.id for c in sample], include=["embeddings"])
-    stored_by_id = dict(zip(stored["ids"], stored["embeddings"], strict=True))
+    stored_by_id = collection.vectors([c.id for c in sample])
     texts = [c.embedding_text() for c in sample]
     missing = [t for t in texts if t not in _FRESH]  # two corpus states: the same few texts come back
     _FRESH.update(zip(missing, assistant.embedder.encode(missing), strict=True))
@@ -328,15 +327,15 @@ def test_sigkill_at_random_points_leaves_old_or_new_never_a_mix(states: dict[str
     assert [p.name for p in index.glob("gen-*")] == [f"gen-{generation:06d}"]
     assert not list(index.glob("gen-*/.sentences-*")), "half-written sentence vectors left behind"
     settings = Settings(corpus_dir=work, index_dir=index)
-    names = [c if isinstance(c, str) else c.name for c in store.chroma_client(settings, index).list_collections()]
-    assert names == [store.collection_name(settings, generation)], names  # no orphaned collections
+    names = VectorStore(settings, index).collection_names()
+    assert names == [collection_name(settings, generation)], names  # no orphaned collections
     assert_no_orphan_vector_folders(index)
 
 
 def assert_no_orphan_vector_folders(index: Path) -> None:
     """Chroma leaves a deleted collection's HNSW folder on disk; cleanup_stale removes them."""
     folders = [p.name for p in (index / "chroma").iterdir() if p.is_dir()]
-    assert store.orphan_segment_folders(index / "chroma") == [] and len(folders) == 1, folders
+    assert orphan_segment_folders(index / "chroma") == [] and len(folders) == 1, folders
 
 
 def test_two_ingest_processes_at_once_one_is_refused(states: dict[str, Any], tmp_path: Path) -> None:

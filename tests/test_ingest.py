@@ -16,6 +16,7 @@ import pytest
 from assistant.config import Settings
 from assistant.errors import IngestLocked
 from assistant.index import store
+from assistant.index.collection import VectorStore
 from assistant.ingest.pipeline import run_ingest
 from assistant.service import Assistant
 
@@ -65,9 +66,8 @@ def test_incremental_reingest_edit_and_delete(tmp_path: Path) -> None:
     assert first.embedded == first.chunks > 0 and len(first.added) == len(SMALL)
 
     def search_breadth() -> int:
-        client = store.chroma_client(settings, settings.index_dir)
         number = store.read_current(settings.index_dir)
-        return store.get_collection(client, store.collection_name(settings, number)).configuration["hnsw"]["ef_search"]
+        return VectorStore(settings, settings.index_dir).open(number).search_breadth
 
     assert search_breadth() == settings.hnsw_ef_search == 200
     # an unchanged re-ingest embeds nothing, keeps the generation, and applies a changed ISMS_HNSW_EF_SEARCH
@@ -156,8 +156,7 @@ def test_file_that_turns_corrupt_keeps_its_previous_version(tmp_path: Path) -> N
 def _live_generation_answers(index: Path, corpus: Path) -> int:
     settings = Settings(corpus_dir=corpus, index_dir=index)
     gen = store.load_generation(index)
-    client = store.chroma_client(settings, index)
-    collection = store.get_collection(client, store.collection_name(settings, gen.number))
+    collection = VectorStore(settings, index).open(gen.number)
     assert collection.count() == len(gen.chunks)  # vectors and chunk store agree: no dangling chunks
     hits = sources_for(Assistant(settings), "how often are restore tests performed")
     assert hits, "live index returned nothing"
@@ -208,9 +207,8 @@ def test_same_ingest_against_a_real_chroma_server(tmp_path: Path, chroma_server:
     assert summary.embedded == summary.chunks > 0
     assert not (settings.index_dir / "chroma").exists()  # vectors live on the server
     assert run_ingest(settings.model_copy(update={"hnsw_ef_search": 150})).embedded == 0
-    client = store.chroma_client(settings, settings.index_dir)
-    live = store.collection_name(settings, store.read_current(settings.index_dir))
-    assert store.get_collection(client, live).configuration["hnsw"]["ef_search"] == 150  # set on the server
+    live = VectorStore(settings, settings.index_dir).open(store.read_current(settings.index_dir))
+    assert live.search_breadth == 150  # set on the server
     assistant = Assistant(settings)
     assert sources_for(assistant, "how often are backup restore tests done")[0] == SMALL[0]
     (corpus / SMALL[0]).unlink()

@@ -85,7 +85,8 @@ def _settings(index_dir: Path, **kw):  # noqa: ANN202 - assistant.config.Setting
 @pytest.fixture(scope="session")
 def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A cache folder holding the ONNX export of the packaged model (exported here, into tmp)."""
-    from assistant.index.onnx_encoder import build_export, find_export
+    from assistant.index.onnx_encoder import find_export
+    from assistant.index.onnx_export import build_export
 
     cache = tmp_path_factory.mktemp("onnx-cache")
     settings = _settings(tmp_path_factory.mktemp("unused-index"), onnx_cache_dir=cache)
@@ -112,7 +113,8 @@ def torch_assistant(sample_index: Path):  # noqa: ANN201
 
 
 def test_importing_the_onnx_encoder_imports_no_torch() -> None:
-    code = ("import sys, assistant.index.onnx_encoder, assistant.index.embedder, assistant.service, assistant.cli; "
+    code = ("import sys, assistant.index.onnx_encoder, assistant.index.onnx_export, assistant.index.encoders, "
+            "assistant.service, assistant.cli; "
             f"print([m for m in {HEAVY!r} if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip() == "[]"
@@ -185,12 +187,12 @@ def test_ask_with_export_never_imports_torch(sample_index: Path, onnx_cache: Pat
 
 def test_missing_or_broken_export_falls_back_to_torch(sample_index: Path, tmp_path: Path, caplog,  # noqa: ANN001
                                                       monkeypatch) -> None:  # noqa: ANN001
-    from assistant.index import embedder as embedder_module
+    from assistant.index import encoders
     from assistant.index.embedder import Embedder
     from assistant.index.onnx_encoder import export_dir
     from assistant.service import Assistant
 
-    monkeypatch.setattr(embedder_module, "_fallback_logged", False)
+    monkeypatch.setattr(encoders, "_fallback_logged", False)
     caplog.set_level(logging.INFO, logger="assistant.index")
     missing = Assistant(_settings(sample_index, onnx_cache_dir=tmp_path / "empty"))
     assert isinstance(missing.query_encoder, Embedder)
@@ -212,8 +214,9 @@ def test_missing_or_broken_export_falls_back_to_torch(sample_index: Path, tmp_pa
 
 
 def test_torch_setting_ignores_the_export(sample_index: Path, onnx_cache: Path) -> None:
-    from assistant.index.embedder import Embedder, get_query_encoder
-    from assistant.index.onnx_encoder import ensure_onnx_export
+    from assistant.index.embedder import Embedder
+    from assistant.index.encoders import get_query_encoder
+    from assistant.index.onnx_export import ensure_onnx_export
 
     settings = _settings(sample_index, onnx_cache_dir=onnx_cache, query_encoder="torch")
     assert isinstance(get_query_encoder(settings), Embedder)
@@ -224,7 +227,8 @@ def test_ensure_export_is_cheap_when_present_and_never_raises(sample_index: Path
                                                              tmp_path: Path) -> None:
     import time
 
-    from assistant.index.onnx_encoder import ensure_onnx_export, find_export
+    from assistant.index.onnx_encoder import find_export
+    from assistant.index.onnx_export import ensure_onnx_export
 
     settings = _settings(sample_index, onnx_cache_dir=onnx_cache)
     t = time.perf_counter()
@@ -262,7 +266,8 @@ def test_changed_model_files_change_the_export_folder(tmp_path: Path) -> None:
 
 # ----------------------------------------------------------------------------- int8 document backend
 def test_int8_backend_encoders(tmp_path: Path, onnx_cache: Path) -> None:
-    from assistant.index.embedder import Embedder, encoder_backend, get_document_encoder, get_query_encoder
+    from assistant.index.embedder import Embedder
+    from assistant.index.encoders import encoder_backend, get_document_encoder, get_query_encoder
     from assistant.index.onnx_encoder import OnnxEncoder, find_export
 
     settings = _settings(tmp_path, onnx_cache_dir=onnx_cache, embedding_backend="onnx-int8",
@@ -284,7 +289,7 @@ def test_int8_backend_encoders(tmp_path: Path, onnx_cache: Path) -> None:
 
 def test_ingest_exports_and_changing_the_backend_reembeds(corpus_copy: Path, tmp_path: Path) -> None:
     from assistant.index import store
-    from assistant.index.embedder import encoder_backend
+    from assistant.index.encoders import encoder_backend
     from assistant.index.onnx_encoder import find_export
     from assistant.service import Assistant
 

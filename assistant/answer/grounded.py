@@ -20,7 +20,7 @@ import numpy as np
 from assistant.answer.types import Answer, Citation
 from assistant.answer.units import Unit, split_units
 from assistant.catalogue import Catalogue
-from assistant.index.embedder import Embedder
+from assistant.index.encoders import QueryEncoder
 from assistant.index.sentences import UNIT_EMBED_CHARS, SentenceVectors
 from assistant.models import Chunk
 from assistant.registers import RiskRecord
@@ -106,7 +106,7 @@ class UnitVectors:
 
     RECHECK_SECONDS = 2.0  # the ingest writes the file just after the generation goes live
 
-    def __init__(self, embedder: Embedder, folder: Path | None = None, max_chunks: int = 2048) -> None:
+    def __init__(self, embedder: QueryEncoder, folder: Path | None = None, max_chunks: int = 2048) -> None:
         self.embedder = embedder
         self.folder = folder
         self._stored: SentenceVectors | None = None

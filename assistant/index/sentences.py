@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.index.embedder import Embedder
+from assistant.index.encoders import QueryEncoder
 from assistant.models import Chunk
 from assistant.text import UNITS_VERSION, passage_units
 
@@ -103,7 +103,7 @@ ProgressFn = Callable[[str, int, int], None]
 
 
 def build_sentence_vectors(
-    folder: Path, chunks: list[Chunk], previous: SentenceVectors | None, embedder: Embedder,
+    folder: Path, chunks: list[Chunk], previous: SentenceVectors | None, embedder: QueryEncoder,
     progress: ProgressFn | None = None, batch: int = 512,
 ) -> tuple[int, float]:
     """Embed the units of `chunks` not found in `previous` (by text hash) and save them; (embedded, seconds)."""

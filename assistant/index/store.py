@@ -4,7 +4,8 @@ Layout of the index folder::
 
     CURRENT            number of the live generation (replaced atomically with os.replace)
     gen-000007/        manifest.json, chunks.jsonl, registers.json of that generation
-    chroma/            embedded Chroma data (absent when a Chroma server is configured)
+    chroma/            embedded Chroma data (absent when a Chroma server is configured;
+                       assistant/index/collection.py)
     ingest.lock        held by a running ingest
 
 An ingest builds generation N+1 next to the live one (copying unchanged vectors, embedding only new
@@ -24,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assistant.config import Settings
 from assistant.errors import IndexNotReady, IngestLocked
+from assistant.index.collection import VectorStore
 from assistant.models import Chunk
 from assistant.registers import RegisterResult
 
@@ -35,10 +36,6 @@ LOCK = "ingest.lock"
 
 def gen_dir(root: Path, number: int) -> Path:
     return root / f"gen-{number:06d}"
-
-
-def collection_name(settings: Settings, number: int) -> str:
-    return f"{settings.collection_prefix}_chunks_g{number:06d}"
 
 
 def read_current(root: Path) -> int | None:
@@ -78,40 +75,6 @@ def ingest_lock(root: Path) -> Iterator[None]:
         yield
     finally:
         fh.close()
-
-
-def chroma_client(settings: Settings, root: Path):  # noqa: ANN201 - chromadb.ClientAPI
-    """Embedded PersistentClient under the index folder, or HttpClient when ISMS_CHROMA_HOST is set."""
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
-    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-    if settings.chroma_host:
-        return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
-    return chromadb.PersistentClient(path=str(root / "chroma"), settings=chroma_settings)
-
-
-def create_collection(client: Any, name: str, ef_search: int) -> Any:
-    """A cosine HNSW collection. embedding_function=None: we always pass vectors, so Chroma never loads (or
-    downloads) its default model. `ef_search` is the HNSW search breadth (Chroma's default 100 lost up to 4 of
-    1815 exact neighbours on the sample corpus, varying with the multi-threaded graph build; 200 lost none)."""
-    return client.create_collection(
-        name=name, embedding_function=None, configuration={"hnsw": {"space": "cosine", "ef_search": ef_search}},
-        get_or_create=False,
-    )
-
-
-def set_search_breadth(collection: Any, ef_search: int) -> bool:
-    """Bring an existing collection's HNSW `ef_search` to `ef_search` (an index made before the setting, or
-    with another value; persisted by Chroma). True when it changed something."""
-    if (collection.configuration or {}).get("hnsw", {}).get("ef_search") == ef_search:
-        return False
-    collection.modify(configuration={"hnsw": {"ef_search": ef_search}})
-    return True
-
-
-def get_collection(client: Any, name: str) -> Any:
-    return client.get_collection(name=name, embedding_function=None)
 
 
 @dataclass
@@ -166,7 +129,7 @@ def load_generation(root: Path, number: int | None = None) -> Generation:
     return Generation(number=number, root=root, manifest=manifest, chunks=chunks, registers=registers)
 
 
-def cleanup_stale(root: Path, settings: Settings, client: Any, keep: set[int]) -> list[str]:
+def cleanup_stale(root: Path, vectors: VectorStore, keep: set[int]) -> list[str]:
     """Remove generation folders and collections not in `keep`, and the vector folders Chroma leaves behind
     (call only while holding the lock)."""
     removed: list[str] = []
@@ -182,48 +145,5 @@ def cleanup_stale(root: Path, settings: Settings, client: Any, keep: set[int]) -
             for partial in folder.glob(".sentences-*"):  # a sentence-vector file a killed ingest left half-written
                 partial.unlink(missing_ok=True)
                 removed.append(f"{folder.name}/{partial.name}")
-    prefix = f"{settings.collection_prefix}_chunks_g"
-    keep_names = {collection_name(settings, n) for n in keep}
-    for col in client.list_collections():
-        name = col if isinstance(col, str) else col.name
-        if name.startswith(prefix) and name not in keep_names:
-            with contextlib.suppress(Exception):
-                client.delete_collection(name)
-                removed.append(name)
-    if not settings.chroma_host:
-        for folder in orphan_segment_folders(root / "chroma"):
-            shutil.rmtree(folder, ignore_errors=True)
-            removed.append(f"chroma/{folder.name}")
+    removed += vectors.remove_stale(keep)
     return removed
-
-
-def orphan_segment_folders(chroma_dir: Path) -> list[Path]:
-    """Vector-index folders of the embedded Chroma store that no segment refers to any more.
-
-    Chroma 1.x deletes a collection's rows but leaves its HNSW folder (``chroma/<segment id>/``) on disk
-    (chroma-core/chroma#5259, #5520), so every generation flip would keep the previous generation's vectors
-    forever. Only UUID-named folders are candidates, and none is returned unless a segment still listed has
-    its folder under its id (proof that the layout this relies on holds)."""
-    import sqlite3
-    import uuid
-
-    database = chroma_dir / "chroma.sqlite3"
-    if not database.is_file():
-        return []
-    try:
-        con = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
-        try:
-            referenced = {str(row[0]) for row in con.execute("SELECT id FROM segments")}
-            referenced |= {str(row[0]) for row in con.execute("SELECT id FROM collections")}
-        finally:
-            con.close()
-    except sqlite3.Error:
-        return []
-    folders: list[Path] = []
-    for path in chroma_dir.iterdir():
-        with contextlib.suppress(ValueError):
-            if path.is_dir() and not path.is_symlink() and str(uuid.UUID(path.name)) == path.name:
-                folders.append(path)
-    if not any(f.name in referenced for f in folders):
-        return []
-    return sorted(f for f in folders if f.name not in referenced)

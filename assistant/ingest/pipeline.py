@@ -20,12 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from assistant.catalogue import get_catalogue
+from assistant.catalogue import Catalogue, get_catalogue
 from assistant.config import Settings
 from assistant.errors import IndexNotReady, LoadError
 from assistant.index import store
-from assistant.index.embedder import Embedder, encoder_backend, get_document_encoder
-from assistant.index.onnx_encoder import ensure_onnx_export
+from assistant.index.collection import ChunkCollection, VectorStore, collection_name
+from assistant.index.encoders import QueryEncoder, encoder_backend, get_document_encoder
+from assistant.index.onnx_export import ensure_onnx_export
 from assistant.index.sentences import SentenceVectors, build_sentence_vectors
 from assistant.ingest.documents import ProcessedFile, process_file, sha256_bytes
 from assistant.ingest.loaders import SUPPORTED_SUFFIXES
@@ -182,7 +183,7 @@ def run_ingest(
     corpus: Path | None = None,
     index_dir: Path | None = None,
     progress: ProgressFn | None = None,
-    embedder: Embedder | None = None,
+    embedder: QueryEncoder | None = None,
 ) -> IngestSummary:
     corpus = Path(corpus or settings.corpus_dir)
     root = Path(index_dir or settings.index_dir)
@@ -191,243 +192,286 @@ def run_ingest(
     started = time.perf_counter()
     root.mkdir(parents=True, exist_ok=True)
     with store.ingest_lock(root):
-        summary = _ingest_locked(settings, corpus, root, progress, embedder, started)
+        summary = IngestRun(settings, corpus, root, progress, embedder, started).run()
     ensure_onnx_export(settings)  # ONNX query encoder for a fast cold `ask`; no-op when present, never raises
     return summary
 
 
-def _ingest_locked(
-    settings: Settings, corpus: Path, root: Path, progress: ProgressFn | None, embedder: Embedder | None, started: float
-) -> IngestSummary:
-    catalogue = get_catalogue()
-    model_path = settings.resolved_model_path()
-    current = store.read_current(root)
+@dataclass
+class IngestRun:
+    """One ingest, run while holding the index lock, in phases: `read` the corpus and diff it against the
+    live generation; then either `refresh_live` (nothing changed) or `embed` a new generation's vectors and
+    `publish` it (its files, then the atomic switch of CURRENT), and finally its sentence vectors. A crash
+    at any point leaves the live generation whole; the next run removes the half-built one."""
+
+    settings: Settings
+    corpus: Path
+    root: Path
+    progress: ProgressFn | None
+    embedder: QueryEncoder | None  # the document encoder: the caller's, else resolved on first use
+    started: float
+    # the live generation, reused only when it was built with settings that give the same vectors and chunks
+    current: int | None = None
     previous: store.Generation | None = None
-    if current is not None:
+    old_files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    old_chunks: dict[str, Chunk] = field(default_factory=dict)
+    old_registers: dict[str, RegisterResult] = field(default_factory=dict)
+    # the new generation, as read from the corpus
+    new_files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    file_chunks: dict[str, list[Chunk]] = field(default_factory=dict)
+    registers: dict[str, RegisterResult] = field(default_factory=dict)
+    chunks: list[Chunk] = field(default_factory=list)
+    vectors: VectorStore = field(init=False, repr=False)  # opened after reading
+    catalogue: Catalogue = field(init=False, repr=False)
+    model_path: str = field(init=False)
+    summary: IngestSummary = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.catalogue = get_catalogue()
+        self.model_path = self.settings.resolved_model_path()
+        self.summary = IngestSummary(corpus=str(self.corpus), index=str(self.root), generation=0)
+
+    def run(self) -> IngestSummary:
+        self.load_previous()
+        self.read()
+        self.vectors = VectorStore(self.settings, self.root)
+        if self.previous is not None and not self.summary.changed_anything and self.current is not None:
+            self.refresh_live(self.current)
+        else:
+            previous_sentences = (SentenceVectors.load(store.gen_dir(self.root, self.previous.number))
+                                  if self.previous and self.settings.sentence_vectors else None)
+            number, collection = self.start_generation()
+            self.embed(collection)
+            folder = self.publish(number)
+            self.sentence_pass(folder, previous_sentences)
+        self.summary.seconds = time.perf_counter() - self.started
+        return self.summary
+
+    def _encoder(self) -> QueryEncoder:
+        """The document encoder: the caller's, else the configured one (loaded only when something is embedded)."""
+        if self.embedder is None:
+            self.embedder = get_document_encoder(self.settings)
+        return self.embedder
+
+    # ------------------------------------------------------------------ read + diff
+    def load_previous(self) -> None:
+        """The live generation; kept as `previous` (what unchanged files and vectors are taken from) only when
+        it loads and was built with the same model, format, chunk size and embedding backend."""
+        self.current = store.read_current(self.root)
+        self.summary.generation = self.current or 0
+        if self.current is None:
+            return
         try:
-            previous = store.load_generation(root, current)
+            previous = store.load_generation(self.root, self.current)
         except IndexNotReady:
-            previous = None
-    if previous is not None and (
-        previous.manifest.get("model") != model_path
-        or previous.manifest.get("format") != INDEX_FORMAT
-        or previous.manifest.get("chunk_chars") != settings.chunk_chars
-        or previous.manifest.get("embedding_backend", "torch") != settings.embedding_backend
-    ):
-        previous = None  # settings that change vectors or chunks: rebuild everything
-    old_files: dict[str, dict[str, Any]] = previous.manifest.get("files", {}) if previous else {}
-    old_chunks = previous.by_id if previous else {}
-    old_registers = {r.source: r for r in previous.registers} if previous else {}
+            return
+        if not self._reusable(previous.manifest):
+            return  # settings that change vectors or chunks: rebuild everything
+        self.previous = previous
+        self.old_files = previous.manifest.get("files", {})
+        self.old_chunks = previous.by_id
+        self.old_registers = {r.source: r for r in previous.registers}
 
-    summary = IngestSummary(corpus=str(corpus), index=str(root), generation=current or 0)
-    limit_bytes = int(settings.max_file_mb * 1024 * 1024)
-    entries = list(iter_corpus(corpus))
-    new_files: dict[str, dict[str, Any]] = {}
-    file_chunks: dict[str, list[Chunk]] = {}
-    registers: dict[str, RegisterResult] = {}
+    def _reusable(self, manifest: dict[str, Any]) -> bool:
+        return (
+            manifest.get("model") == self.model_path
+            and manifest.get("format") == INDEX_FORMAT
+            and manifest.get("chunk_chars") == self.settings.chunk_chars
+            and manifest.get("embedding_backend", "torch") == self.settings.embedding_backend
+        )
 
-    for done, (path, source, skip_reason) in enumerate(entries, start=1):
-        if progress:
-            progress("reading", done, len(entries))
-        if skip_reason:
-            summary.skipped[source] = skip_reason
-            continue
+    def read(self) -> None:
+        """Every corpus file into the new generation: unchanged ones as they are, new and changed ones parsed,
+        failing ones reported (and kept in their previous version when there is one)."""
+        entries = list(iter_corpus(self.corpus))
+        for done, (path, source, skip_reason) in enumerate(entries, start=1):
+            if self.progress:
+                self.progress("reading", done, len(entries))
+            if skip_reason:
+                self.summary.skipped[source] = skip_reason
+                continue
+            self._read_file(path, source)
+        self.summary.removed = sorted(s for s in self.old_files if s not in self.new_files)
+        self.chunks = [c for source in sorted(self.file_chunks) for c in self.file_chunks[source]]
+        self.summary.files = len(self.new_files)
+        self.summary.chunks = len(self.chunks)
+
+    def _read_file(self, path: Path, source: str) -> None:
+        settings = self.settings
         try:
             size = path.stat().st_size
-            if size > limit_bytes:
+            if size > int(settings.max_file_mb * 1024 * 1024):
                 raise LoadError(f"file is {size / 1_048_576:.1f} MB, over the {settings.max_file_mb:g} MB limit (ISMS_MAX_FILE_MB)")
-            data = path.read_bytes()
-            doc_hash = sha256_bytes(data)
+            doc_hash = sha256_bytes(path.read_bytes())
         except OSError as exc:
-            summary.skipped[source] = f"cannot read: {exc.strerror or exc}"
-            _keep_previous(source, old_files, old_chunks, old_registers, new_files, file_chunks, registers, summary)
-            continue
+            self._skip(source, f"cannot read: {exc.strerror or exc}")
+            return
         except LoadError as exc:
-            summary.skipped[source] = str(exc)
-            _keep_previous(source, old_files, old_chunks, old_registers, new_files, file_chunks, registers, summary)
-            continue
-        old = old_files.get(source)
-        if old and old["hash"] == doc_hash and all(cid in old_chunks for cid in old["chunk_ids"]):
-            new_files[source] = old
-            file_chunks[source] = [old_chunks[cid] for cid in old["chunk_ids"]]
-            if source in old_registers:
-                registers[source] = old_registers[source]
-            summary.unchanged.append(source)
-            continue
+            self._skip(source, str(exc))
+            return
+        old = self.old_files.get(source)
+        if old and old["hash"] == doc_hash and all(cid in self.old_chunks for cid in old["chunk_ids"]):
+            self._take_old(source, old)
+            self.summary.unchanged.append(source)
+            return
+        processed = self._process(path, source, doc_hash)
+        if processed is None:
+            return
+        record: FileRecord = processed.record
+        record.size = size
+        self.new_files[source] = record.__dict__.copy()
+        self.file_chunks[source] = processed.chunks
+        if processed.register is not None:
+            self.registers[source] = processed.register
+            if processed.register.errors:
+                self.summary.register_errors[source] = [str(e) for e in processed.register.errors]
+        if processed.notes:
+            self.summary.notes[source] = processed.notes
+        (self.summary.changed if old else self.summary.added).append(source)
+
+    def _process(self, path: Path, source: str, doc_hash: str) -> ProcessedFile | None:
+        """Parse and chunk one new or changed file; None when it is skipped (reported with its reason)."""
+        settings = self.settings
         try:
             processed = _with_time_limit(
                 settings.per_file_seconds,
-                lambda path=path, source=source, doc_hash=doc_hash: process_file(
-                    path, source, doc_hash, catalogue, settings.chunk_chars
-                ),
+                lambda: process_file(path, source, doc_hash, self.catalogue, settings.chunk_chars),
             )
         except FileTimeout:
-            summary.skipped[source] = f"took longer than {settings.per_file_seconds:g} s to read; skipped"
-            _keep_previous(source, old_files, old_chunks, old_registers, new_files, file_chunks, registers, summary)
-            continue
+            self._skip(source, f"took longer than {settings.per_file_seconds:g} s to read; skipped")
+            return None
         except LoadError as exc:
-            summary.skipped[source] = str(exc)
-            _keep_previous(source, old_files, old_chunks, old_registers, new_files, file_chunks, registers, summary)
-            continue
+            self._skip(source, str(exc))
+            return None
         except Exception as exc:  # noqa: BLE001 - any parser failure is this file's problem, never the run's
-            summary.skipped[source] = f"could not be parsed: {exc.__class__.__name__}: {str(exc)[:120]}"
-            _keep_previous(source, old_files, old_chunks, old_registers, new_files, file_chunks, registers, summary)
-            continue
+            self._skip(source, f"could not be parsed: {exc.__class__.__name__}: {str(exc)[:120]}")
+            return None
         if not processed.chunks:
             reason = "no indexable content"
             if processed.register is not None and processed.register.errors:
                 reason = "register has no valid rows: " + "; ".join(str(e) for e in processed.register.errors[:3])
-            summary.skipped[source] = reason
-            _keep_previous(source, old_files, old_chunks, old_registers, new_files, file_chunks, registers, summary)
-            continue
-        record: FileRecord = processed.record
-        record.size = size
-        new_files[source] = record.__dict__.copy()
-        file_chunks[source] = processed.chunks
-        if processed.register is not None:
-            registers[source] = processed.register
-            if processed.register.errors:
-                summary.register_errors[source] = [str(e) for e in processed.register.errors]
-        if processed.notes:
-            summary.notes[source] = processed.notes
-        (summary.changed if old else summary.added).append(source)
+            self._skip(source, reason)
+            return None
+        return processed
 
-    summary.removed = sorted(s for s in old_files if s not in new_files)
-    all_chunks = [c for source in sorted(file_chunks) for c in file_chunks[source]]
-    summary.files = len(new_files)
-    summary.chunks = len(all_chunks)
+    def _skip(self, source: str, reason: str) -> None:
+        self.summary.skipped[source] = reason
+        self._keep_previous(source)
 
-    client = store.chroma_client(settings, root)
-    if previous is not None and not summary.changed_anything and current is not None:
-        # Nothing to do: the live generation already is this corpus. Tidy leftovers of crashed runs, apply a
-        # changed HNSW search breadth, and finish its sentence vectors if an earlier run was stopped before
-        # writing them.
-        store.cleanup_stale(root, settings, client, keep={current})
+    def _keep_previous(self, source: str) -> None:
+        """A file that fails now but was indexed before keeps its previous version (nothing is lost)."""
+        old = self.old_files.get(source)
+        if old and all(cid in self.old_chunks for cid in old["chunk_ids"]):
+            self._take_old(source, old)
+            self.summary.kept_previous.append(source)
+
+    def _take_old(self, source: str, old: dict[str, Any]) -> None:
+        """The live generation's version of a file goes into the new generation as it is."""
+        self.new_files[source] = old
+        self.file_chunks[source] = [self.old_chunks[cid] for cid in old["chunk_ids"]]
+        if source in self.old_registers:
+            self.registers[source] = self.old_registers[source]
+
+    # ------------------------------------------------------------------ nothing changed
+    def refresh_live(self, current: int) -> None:
+        """Nothing to do: the live generation already is this corpus. Tidy leftovers of crashed runs, apply a
+        changed HNSW search breadth, and finish its sentence vectors if an earlier run was stopped before
+        writing them."""
+        store.cleanup_stale(self.root, self.vectors, keep={current})
         try:
-            store.set_search_breadth(store.get_collection(client, store.collection_name(settings, current)),
-                                     settings.hnsw_ef_search)
+            self.vectors.open(current).set_search_breadth(self.settings.hnsw_ef_search)
         except Exception as exc:  # noqa: BLE001 - a tuning knob; the live index answers either way
-            log.warning("could not set HNSW ef_search to %s: %s: %s", settings.hnsw_ef_search,
+            log.warning("could not set HNSW ef_search to %s: %s: %s", self.settings.hnsw_ef_search,
                         exc.__class__.__name__, exc)
-        summary.live_seconds = time.perf_counter() - started
-        _sentence_pass(settings, store.gen_dir(root, current), all_chunks, None, embedder, model_path, progress,
-                       summary)
-        summary.seconds = time.perf_counter() - started
-        return summary
-    previous_sentences = (
-        SentenceVectors.load(store.gen_dir(root, previous.number)) if previous and settings.sentence_vectors else None
-    )
+        self.summary.live_seconds = time.perf_counter() - self.started
+        self.sentence_pass(store.gen_dir(self.root, current), None)
 
-    number = (current or 0) + 1
-    while store.gen_dir(root, number).exists():
-        number += 1
-    store.cleanup_stale(root, settings, client, keep={n for n in (current,) if n is not None})
-    collection = store.create_collection(client, store.collection_name(settings, number), settings.hnsw_ef_search)
+    # ------------------------------------------------------------------ embed
+    def start_generation(self) -> tuple[int, ChunkCollection]:
+        """The next free generation number and its empty collection (after removing half-built ones)."""
+        number = (self.current or 0) + 1
+        while store.gen_dir(self.root, number).exists():
+            number += 1
+        store.cleanup_stale(self.root, self.vectors, keep={n for n in (self.current,) if n is not None})
+        return number, self.vectors.create(number)
 
-    # Vectors: copy what the live generation already has for identical text, embed the rest.
-    old_by_text = {c.text_hash: c.id for c in old_chunks.values()}
-    to_copy = [(c, old_by_text[c.text_hash]) for c in all_chunks if c.text_hash in old_by_text]
-    to_embed = [c for c in all_chunks if c.text_hash not in old_by_text]
-    if to_copy and previous is not None:
-        old_collection = store.get_collection(client, store.collection_name(settings, previous.number))
+    def embed(self, collection: ChunkCollection) -> None:
+        """Vectors: copy what the live generation already has for identical text, embed the rest."""
+        old_by_text = {c.text_hash: c.id for c in self.old_chunks.values()}
+        to_copy = [(c, old_by_text[c.text_hash]) for c in self.chunks if c.text_hash in old_by_text]
+        to_embed = [c for c in self.chunks if c.text_hash not in old_by_text]
+        if to_copy and self.previous is not None:
+            to_embed.extend(self._copy_vectors(collection, self.vectors.open(self.previous.number), to_copy))
+        embedder = self._encoder()
+        t0 = time.perf_counter()
+        done = 0
+        to_embed.sort(key=lambda c: len(c.embedding_text()))  # similar lengths together: less padding
+        for batch in _batches(to_embed, 256):
+            # identical chunk texts (repeated boilerplate, a 10 MB line of one phrase) are embedded once
+            texts = [c.embedding_text() for c in batch]
+            unique = list(dict.fromkeys(texts))
+            encoded = embedder.encode(unique)
+            row = {text: i for i, text in enumerate(unique)}
+            collection.add(batch, encoded[[row[t] for t in texts]])
+            done += len(batch)
+            if self.progress:
+                self.progress("embedding", done, len(to_embed))
+        self.summary.embed_seconds = time.perf_counter() - t0
+        self.summary.embedded = len(to_embed)
+
+    def _copy_vectors(self, collection: ChunkCollection, old_collection: ChunkCollection,
+                     to_copy: list[tuple[Chunk, str]]) -> list[Chunk]:
+        """Copy the stored vectors of (chunk, old chunk id) pairs; returns the chunks that had none."""
+        missing: list[Chunk] = []
         for batch in _batches(to_copy, 1000):
-            got = old_collection.get(ids=[old_id for _, old_id in batch], include=["embeddings"])
-            vectors = dict(zip(got["ids"], got["embeddings"], strict=True))
-            present = [(c, old_id) for c, old_id in batch if old_id in vectors]
-            missing = [c for c, old_id in batch if old_id not in vectors]
-            to_embed.extend(missing)
+            stored = old_collection.vectors([old_id for _, old_id in batch])
+            present = [(c, old_id) for c, old_id in batch if old_id in stored]
+            missing.extend(c for c, old_id in batch if old_id not in stored)
             if present:
-                _add(collection, [c for c, _ in present], np.asarray([vectors[o] for _, o in present], dtype=np.float32))
-            summary.copied += len(present)
-            if progress:
-                progress("copying vectors", summary.copied, len(to_copy))
-    embedder = embedder or get_document_encoder(settings)
-    t0 = time.perf_counter()
-    done = 0
-    to_embed.sort(key=lambda c: len(c.embedding_text()))  # similar lengths together: less padding
-    for batch in _batches(to_embed, 256):
-        # identical chunk texts (repeated boilerplate, a 10 MB line of one phrase) are embedded once
-        texts = [c.embedding_text() for c in batch]
-        unique = list(dict.fromkeys(texts))
-        encoded = embedder.encode(unique)
-        row = {text: i for i, text in enumerate(unique)}
-        _add(collection, batch, encoded[[row[t] for t in texts]])
-        done += len(batch)
-        if progress:
-            progress("embedding", done, len(to_embed))
-    summary.embed_seconds = time.perf_counter() - t0
-    summary.embedded = len(to_embed)
+                collection.add([c for c, _ in present], np.asarray([stored[o] for _, o in present], dtype=np.float32))
+            self.summary.copied += len(present)
+            if self.progress:
+                self.progress("copying vectors", self.summary.copied, len(to_copy))
+        return missing
 
-    manifest = {
-        "format": INDEX_FORMAT,
-        "generation": number,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "corpus": str(corpus.resolve()),
-        "model": model_path,
-        "chunk_chars": settings.chunk_chars,
-        "embedding_backend": encoder_backend(embedder),
-        "collection": store.collection_name(settings, number),
-        "files": new_files,
-        "skipped": summary.skipped,
-        "kept_previous": summary.kept_previous,
-        "register_errors": summary.register_errors,
-        "counts": {"files": summary.files, "chunks": summary.chunks},
-    }
-    folder = store.gen_dir(root, number)
-    store.write_generation_files(folder, manifest, all_chunks, list(registers.values()))
-    store.write_current(root, number)  # the atomic switch
-    summary.generation = number
-    store.cleanup_stale(root, settings, client, keep={number})
-    summary.live_seconds = time.perf_counter() - started
-    _sentence_pass(settings, folder, all_chunks, previous_sentences, embedder, model_path, progress, summary)
-    summary.seconds = time.perf_counter() - started
-    return summary
+    # ------------------------------------------------------------------ publish
+    def publish(self, number: int) -> Path:
+        """Write the generation's files, flip CURRENT to it (the atomic switch), remove what it replaced."""
+        manifest = {
+            "format": INDEX_FORMAT,
+            "generation": number,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "corpus": str(self.corpus.resolve()),
+            "model": self.model_path,
+            "chunk_chars": self.settings.chunk_chars,
+            "embedding_backend": encoder_backend(self._encoder()),
+            "collection": collection_name(self.settings, number),
+            "files": self.new_files,
+            "skipped": self.summary.skipped,
+            "kept_previous": self.summary.kept_previous,
+            "register_errors": self.summary.register_errors,
+            "counts": {"files": self.summary.files, "chunks": self.summary.chunks},
+        }
+        folder = store.gen_dir(self.root, number)
+        store.write_generation_files(folder, manifest, self.chunks, list(self.registers.values()))
+        store.write_current(self.root, number)  # the atomic switch
+        self.summary.generation = number
+        store.cleanup_stale(self.root, self.vectors, keep={number})
+        self.summary.live_seconds = time.perf_counter() - self.started
+        return folder
 
-
-def _sentence_pass(
-    settings: Settings, folder: Path, chunks: list[Chunk], previous: SentenceVectors | None,
-    embedder: Embedder | None, model_path: str, progress: ProgressFn | None, summary: IngestSummary,
-) -> None:
-    """Embed the answer units of the live generation once (assistant/index/sentences.py)."""
-    if not settings.sentence_vectors:
-        return
-    existing = SentenceVectors.load(folder)
-    if existing is not None and all(c.id in existing.by_id for c in chunks):
-        return
-    embedder = embedder or get_document_encoder(settings)
-    summary.sentences_embedded, summary.sentence_seconds = build_sentence_vectors(
-        folder, chunks, previous or existing, embedder, progress
-    )
-
-
-def _keep_previous(
-    source: str,
-    old_files: dict[str, dict[str, Any]],
-    old_chunks: dict[str, Chunk],
-    old_registers: dict[str, RegisterResult],
-    new_files: dict[str, dict[str, Any]],
-    file_chunks: dict[str, list[Chunk]],
-    registers: dict[str, RegisterResult],
-    summary: IngestSummary,
-) -> None:
-    """A file that fails now but was indexed before keeps its previous version (nothing is lost)."""
-    old = old_files.get(source)
-    if old and all(cid in old_chunks for cid in old["chunk_ids"]):
-        new_files[source] = old
-        file_chunks[source] = [old_chunks[cid] for cid in old["chunk_ids"]]
-        if source in old_registers:
-            registers[source] = old_registers[source]
-        summary.kept_previous.append(source)
+    def sentence_pass(self, folder: Path, previous: SentenceVectors | None) -> None:
+        """Embed the answer units of the live generation once (assistant/index/sentences.py)."""
+        if not self.settings.sentence_vectors:
+            return
+        existing = SentenceVectors.load(folder)
+        if existing is not None and all(c.id in existing.by_id for c in self.chunks):
+            return
+        self.summary.sentences_embedded, self.summary.sentence_seconds = build_sentence_vectors(
+            folder, self.chunks, previous or existing, self._encoder(), self.progress
+        )
 
 
 def _batches(items: list, size: int) -> Iterator[list]:
     for i in range(0, len(items), size):
         yield items[i:i + size]
-
-
-def _add(collection: Any, chunks: list[Chunk], vectors: np.ndarray) -> None:
-    collection.add(
-        ids=[c.id for c in chunks],
-        embeddings=vectors,
-        metadatas=[{"source": c.source, "class_rank": c.class_rank, "kind": c.kind} for c in chunks],
-    )
