@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from assistant.index.store import Generation
 from assistant.models import Chunk
-from assistant.registers import RiskRecord, SoAEntry
+from assistant.registers import RegisterResult, RiskRecord, SoAEntry
 
 
 @dataclass
@@ -22,16 +21,17 @@ class Knowledge:
     risks_by_control: dict[str, list[str]]
 
     @classmethod
-    def build(cls, generation: Generation) -> Knowledge:
+    def build(cls, registers: list[RegisterResult], chunks: list[Chunk]) -> Knowledge:
+        """From one generation's typed register records and its chunks (one chunk per register row)."""
         risks: dict[str, RiskRecord] = {}
         soa: dict[str, SoAEntry] = {}
-        for reg in generation.registers:
+        for reg in registers:
             for r in reg.risks:
                 risks.setdefault(r.risk_id, r)
             for e in reg.soa:
                 soa.setdefault(e.control_id, e)
-        risk_chunks = {c.risks[0]: c for c in generation.chunks if c.kind == "risk" and c.risks}
-        soa_chunks = {c.controls[0]: c for c in generation.chunks if c.kind == "soa" and c.controls}
+        risk_chunks = {c.risks[0]: c for c in chunks if c.kind == "risk" and c.risks}
+        soa_chunks = {c.controls[0]: c for c in chunks if c.kind == "soa" and c.controls}
         by_control: dict[str, list[str]] = {}
         for r in risks.values():
             for cid in r.controls:

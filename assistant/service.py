@@ -57,7 +57,7 @@ class LoadedIndex:
         self.vectors = VectorStore(settings, root)
         self.collection = self.vectors.open(self.generation.number)
         self.lexical = LexicalIndex(self.generation.chunks)
-        self.knowledge = Knowledge.build(self.generation)
+        self.knowledge = Knowledge.build(self.generation.registers, self.generation.chunks)
         self.unit_vectors = UnitVectors(embedder, store.gen_dir(root, self.generation.number))
         self.dense = DenseSearch(self.collection, self.generation.by_id, settings.dense_overfetch)
         self.retriever = HybridRetriever(self.dense, self.lexical, embedder, settings)

@@ -338,7 +338,7 @@ def _synthetic_context(tmp_path: Path, classification: str = "internal", clearan
     registers = [parse_soa(rows, "soa.csv"), parse_risk_register(risks, "risks.csv")]
     files = {name: {"source": name, "classification": classification, "title": name} for name in ("soa.csv", "risks.csv")}
     gen = Generation(number=1, root=tmp_path, manifest={"files": files}, chunks=[], registers=registers)
-    return SoAContext.from_index(gen, Knowledge.build(gen), catalogue, clearance=clearance)
+    return SoAContext.from_index(gen, Knowledge.build(gen.registers, gen.chunks), catalogue, clearance=clearance)
 
 
 def test_checks_cover_ids_coverage_and_consistency(tmp_path: Path) -> None:
