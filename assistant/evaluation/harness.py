@@ -159,7 +159,7 @@ def split_report(questions: Sequence[Question], outcomes: Sequence[Outcome]) -> 
 
 def evaluate(systems: dict[str, SystemFn], questions: Sequence[Question], warmup: bool = True,
              log: LogFn | None = None) -> dict[str, Any]:
-    """Run each system over the questions. Top-level keys = the first system's metrics (DESIGN.md's
+    """Run each system over the questions. Top-level keys = the first system's metrics (docs/architecture.md's
     `eval --json` contract); `systems` holds every system's metrics per split; `outcomes` per question."""
     per_system: dict[str, Any] = {}
     details: dict[str, list[dict[str, Any]]] = {}
