@@ -113,6 +113,7 @@ ALIASES: dict[str, list[str]] = {
 }
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
+_WORD = re.compile(r"[A-Za-z0-9]+")
 
 
 def normalise(text: str) -> str:
@@ -250,6 +251,25 @@ class Catalogue:
                 if cid not in found:
                     found.append(cid)
                 norm = norm.replace(needle, " | ")
+        return found
+
+    def name_matches(self, text: str) -> list[tuple[str, str]]:
+        """(control id, the words as written) for each control title or alias in `text`, left to right,
+        longest name first at each position; names shorter than 3 characters are ignored."""
+        words = list(_WORD.finditer(text))
+        longest = max((len(n.split()) for n in self._by_name), default=1)
+        found: list[tuple[str, str]] = []
+        i = 0
+        while i < len(words):
+            step = 1
+            for j in range(min(len(words), i + longest), i, -1):
+                span = text[words[i].start():words[j - 1].end()]
+                key = normalise(span)
+                if len(key) >= 3 and key in self._by_name:
+                    found.append((self._by_name[key], span))
+                    step = j - i
+                    break
+            i += step
         return found
 
 

@@ -20,6 +20,7 @@ class Chunk:
     classification: str
     class_rank: int
     kind: str = "section"  # section | risk | soa | row
+    register_kind: str = ""  # a register row's register: risk_register, soa, risk_treatment_plan, change_log, ...
     controls: list[str] = field(default_factory=list)  # referenced in this chunk (ids and names)
     doc_controls: list[str] = field(default_factory=list)  # declared for the whole document (front matter)
     legacy_controls: list[str] = field(default_factory=list)

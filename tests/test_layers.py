@@ -32,7 +32,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("retrieval", ("assistant.retrieval",)),
     ("ingest", ("assistant.ingest",)),  # ingest writes the index through assistant.index
     ("index", ("assistant.index",)),
-    ("base", ("assistant.registers", "assistant.catalogue", "assistant.models", "assistant.config",
+    ("base", ("assistant.registers", "assistant.register_kinds", "assistant.control_cells", "assistant.catalogue", "assistant.models", "assistant.config",
               "assistant.text", "assistant.errors", "assistant.knowledge", "assistant.database")),
 )
 LAYER_NAMES = " → ".join(name for name, _ in LAYERS)

@@ -1,4 +1,5 @@
-"""One file → chunks with metadata (and typed register records for risk registers / SoAs)."""
+"""One file → chunks with metadata (and typed register records for every register it recognises: risk
+register, risk treatment plan, SoA, and the other registers an ISMS keeps, each row a citable chunk)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,15 @@ from assistant.ingest import metadata as meta
 from assistant.ingest.chunker import build_sections, chunk_sections
 from assistant.ingest.loaders import Block, LoadedDocument, load_file
 from assistant.models import Chunk, FileRecord
-from assistant.registers import RegisterResult, parse_register, risk_text, soa_text, table_row_text
+from assistant.registers import (
+    RegisterResult,
+    Table,
+    action_text,
+    parse_register,
+    risk_text,
+    soa_text,
+    table_row_text,
+)
 
 
 @dataclass
@@ -96,39 +105,63 @@ def _process_document(loaded: LoadedDocument, source: str, doc_hash: str, catalo
 def _inert_register_text(register: RegisterResult) -> None:
     """Register cells are quoted in answers and SoA drafts next to real citations: a "[2]" typed into a risk
     title must not read as one (the same rule as document text)."""
-    for record in [*register.risks, *register.soa]:
+    for record in [*register.risks, *register.soa, *register.actions]:
         for name, value in list(record):
             if isinstance(value, str) and _CITATION_MARKER.search(value):
                 setattr(record, name, inert_markers(value))
+    for row in register.rows:
+        row.cells = {k: inert_markers(v) for k, v in row.cells.items()}
+        row.key = inert_markers(row.key)
+
+
+# One chunk's worth of a register row: heading, text, row number, chunk kind, controls, 2013 ids, risks.
+RowChunk = tuple[str, str, int, str, list[str], list[str], list[str]]
+
+
+def _register_rows(register: RegisterResult, catalogue: Catalogue) -> list[RowChunk]:
+    """The citable rows of a recognised register (risk rows and SoA rows keep their own chunk kinds)."""
+    if register.kind == "risk_register":
+        return [(f"{r.risk_id} {r.title}".strip(), risk_text(r, catalogue), r.row, "risk", r.controls,
+                 r.legacy_controls, [r.risk_id]) for r in register.risks]
+    if register.kind == "soa":
+        return [(f"{e.control_id} {e.title}", soa_text(e), e.row, "soa", [e.control_id], [], e.linked_risks)
+                for e in register.soa]
+    if register.kind == "risk_treatment_plan":
+        return [(f"{a.risk_id} action (row {a.row})", action_text(a, catalogue), a.row, "row", a.controls,
+                 a.legacy_controls, [a.risk_id]) for a in register.actions]
+    rows: list[RowChunk] = []
+    for r in register.rows:
+        text = table_row_text(r.cells)
+        controls, legacy = meta.detect_controls(text, catalogue, names=False)
+        controls += [c for c in r.controls if c not in controls]
+        heading = r.key if r.key and len(r.key) <= 40 else f"Row {r.row}"
+        rows.append((heading, text, r.row, "row", controls, legacy, meta.detect_risks(text)))
+    return rows
+
+
+def _plain_rows(records: list[dict[str, str]], numbers: list[int], catalogue: Catalogue) -> list[RowChunk]:
+    rows: list[RowChunk] = []
+    for i, rec in enumerate(records):
+        text = table_row_text(rec)
+        if text:
+            row = numbers[i] if i < len(numbers) else i + 2
+            controls, legacy = meta.detect_controls(text, catalogue, names=False)
+            rows.append((f"Row {row}", text, row, "row", controls, legacy, meta.detect_risks(text)))
+    return rows
 
 
 def _process_table(loaded: LoadedDocument, source: str, doc_hash: str, catalogue: Catalogue) -> ProcessedFile:
     records = loaded.table or []
-    register = parse_register(records, source)
+    register = parse_register(Table(records=records, numbers=loaded.table_rows, overflow=loaded.table_overflow), source)
+    classification = "internal"
     if register is not None:
         _inert_register_text(register)
-    title_stem = Path(source).stem.replace("-", " ").replace("_", " ").strip().capitalize()
-    classification = "internal"
-    if register is not None and register.kind == "risk_register":
-        title, doc_type = "Risk register", "register"
-        rows = [
-            (f"{r.risk_id} {r.title}".strip(), risk_text(r, catalogue), r.row, "risk", r.controls, r.legacy_controls, [r.risk_id])
-            for r in register.risks
-        ]
-    elif register is not None and register.kind == "soa":
-        title, doc_type = "Statement of Applicability", "register"
-        rows = [
-            (f"{e.control_id} {e.title}", soa_text(e), e.row, "soa", [e.control_id], [], e.linked_risks)
-            for e in register.soa
-        ]
+        title, doc_type, register_kind = register.title, "register", register.kind
+        rows = _register_rows(register, catalogue)
     else:
-        title, doc_type = title_stem, "table"
-        rows = []
-        for i, rec in enumerate(records):
-            text = table_row_text(rec)
-            if text:
-                controls, legacy = meta.detect_controls(text, catalogue, names=False)
-                rows.append((f"Row {i + 2}", text, i + 2, "row", controls, legacy, meta.detect_risks(text)))
+        title = Path(source).stem.replace("-", " ").replace("_", " ").strip().capitalize()
+        doc_type, register_kind = "table", ""
+        rows = _plain_rows(records, loaded.table_rows, catalogue)
     chunks = []
     for i, (heading, text, row, kind, controls, legacy, risks) in enumerate(rows):
         heading, text = inert_markers(heading), inert_markers(text)
@@ -136,14 +169,14 @@ def _process_table(loaded: LoadedDocument, source: str, doc_hash: str, catalogue
             Chunk(
                 id=_chunk_id(source, doc_hash, i), source=source, title=title, doc_type=doc_type, trail=[heading],
                 text=text, start=row, end=row, span_unit="row", classification=classification,
-                class_rank=classification_rank(classification), kind=kind, controls=list(controls),
-                legacy_controls=list(legacy), risks=list(risks), roles=meta.detect_roles(text),
+                class_rank=classification_rank(classification), kind=kind, register_kind=register_kind,
+                controls=list(controls), legacy_controls=list(legacy), risks=list(risks), roles=meta.detect_roles(text),
                 text_hash=sha256_bytes(f"{heading}\n{text}".encode())[:16], doc_hash=doc_hash,
             )
         )
     notes = list(loaded.notes)
-    if register is not None:
-        notes.extend(f"{len(register.errors)} row error(s)" for _ in [0] if register.errors)
+    if register is not None and register.errors:
+        notes.append(f"{len(register.errors)} row error(s)")
     record = FileRecord(
         source=source, hash=doc_hash, size=0, title=title, doc_type=doc_type, classification=classification,
         chunk_ids=[c.id for c in chunks], notes=notes,

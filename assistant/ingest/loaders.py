@@ -44,6 +44,8 @@ class LoadedDocument:
     front_matter: dict[str, Any] = field(default_factory=dict)
     table: list[dict[str, str]] | None = None  # rows, for csv/xlsx
     table_sheet: str | None = None
+    table_rows: list[int] = field(default_factory=list)  # each table record's row (CSV: its first line; header = 1)
+    table_overflow: dict[int, list[str]] = field(default_factory=dict)  # record index → cells beyond the header
     notes: list[str] = field(default_factory=list)  # e.g. "decoded as latin-1"
 
     @property
@@ -345,22 +347,34 @@ def load_docx(path: Path, data: bytes) -> LoadedDocument:
 
 # ---------------------------------------------------------------- tables (csv / xlsx)
 
-def _rows_to_records(rows: list[list[str]]) -> list[dict[str, str]]:
-    rows = [r for r in rows if any(c.strip() for c in r)]
-    if not rows:
+@dataclass
+class TableRows:
+    records: list[dict[str, str]]
+    numbers: list[int]  # each record's row (line) number in the file
+    overflow: dict[int, list[str]]  # record index → non-empty cells beyond the header (an unquoted comma)
+
+
+def _rows_to_records(rows: list[list[str]], numbers: list[int] | None = None) -> TableRows:
+    numbers = numbers or list(range(1, len(rows) + 1))
+    kept = [(n, r) for n, r in zip(numbers, rows, strict=True) if any(c.strip() for c in r)]
+    if not kept:
         raise LoadError("empty table")
     header_idx = 0
-    for i, row in enumerate(rows[:10]):  # header = first row with mostly non-empty text cells
+    for i, (_, row) in enumerate(kept[:10]):  # header = first row with mostly non-empty text cells
         filled = [c for c in row if c.strip()]
         if len(filled) >= max(2, len(row) // 2) and all(not _is_number(c) for c in filled):
             header_idx = i
             break
-    header = [h.strip() for h in rows[header_idx]]
-    records = []
-    for row in rows[header_idx + 1:]:
+    header = [h.strip() for h in kept[header_idx][1]]
+    out = TableRows(records=[], numbers=[], overflow={})
+    for number, row in kept[header_idx + 1:]:
         record = {header[i] or f"column {i + 1}": (row[i].strip() if i < len(row) else "") for i in range(len(header))}
-        records.append(record)
-    return records
+        extra = [c.strip() for c in row[len(header):] if c.strip()]
+        if extra:
+            out.overflow[len(out.records)] = extra
+        out.records.append(record)
+        out.numbers.append(number)
+    return out
 
 
 def _is_number(text: str) -> bool:
@@ -379,11 +393,19 @@ def load_csv(path: Path, data: bytes) -> LoadedDocument:
             dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t|")
         except csv.Error:
             dialect = csv.excel
-        rows = list(csv.reader(io.StringIO(text), dialect))
+        reader = csv.reader(io.StringIO(text), dialect)
+        rows: list[list[str]] = []
+        numbers: list[int] = []
+        previous_line = 0
+        for row in reader:
+            numbers.append(previous_line + 1)  # the line the record starts on (a quoted cell may span lines)
+            previous_line = reader.line_num
+            rows.append(row)
     except csv.Error as exc:
         raise LoadError(f"malformed CSV: {exc}") from None
-    records = _rows_to_records(rows)
-    doc = LoadedDocument(blocks=[], span_unit="row", table=records)
+    table = _rows_to_records(rows, numbers)
+    doc = LoadedDocument(blocks=[], span_unit="row", table=table.records, table_rows=table.numbers,
+                         table_overflow=table.overflow)
     if encoding not in ("utf-8", "utf-8-sig"):
         doc.notes.append(f"decoded as {encoding}")
     return doc
@@ -397,21 +419,23 @@ def load_xlsx(path: Path, data: bytes) -> LoadedDocument:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for broken files
         raise LoadError(f"corrupt XLSX: {exc.__class__.__name__}: {str(exc)[:120]}") from None
-    best: tuple[str, list[dict[str, str]]] | None = None
+    best: tuple[str, TableRows] | None = None
     try:
         for sheet in workbook.worksheets:
             rows = [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
             try:
-                records = _rows_to_records(rows)
+                table = _rows_to_records(rows)
             except LoadError:
                 continue
-            if best is None or len(records) > len(best[1]):
-                best = (sheet.title, records)
+            if best is None or len(table.records) > len(best[1].records):
+                best = (sheet.title, table)
     finally:
         workbook.close()
     if best is None:
         raise LoadError("XLSX has no sheet with a table")
-    return LoadedDocument(blocks=[], span_unit="row", table=best[1], table_sheet=best[0])
+    sheet_name, table = best
+    return LoadedDocument(blocks=[], span_unit="row", table=table.records, table_sheet=sheet_name,
+                          table_rows=table.numbers, table_overflow=table.overflow)
 
 
 LOADERS = {
