@@ -137,22 +137,29 @@ def cells_are_controls(records: list[Mapping[str, str]] | None, column: str, cat
     return hits * 2 >= len(cells)
 
 
+def names_other_register(headers: list[str]) -> bool:
+    """Does a header name what another register lists ("Legislation", "Supplier", "Asset", ...)?"""
+    keys = {k for k_list, _ in OTHER_KIND_HEADERS.values() for k in k_list}
+    return any(normalise(h) in keys for h in headers if h)
+
+
 def other_kind(headers: list[str]) -> str | None:
-    """The best other register kind by header words (3 points needed), or None."""
+    """The best other register kind by header words, or None: a header that names what the register lists
+    ("Requirement", "Supplier") scores 2, a header that contains such a name or that the register usually
+    carries ("Applies to", "Next review") scores 1; 3 points are needed, or 2 from a naming header."""
     norms = [normalise(h) for h in headers if h]
-    best: tuple[int, str | None] = (0, None)
+    best: tuple[int, bool, str | None] = (0, False, None)
     for kind, (keys, support) in OTHER_KIND_HEADERS.items():
-        score = 0
+        score, named = 0, False
         for n in norms:
             if n in keys:
-                score += 2
-            elif any(f" {k} " in f" {n} " for k in keys if len(k) > 3):
-                score += 1
-            elif n in support:
+                score, named = score + 2, True
+            elif any(f" {k} " in f" {n} " for k in keys if len(k) > 3) or n in support:
                 score += 1
         if score > best[0]:
-            best = (score, kind)
-    return best[1] if best[0] >= 3 else None
+            best = (score, named, kind)
+    score, named, kind = best
+    return kind if score >= 3 or (named and score >= 2) else None
 
 
 def entity_kind(headers: list[str]) -> str | None:

@@ -19,6 +19,7 @@ from assistant.register_kinds import (
     has_risk_header,
     id_entity,
     map_columns,
+    names_other_register,
     other_kind,
 )
 from assistant.text import CELL_THREE_PART, LOOKUP_ID_2022, REGISTER_RISK_ID
@@ -172,6 +173,8 @@ def _is_soa(headers: list[str], records: list[dict[str, str]] | None) -> bool:
         return False
     if not any("applicab" in normalise(h) for h in headers):
         return False
+    if names_other_register(headers) and not ("justification" in soa_map or "reasons" in soa_map):
+        return False  # e.g. a legal register with Applicable and Control columns
     return id_entity(soa_map["control_id"]) in ("", "control") and cells_are_controls(records, soa_map["control_id"])
 
 
@@ -224,6 +227,21 @@ def _parse_int(value: str, fld: str, row: int, errors: list[RowError], low: int,
         errors.append(RowError(row=row, field=fld, message=f"{number} is outside {low}–{high}"))
         return None
     return number
+
+
+_TITLE_BREAKS = (" (", ", ", "; ", ": ", " and ", " because ", " which ")
+
+
+def short_title(description: str, limit: int = 80) -> str:
+    """A risk's title when the register has no title column: its description up to the first clause break
+    after 25 characters (or cut at a word before `limit`, with "…")."""
+    text = " ".join(description.split()).rstrip(".")
+    if len(text) <= 60:
+        return text
+    cuts = [i for i in (text.find(b, 25) for b in _TITLE_BREAKS) if 0 < i <= limit]
+    if cuts:
+        return text[:min(cuts)].rstrip(" ,;:")
+    return text[:limit].rsplit(" ", 1)[0].rstrip(" ,;:") + "…"
 
 
 def level_for(score: int) -> str:
@@ -320,7 +338,8 @@ def parse_risk_register(
         controls, legacy, evidence = resolve_control_cell(get("controls"), row, "controls", result.errors, catalogue)
         result.risks.append(
             RiskRecord(
-                risk_id=risk_id, title=get("title"), description=get("description"), asset=get("asset"),
+                risk_id=risk_id, title=get("title") or short_title(get("description")), description=get("description"),
+                asset=get("asset"),
                 owner=get("owner"), likelihood=likelihood, impact=impact, score=score, level=level,
                 treatment=treatment, controls=controls, legacy_controls=legacy, control_evidence=evidence,
                 status=get("status"), last_reviewed=get("last_reviewed"), row=row,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from assistant.ingest.loaders import load_file
-from assistant.registers import detect_kind, parse_register, parse_risk_register, parse_soa
+from assistant.registers import Table, detect_kind, parse_register, parse_risk_register, parse_soa
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 
@@ -86,3 +86,72 @@ def test_soa_unknown_and_duplicate_controls_and_bad_applicability() -> None:
 
 def test_other_tables_are_not_registers() -> None:
     assert parse_register([{"Name": "a", "Phone": "1"}], "contacts.csv") is None
+
+
+def test_registers_are_never_mistaken_for_another_kind() -> None:
+    # a change log with Impact and Risk columns is not a risk register
+    assert detect_kind(["Change ID", "Date", "Description", "Impact", "Risk", "Approved by", "Status"]) == "change_log"
+    # a legal register with a Controls column (and even an Applicable column) is not an SoA
+    legal = [{"Legislation": "UK GDPR", "Applicable": "Yes", "Control": "A.5.34, A.8.24", "Owner": "DPO"},
+             {"Legislation": "PECR", "Applicable": "Yes", "Control": "A.5.34", "Owner": "DPO"}]
+    assert detect_kind(legal[0].keys(), legal) == "legal_register"
+    assert detect_kind(["Requirement", "Source", "Applies to", "Owner", "Controls"]) == "legal_register"
+    assert detect_kind(["Document ID", "Title", "Owner", "Version", "Next review"]) == "document_register"
+    assert detect_kind(["Risk ID", "Action", "Owner", "Due", "Annex A Control"]) == "risk_treatment_plan"
+    assert detect_kind(["Asset ID", "Asset", "Type", "Owner", "Location", "Classification"]) == "asset_register"
+    assert detect_kind(["Supplier", "Service", "Contract end", "Criticality", "DPA"]) == "supplier_register"
+    assert detect_kind(["Incident ID", "Reported", "Severity", "Root cause", "Closed"]) == "incident_register"
+    assert detect_kind(["Employee", "Course", "Completed", "Score"]) == "training_register"
+    assert detect_kind(["Name", "Colour"]) is None
+
+
+def test_treatment_plan_keeps_every_action_and_any_id_format() -> None:
+    rows = [
+        {"Risk ID": "R-1", "Action": "Enforce MFA", "Owner": "IT", "Due": "31/01/2027", "Annex A Control": "A 5.17 A 8.5"},
+        {"Risk ID": "R-1", "Action": "Restore tests", "Owner": "IT", "Due": "", "Annex A Control": "A.12.3.1"},
+        {"Risk ID": "R-2", "Action": "Buy insurance", "Owner": "FD", "Due": "", "Annex A Control": ""},
+        {"Risk ID": "R-2", "Action": "Typo", "Owner": "FD", "Due": "", "Annex A Control": "A.5.99"},
+    ]
+    result = parse_register(rows, "plan.csv")
+    assert result is not None and result.kind == "risk_treatment_plan" and result.risks == []
+    assert [(a.risk_id, a.controls) for a in result.actions] == [
+        ("R-1", ["5.17", "8.5"]), ("R-1", ["8.13"]), ("R-2", []), ("R-2", [])]
+    assert result.actions[1].legacy_controls == ["A.12.3.1"]
+    assert [str(e) for e in result.errors] == ["row 5: controls: unknown control id 'A.5.99'"]
+
+
+def test_free_text_controls_are_matched_not_reported_as_unknown_ids() -> None:
+    rows = [{"Risk ID": "R-1", "Likelihood": "3", "Impact": "3",
+             "Existing controls": "EDR on all laptops, MFA on admin accounts, offline backups; TLS 1.2 everywhere"}]
+    result = parse_risk_register(rows, "r.csv")
+    risk = result.risks[0]
+    assert result.errors == []
+    assert risk.controls == ["8.7", "8.1", "8.5", "8.2", "8.13"]
+    assert risk.control_evidence == {"8.7": "EDR", "8.1": "laptops", "8.5": "MFA", "8.2": "admin accounts",
+                                     "8.13": "backups"}
+    assert risk.title == ""  # no title and no description column
+
+
+def test_malformed_csv_row_is_reported_with_its_line_and_the_rest_kept(tmp_path: Path) -> None:
+    path = tmp_path / "plan.csv"
+    path.write_text("Risk ID,Action,Owner,Due,Annex A Control\n"
+                    "R-1,\"Enforce MFA, FIDO2 keys\",IT,31/01/2027,A 8.5\n"
+                    "R-2,\"Quarterly access review\nof production\",IT,31/03/2027,A 5.18\n"
+                    "R-3,Back up Azure, Google and Slack,IT,31/03/2027,A 8.13\n"
+                    "R-4,Patch monthly,IT,31/01/2027,A 8.8\n", encoding="utf-8")
+    loaded = load_file(path)
+    result = parse_register(Table(records=loaded.table or [], numbers=loaded.table_rows, overflow=loaded.table_overflow),
+                            "plan.csv")
+    assert result is not None and result.kind == "risk_treatment_plan"
+    assert [(a.risk_id, a.row) for a in result.actions] == [("R-1", 2), ("R-2", 3), ("R-4", 6)]
+    assert len(result.errors) == 1 and result.errors[0].row == 5 and "6 cells for 5 columns" in result.errors[0].message
+
+
+def test_soa_id_scheme_is_detected_per_file() -> None:
+    rows = [{"Control": f"A.5.{n}", "Applicable": "Yes"} for n in (1, 2, 3)]
+    assert parse_soa(rows, "soa.csv").id_scheme == "2022 with A. prefix"
+    assert [e.legacy_id for e in parse_soa(rows, "soa.csv").soa] == ["", "", ""]
+    rows = [{"Control": "A.9.2.5", "Applicable": "Yes"}, {"Control": "A.12.3.1", "Applicable": "Yes"}]
+    result = parse_soa(rows, "soa.csv")
+    assert result.id_scheme == "2013" and [e.control_id for e in result.soa] == ["5.18", "8.13"]
+    assert parse_soa([{"Control ID": "5.1", "Applicable": "Yes"}], "s.csv").id_scheme == "2022"
