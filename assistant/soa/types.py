@@ -13,7 +13,8 @@ LEGAL = "Legal/regulatory"
 CONTRACTUAL = "Contractual"
 BUSINESS = "Business requirement"
 BEST_PRACTICE = "Best practice"
-REASON_CODES: tuple[str, ...] = (RISK_TREATMENT, LEGAL, CONTRACTUAL, BUSINESS, BEST_PRACTICE)
+OTHER = "Other"  # a recorded management or board decision stated as the reason
+REASON_CODES: tuple[str, ...] = (RISK_TREATMENT, LEGAL, CONTRACTUAL, BUSINESS, BEST_PRACTICE, OTHER)
 
 
 @dataclass
