@@ -35,7 +35,8 @@ SOA_COLUMNS: dict[str, list[str]] = {
     "status": ["implementation status", "status", "implemented"],
     "justification": ["justification", "justification for inclusion exclusion", "rationale", "comments"],
     "linked_risks": ["linked risks", "risks", "risk ids", "related risks", "risk references"],
-    "documents": ["implementing documents", "documents", "evidence", "references", "policy procedure"],
+    "documents": ["implementing documents", "documents", "evidence", "references", "reference", "document reference",
+                  "document references", "policy procedure"],
     "owner": ["control owner", "owner"],
     "last_reviewed": ["last reviewed", "review date", "reviewed"],
 }

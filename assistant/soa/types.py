@@ -65,11 +65,12 @@ class DocumentLink:
     listed_in_soa: bool
     classification: str = ""
     review_date: str = ""
+    link: str = ""  # how it was linked: SoA reference (and how the id resolved), named in the SoA, cites the control…
 
     @property
     def label(self) -> str:
         where = "; ".join(self.sections)
-        return f"{self.source}" + (f" ({where})" if where else "")
+        return f"{self.source}" + (f" ({where})" if where else "") + (f" — {self.link}" if self.link else "")
 
 
 @dataclass
