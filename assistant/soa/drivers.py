@@ -34,12 +34,19 @@ _TEMPLATE = re.compile(
     re.I,
 )
 _LEGAL = re.compile(
-    r"\b(?:UK GDPR|EU GDPR|GDPR|PECR|NIS ?2?|DORA|HIPAA|SOX|PCI[ -]DSS|DPA \d{4}|ICO|HMRC|FCA|PRA|Ofcom)\b|"
+    r"\b(?:UK GDPR|EU GDPR|GDPR|PECR|NIS ?2|DORA|HIPAA|SOX|PCI[ -]DSS|DPA \d{4})\b|"
     r"\b(?:[A-Z][\w,]*\s+){1,5}Act(?:\s+\d{4})?\b|"
     r"\b(?:regulations?|the law|by law)\b"
 )
+# A regulator named is a driver only with what it demands ("report … to the ICO", "HMRC require"); "follows
+# ICO guidance" is not one.
+_REGULATOR = re.compile(
+    r"(?=.*\b(?:requir\w*|oblig\w*|must|mandat\w*|deadline|notif\w*|report\w*)\b)"
+    r".*?\b(ICO|HMRC|FCA|PRA|Ofcom|(?:the |our )?regulators?)\b",
+    re.I,
+)
 _LEGAL_CI = re.compile(
-    r"\b(?:regulator\w*|regulatory|statutory|statutes?|legislation|legally (?:required|bound|obliged)|"
+    r"\b(?:regulatory|statutory|statutes?|legislation|legally (?:required|bound|obliged)|"
     r"legal (?:requirement|obligation|duty|duties)\w*|(?:employment|data protection|privacy|company|tax) law|"
     r"right[- ]to[- ]work)\b",
     re.I,
@@ -63,7 +70,7 @@ _OTHER = re.compile(
     re.I,
 )
 _CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    (LEGAL, _LEGAL), (LEGAL, _LEGAL_CI), (CONTRACTUAL, _CONTRACT), (BUSINESS, _BUSINESS), (OTHER, _OTHER),
+    (LEGAL, _LEGAL), (LEGAL, _LEGAL_CI), (LEGAL, _REGULATOR), (CONTRACTUAL, _CONTRACT), (BUSINESS, _BUSINESS), (OTHER, _OTHER),
 )
 _CLAUSE_SPLIT = re.compile(r";\s+")
 MIN_TITLE_CHARS = 12  # a risk title shorter than this is too generic to count as named
@@ -123,7 +130,7 @@ def stated_drivers(text: str, risks: Mapping[str, str] | None = None) -> list[Dr
         for code, pattern in _CUES if not is_template(clause) else ():
             m = pattern.search(clause)
             if m:
-                candidates.append(Driver(code, clause, m.group(0).strip()))
+                candidates.append(Driver(code, clause, (m.group(m.lastindex) if m.lastindex else m.group(0)).strip()))
         for driver in candidates:
             if (driver.code, clause) not in seen:
                 seen.add((driver.code, clause))
