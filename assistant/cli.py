@@ -367,7 +367,7 @@ def soa_check(
                       + ", ".join(f"{n} {s}" for s, n in counts.items()))
         for f in report.findings:
             colour = {"high": "red", "medium": "yellow", "low": "cyan"}[f.severity]
-            console.print(f"\n[{colour}]{f.severity.upper()}[/{colour}] {f.control or '-'} [bold]{f.kind}[/bold]: "
+            console.print(f"\n{f.id} [{colour}]{f.severity.upper()}[/{colour}] {f.control or '-'} [bold]{f.kind}[/bold]: "
                           f"{escape(f.message)}")
             console.print(f"    [dim]fix:[/dim] {escape(f.fix)}")
             for e in f.evidence:

@@ -122,3 +122,24 @@ def front_matter_controls(front_matter: dict[str, Any], catalogue: Catalogue) ->
             if control.id not in ids:
                 ids.append(control.id)
     return ids
+
+
+# A document's own id: front matter, or a "Document ID: POL-001" line near the top of the text.
+DOCUMENT_ID_KEYS = ("document_id", "doc_id", "document_ref", "document_reference", "id", "ref", "reference")
+DOCUMENT_ID_VALUE = re.compile(r"^[A-Z][A-Z0-9]{1,9}(?:[-_/.][A-Z0-9]{1,10}){1,3}$")
+_DOCUMENT_ID_LINE = re.compile(
+    r"\b(?:document|doc|policy|procedure|standard)\s*(?:id|ref(?:erence)?|no\.?|number)\s*[:\-–]\s*\**\s*"
+    r"([A-Z][A-Z0-9]{1,9}(?:[-_/.][A-Z0-9]{1,10}){1,3})\b",
+    re.I,
+)
+
+
+def detect_document_id(front_matter: dict[str, Any], text: str) -> str:
+    """The document's own id ("POL-001"): front matter `document_id`/`id`/…, else a "Document ID: …" line in
+    the first 3,000 characters; "" when it states none."""
+    for key in DOCUMENT_ID_KEYS:
+        value = str(front_matter.get(key, "") or "").strip().upper()
+        if DOCUMENT_ID_VALUE.match(value):
+            return value
+    m = _DOCUMENT_ID_LINE.search(text[:3000])
+    return m.group(1).upper() if m else ""

@@ -20,6 +20,7 @@ from typing import Any
 from assistant.catalogue import normalise
 from assistant.soa.context import SoAContext
 from assistant.soa.draft import require_registers
+from assistant.soa.drivers import stated_drivers
 from assistant.soa.evidence import CitationBook, cite_soa_row, exclusion_evidence, linked_risk_ids
 from assistant.soa.sentences import reason_code
 from assistant.soa.types import RISK_TREATMENT, Evidence
@@ -49,6 +50,23 @@ KINDS: dict[str, tuple[str, str]] = {
 
 _IMPLEMENTED = re.compile(r"^(implemented|partially implemented|partial|in place|operational)", re.I)
 _NOT_APPLICABLE_STATUS = {"not applicable", "n a", "na", "excluded"}
+SYSTEMIC_MIN = 10  # a kind that hits at least this many rows…
+SYSTEMIC_SHARE = 0.5  # …and at least this share of the rows it applies to is one systemic finding
+# kind → which SoA rows it applies to (the share's denominator), what to call them, the systemic fix
+SYSTEMIC: dict[str, tuple[str, str]] = {
+    "implemented_without_document": ("implemented", "Add a documents or reference column to the SoA naming the "
+                                     "policy, procedure or record that implements each control (paths, titles or "
+                                     "document ids such as POL-001 from the document register)."),
+    "no_driver": ("applicable", "State each control's driver in the SoA: the risks it treats, or the legal, "
+                  "contractual or business requirement, with its source."),
+    "document_not_found": ("rows", "Add the referenced documents to the corpus, or list their ids with titles in a "
+                           "document register."),
+    "template_justification": ("rows", "Rewrite the justifications from each control's own evidence "
+                               "(`isms-assistant soa draft` proposes one per control)."),
+    "risk_link_mismatch": ("applicable", "Make the SoA's linked risks and the risk register (or treatment plan) agree."),
+    "unknown_control_id": ("rows", "Correct the ids to ISO/IEC 27001:2022 Annex A ids (see the catalogue)."),
+    "legacy_control_id": ("rows", "Migrate the SoA to ISO/IEC 27001:2022 ids."),
+}
 TEMPLATE_SIMILARITY = 0.85
 TEMPLATE_MIN_GROUP = 3
 _DATE_FORMATS = ("%Y-%m-%d", "%d %B %Y", "%d %b %Y", "%d/%m/%Y", "%B %Y")
@@ -65,6 +83,8 @@ class Finding:
     controls: list[str] = field(default_factory=list)  # every control concerned
     risks: list[str] = field(default_factory=list)
     document: str = ""  # source path, for findings about one document
+    quote: str = ""  # the SoA text the finding is about (the justification, a reference)
+    id: str = ""  # F1, F2… in report order (evidence inside a finding is numbered [1], [2]…)
 
     @property
     def title(self) -> str:
@@ -138,10 +158,14 @@ class _Checker:
 
     # -- helpers
     def add(self, kind: str, control: str, message: str, fix: str, book: CitationBook | None = None, *,
-            controls: list[str] | None = None, risks: list[str] | None = None, document: str = "") -> None:
+            controls: list[str] | None = None, risks: list[str] | None = None, document: str = "",
+            quote: str | None = None) -> None:
         severity = KINDS[kind][0]
+        entry = self.ctx.knowledge.soa.get(control)
+        if quote is None:
+            quote = entry.justification.strip()[:300] if entry is not None else ""
         self.findings.append(Finding(severity, kind, control, message, fix, book.items if book else [],
-                                     controls or ([control] if control else []), risks or [], document))
+                                     controls or ([control] if control else []), risks or [], document, quote))
 
     def soa_row(self, book: CitationBook, control_id: str) -> str:
         n = cite_soa_row(self.ctx, book, control_id)
@@ -231,14 +255,17 @@ class _Checker:
                      controls=mapped, risks=[rid])
 
     def drivers(self) -> None:
+        """`no_driver`: an applicable control with no linked risk, no reason in a reasons column and no driver
+        stated in its justification (template wording states none)."""
         ctx = self.ctx
+        titles = {rid: risk.title for rid, risk in ctx.knowledge.risks.items()}
         for cid, entry in ctx.knowledge.soa.items():
             if entry.applicable is not True:
                 continue
             risks = [r for r in linked_risk_ids(ctx, cid) if r in ctx.knowledge.risks]
             codes = {reason_code(r) for r in entry.reasons} - {None}
             other = codes - {RISK_TREATMENT}
-            if risks or other:
+            if risks or other or stated_drivers(entry.justification, titles):
                 continue
             book = CitationBook()
             ref = self.soa_row(book, cid)
@@ -246,7 +273,7 @@ class _Checker:
             reg_ref = ""
             if register and ctx.source_visible(register):
                 reg_ref = f" [{book.cite_register(register, 'Risk register', f'{len(ctx.knowledge.risks)} risks; none lists {cid}')}]"
-            stated = "states only 'Risk treatment' as its reason" if codes else "states no reason for selection"
+            stated = "states only 'Risk treatment' as its reason" if codes else "states no driver for selection"
             self.add("no_driver", cid, f"{cid} {entry.title} is applicable but no risk in the risk register links it"
                      f"{reg_ref} and the SoA {stated}{ref}.",
                      f"Link the risk(s) that {cid} treats in the risk register and the SoA, or record the driver "
@@ -310,27 +337,30 @@ class _Checker:
                      f"documents if the practice has stopped.", book, document=sources[0])
 
     def documents(self) -> None:
+        """`document_not_found`: a reference that is neither an indexed document (path, title, own id) nor a row
+        of a document register. `implemented_without_document`: an implemented control whose SoA row names no
+        document (column or justification) and no document cites the control."""
         ctx = self.ctx
         for cid, entry in ctx.knowledge.soa.items():
             if entry.applicable is False:
                 continue
             for name in entry.documents:
-                if ctx.resolve_document(name) is None:
+                if ctx.resolve_document(name) is None and ctx.document_id(name) is None:
                     book = CitationBook()
                     ref = self.soa_row(book, cid)
                     self.add("document_not_found", cid, f"The SoA lists “{name}” as implementing {cid}{ref}, but no "
-                             "such document is in the corpus.", "Add the document to the corpus or correct the "
-                             "reference.", book)
+                             "such document is in the corpus or in a document register.", "Add the document to the "
+                             "corpus (or to the document register) or correct the reference.", book, quote=name)
             if not _IMPLEMENTED.match(entry.status.strip()) or entry.documents:
                 continue
+            if ctx.named_documents(entry.justification) or self.candidates(cid):
+                continue  # the justification names its document, or a document cites the control
             book = CitationBook()
             ref = self.soa_row(book, cid)
-            candidates = self.candidates(cid)
-            fix = f"Name the policy, procedure or record that implements {cid} in the SoA"
-            fix += (" (documents that mention it: " + ", ".join(candidates) + ")") if candidates else \
-                ", or write one; until then the status should not be 'Implemented'"
             self.add("implemented_without_document", cid, f"{cid} {entry.title} is marked “{entry.status}” but the SoA "
-                     f"names no implementing document{ref}.", fix + ".", book)
+                     f"names no implementing document{ref} and no document in the corpus cites {cid}.",
+                     f"Name the policy, procedure or record that implements {cid} in the SoA, or write one; until "
+                     "then the status should not be 'Implemented'.", book)
 
     def templates(self) -> None:
         ctx = self.ctx
@@ -424,6 +454,44 @@ class _Checker:
                          risks=register_side + soa_side)
 
 
+def _eligible(ctx: SoAContext) -> dict[str, int]:
+    """How many SoA rows each systemic denominator counts."""
+    entries = list(ctx.knowledge.soa.values())
+    return {"rows": len(entries), "applicable": sum(1 for e in entries if e.applicable is True),
+            "implemented": sum(1 for e in entries if e.applicable is not False and _IMPLEMENTED.match(e.status.strip()))}
+
+
+def _systemic_finding(ctx: SoAContext, kind: str, members: list[Finding], eligible: int) -> Finding:
+    """One finding for a gap that runs through the SoA, listing every control it hits."""
+    rows, fix = SYSTEMIC[kind]
+    controls = list(dict.fromkeys(c for f in members for c in (f.controls or [f.control]) if c))
+    book = CitationBook()
+    source = ctx.register_source("soa")
+    refs = ""
+    if source is not None and ctx.source_visible(source):
+        refs = f" [{book.cite_register(source, 'Statement of Applicability', f'{eligible} {rows} rows')}]"
+    what = {"rows": "rows", "applicable": "applicable controls", "implemented": "implemented controls"}[rows]
+    title = KINDS[kind][1]
+    listed = ", ".join(controls) if controls else f"{len(members)} rows"
+    message = (f"Systemic: {len(members)} of {eligible} {what} in the SoA{refs} have the same gap ({title}): "
+               f"{listed}.")
+    return Finding(KINDS[kind][0], kind, "", message, fix, book.items, controls,
+                   list(dict.fromkeys(r for f in members for r in f.risks)), "", members[0].quote)
+
+
+def merge_systemic(ctx: SoAContext, findings: list[Finding]) -> list[Finding]:
+    """A kind that hits at least SYSTEMIC_MIN rows and SYSTEMIC_SHARE of the rows it applies to is one
+    finding listing the controls (an auditor writes one nonconformity, not one per row)."""
+    eligible = _eligible(ctx)
+    out = list(findings)
+    for kind, (rows, _fix) in SYSTEMIC.items():
+        members = [f for f in findings if f.kind == kind]
+        total = eligible[rows]
+        if len(members) >= SYSTEMIC_MIN and total and len(members) >= SYSTEMIC_SHARE * total:
+            out = [f for f in out if f.kind != kind] + [_systemic_finding(ctx, kind, members, total)]
+    return out
+
+
 def run_checks(ctx: SoAContext, as_of: date | None = None) -> CheckReport:
     """Run every check on the SoA, risk register and documents of one index generation."""
     require_registers(ctx)
@@ -439,10 +507,12 @@ def run_checks(ctx: SoAContext, as_of: date | None = None) -> CheckReport:
     checker.review_dates()
     checker.consistency()
     order = {cid: i for i, cid in enumerate(ctx.catalogue.controls)}
-    findings = sorted(checker.findings, key=lambda f: (SEVERITIES.index(f.severity), list(KINDS).index(f.kind),
-                                                       order.get(f.control, 999)))
+    findings = sorted(merge_systemic(ctx, checker.findings),
+                      key=lambda f: (SEVERITIES.index(f.severity), list(KINDS).index(f.kind), order.get(f.control, 999)))
+    for i, finding in enumerate(findings, start=1):
+        finding.id = f"F{i}"
     return CheckReport(findings=findings, as_of=as_of.isoformat(), clearance=ctx.clearance,
                        controls_in_soa=len(ctx.knowledge.soa), risks_checked=len(ctx.knowledge.risks), documents_checked=len(ctx.files))
 
 
-__all__ = ["CheckReport", "Finding", "KINDS", "SEVERITIES", "parse_date", "run_checks"]
+__all__ = ["CheckReport", "Finding", "KINDS", "SEVERITIES", "merge_systemic", "parse_date", "run_checks"]

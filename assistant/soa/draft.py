@@ -28,6 +28,7 @@ from assistant.errors import SoAAccessError
 from assistant.models import Chunk
 from assistant.registers import RiskRecord, SoAEntry
 from assistant.soa.context import SoAContext
+from assistant.soa.drivers import Driver, stated_drivers
 from assistant.soa.evidence import (
     CitationBook,
     DocumentEvidence,
@@ -120,12 +121,20 @@ def _risk_links(d: _Draft) -> list[RiskLink]:
     return risk_links
 
 
-def _stated_reasons(entry: SoAEntry | None) -> tuple[list[str], dict[str, str]]:
-    """Reason codes stated in the SoA, and where each came from ("soa")."""
+def _soa_drivers(ctx: SoAContext, entry: SoAEntry | None) -> list[Driver]:
+    """The drivers the SoA row's justification states in words."""
+    if entry is None:
+        return []
+    return stated_drivers(entry.justification, {rid: r.title for rid, r in ctx.knowledge.risks.items()})
+
+
+def _stated_reasons(entry: SoAEntry | None, drivers: list[Driver]) -> tuple[list[str], dict[str, str]]:
+    """Reason codes stated in the SoA (its reasons column, then the drivers its justification states), and
+    where each came from ("soa")."""
     reasons: list[str] = []
     origins: dict[str, str] = {}
-    for raw in entry.reasons if entry else []:
-        code = reason_code(raw)
+    codes = [reason_code(raw) for raw in (entry.reasons if entry else [])] + [d.code for d in drivers]
+    for code in codes:
         if code and code not in reasons:
             reasons.append(code)
             origins[code] = "soa"
@@ -155,7 +164,7 @@ def _document_links(d: _Draft, docs: list[DocumentEvidence]) -> list[DocumentLin
         doc_links.append(DocumentLink(
             doc.source, doc.title, headings, list(dict.fromkeys(nums)),
             doc.listed, str(d.ctx.files.get(doc.source, {}).get("classification", "")),
-            str(d.ctx.files.get(doc.source, {}).get("review_date", "")),
+            str(d.ctx.files.get(doc.source, {}).get("review_date", "")), doc.how,
         ))
     status = d.entry.status if d.entry else ""
     if not docs and (status or "").lower().startswith(("implemented", "partially")):
@@ -188,8 +197,10 @@ def _applicability_sentence(d: _Draft, applicable: bool | None) -> None:
                               f", owned by {owner}" if owner else "") + f"{d.soa_ref}.")
 
 
-def _risk_sentence(d: _Draft, risk_links: list[RiskLink], treating: list[RiskLink], reasons: list[str]) -> None:
-    """Sentence 2 of an included control: the risks it treats, or why it is selected without one."""
+def _risk_sentence(d: _Draft, risk_links: list[RiskLink], treating: list[RiskLink], reasons: list[str],
+                   quoted: bool = False) -> None:
+    """Sentence 2 of an included control: the risks it treats, or why it is selected without one (`quoted`:
+    the next sentence quotes the drivers the SoA states)."""
     cid = d.control.id
     if treating:
         named = [_risk_details(r) for r in treating[:MAX_RISKS_NAMED]]
@@ -202,7 +213,9 @@ def _risk_sentence(d: _Draft, risk_links: list[RiskLink], treating: list[RiskLin
     else:
         stated = [r for r in reasons if r != RISK_TREATMENT]
         reg_ref = d.register_ref()
-        if stated:
+        if stated and quoted and reg_ref:
+            d.sentences.append(f"No risk in the risk register lists {cid}{reg_ref}.")
+        elif stated:
             d.sentences.append(f"No risk in the risk register lists {cid}{reg_ref}; it is selected as "
                                f"{_join([r.lower() for r in stated])}{d.soa_ref or reg_ref}.")
         else:
@@ -224,9 +237,38 @@ def _excluded_risk_sentence(d: _Draft, risk_links: list[RiskLink]) -> None:
                            f"requires it{d.register_ref()}.")
 
 
+def _quotable(d: _Draft, drivers: list[Driver]) -> bool:
+    return bool(d.soa_ref) and any(x.code != RISK_TREATMENT for x in drivers)
+
+
+def _stated_driver_sentence(d: _Draft, drivers: list[Driver]) -> None:
+    """The drivers other than risk treatment that the SoA row states, quoted from it (up to two clauses)."""
+    if not _quotable(d, drivers):
+        return
+    quotes: list[str] = []
+    codes: list[str] = []
+    for driver in drivers:
+        if driver.code == RISK_TREATMENT:
+            continue
+        if driver.code not in codes:
+            codes.append(driver.code)
+        if driver.quote not in quotes and len(quotes) < 2:
+            quotes.append(driver.quote)
+    if quotes:
+        label = _join([c.lower() for c in codes])
+        d.sentences.append(f"The SoA states the {label} driver{'s' if len(codes) > 1 else ''}: "
+                           + " and ".join(f"“{_quote(q)}”" for q in quotes) + f"{d.soa_ref}.")
+
+
 def _document_sentences(d: _Draft, docs: list[DocumentEvidence]) -> None:
-    """Sentences 3–4 of an included control: a quote from each of the first two documents with one."""
-    for doc in [doc for doc in docs if doc.best.quote][:2]:
+    """Sentences 3–4 of an included control: a quote from each of the first two documents with one; when none
+    has a quotable sentence, the documents the SoA itself points to, by title."""
+    quoted = [doc for doc in docs if doc.best.quote][:2]
+    named = [doc for doc in docs if doc.listed]
+    if not quoted and named:
+        refs = [f"the {doc.title} [{d.book.cite_chunk(doc.best.chunk, 'section')}]" for doc in named[:2]]
+        d.sentences.append(f"It is implemented under {_join(refs)}, as the SoA states{d.soa_ref}.")
+    for doc in quoted:
         pick = doc.best
         n = d.book.cite_chunk(pick.chunk, "section", quote=pick.quote)
         where = pick.chunk.trail[-1] if pick.chunk.trail else ""
@@ -281,7 +323,8 @@ def draft_control(ctx: SoAContext, reference: str) -> SoADraft:
 
     risk_links = _risk_links(d)  # only rows the clearance may see
     treating = [r for r in risk_links if r.treatment != "Accept"]
-    reasons, origins = _stated_reasons(entry)  # stated in the SoA, plus drivers the evidence shows
+    soa_drivers = _soa_drivers(ctx, entry)
+    reasons, origins = _stated_reasons(entry, soa_drivers)  # stated in the SoA, plus drivers the evidence shows
     docs: list[DocumentEvidence] = []
     drivers: dict[str, tuple[Chunk, str]] = {}
     if applicable is not False:
@@ -296,9 +339,10 @@ def draft_control(ctx: SoAContext, reference: str) -> SoADraft:
     _applicability_sentence(d, applicable)
     doc_links: list[DocumentLink] = []
     if applicable is not False:
-        _risk_sentence(d, risk_links, treating, reasons)
+        _risk_sentence(d, risk_links, treating, reasons, _quotable(d, soa_drivers))
+        _stated_driver_sentence(d, soa_drivers)
         _document_sentences(d, docs)
-        _driver_sentences(d, drivers)
+        _driver_sentences(d, {k: v for k, v in drivers.items() if k not in {x.code for x in soa_drivers}})
         doc_links = _document_links(d, docs)
     else:
         _excluded_risk_sentence(d, risk_links)

@@ -72,6 +72,7 @@ class DocumentEvidence:
     title: str
     listed: bool
     picks: list[SectionPick]
+    how: str = ""  # how the document was linked to the control
 
     @property
     def best(self) -> SectionPick:
@@ -130,14 +131,26 @@ def best_sentence(ctx: SoAContext, chunks: list[tuple[float, Chunk]], control: C
     return (best[1], best[2]) if best else None
 
 
-def _listed_sources(ctx: SoAContext, entry: SoAEntry | None) -> list[str]:
-    """The SoA's "Implementing Documents" of the control that resolve to visible indexed sources."""
-    listed_sources: list[str] = []
+def listed_links(ctx: SoAContext, entry: SoAEntry | None) -> dict[str, str]:
+    """Documents the SoA row itself points to, visible to the clearance → how: its documents/reference column
+    (a path, title or document id resolved through the document's own id or the document register) and the
+    documents its justification names by title."""
+    links: dict[str, str] = {}
     for name in entry.documents if entry else []:
         source = ctx.resolve_document(name)
-        if source and source not in listed_sources and ctx.source_visible(source):
-            listed_sources.append(source)
-    return listed_sources
+        if not source or source in links or not ctx.source_visible(source):
+            continue
+        found = ctx.document_id(name)
+        if found is None or found.source != source:
+            links[source] = "listed in the SoA"
+        elif found.how == "document":
+            links[source] = f"SoA reference {found.doc_id}, the document's own id"
+        else:
+            links[source] = f"SoA reference {found.doc_id}, resolved through the document register ({found.title})"
+    for source in ctx.named_documents(entry.justification if entry else ""):
+        if source not in links and ctx.source_visible(source):
+            links[source] = "named in the SoA justification"
+    return links
 
 
 def _candidate_sources(ctx: SoAContext, control: Control, listed_sources: list[str], hits: list[Chunk]) -> list[str]:
@@ -200,10 +213,23 @@ def _document_evidence(ctx: SoAContext, control: Control, source: str, listed: b
     return DocumentEvidence(source, ctx.title_of(source), listed, picks)
 
 
+def _how_found(ctx: SoAContext, control: Control, source: str, hit_ids: set[str]) -> str:
+    """Why a document the SoA does not point to was linked: it cites the control, or retrieval found it."""
+    for chunk in ctx.sections(source):
+        if control.id in chunk.doc_controls:
+            return f"declares {control.id} in its metadata"
+        if control.id in chunk.controls and explicit_id(" ".join(chunk.trail) + " " + chunk.text, control):
+            return f"cites {control.id} ({chunk.trail[-1] if chunk.trail else chunk.title})"
+    if any(c.id in hit_ids for c in ctx.sections(source)):
+        return "retrieved for the control's name"
+    return "names the control"
+
+
 def implementing_documents(ctx: SoAContext, control: Control, entry: SoAEntry | None,
                            hits: list[Chunk]) -> list[DocumentEvidence]:
     """Documents (and their best sections) that implement the control, visible to the clearance."""
-    listed_sources = _listed_sources(ctx, entry)
+    links = listed_links(ctx, entry)
+    listed_sources = list(links)
     name_tokens = token_set(" ".join([control.title, *control.aliases]))
     just_tokens = token_set(entry.justification) if entry else set()
     hit_rank = {c.id: i for i, c in enumerate(hits)}
@@ -212,6 +238,7 @@ def implementing_documents(ctx: SoAContext, control: Control, entry: SoAEntry | 
         scored = _scored_sections(ctx, control, source, name_tokens, just_tokens, hit_rank)
         doc = _document_evidence(ctx, control, source, source in listed_sources, scored, name_tokens | just_tokens)
         if doc is not None:
+            doc.how = links.get(source) or _how_found(ctx, control, source, set(hit_rank))
             docs.append(doc)
     docs.sort(key=lambda d: (not d.listed, -d.best.score))
     listed_docs = [d for d in docs if d.listed]

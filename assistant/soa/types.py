@@ -13,7 +13,8 @@ LEGAL = "Legal/regulatory"
 CONTRACTUAL = "Contractual"
 BUSINESS = "Business requirement"
 BEST_PRACTICE = "Best practice"
-REASON_CODES: tuple[str, ...] = (RISK_TREATMENT, LEGAL, CONTRACTUAL, BUSINESS, BEST_PRACTICE)
+OTHER = "Other"  # a recorded management or board decision stated as the reason
+REASON_CODES: tuple[str, ...] = (RISK_TREATMENT, LEGAL, CONTRACTUAL, BUSINESS, BEST_PRACTICE, OTHER)
 
 
 @dataclass
@@ -64,11 +65,12 @@ class DocumentLink:
     listed_in_soa: bool
     classification: str = ""
     review_date: str = ""
+    link: str = ""  # how it was linked: SoA reference (and how the id resolved), named in the SoA, cites the control…
 
     @property
     def label(self) -> str:
         where = "; ".join(self.sections)
-        return f"{self.source}" + (f" ({where})" if where else "")
+        return f"{self.source}" + (f" ({where})" if where else "") + (f" — {self.link}" if self.link else "")
 
 
 @dataclass

@@ -76,10 +76,12 @@ if not shown:
 icons = {"high": ":material/error:", "medium": ":material/warning:", "low": ":material/info:"}
 colours = {"high": "red", "medium": "orange", "low": "blue"}
 for f in shown:
-    where = f.control or f.document or "SoA"
-    with st.expander(f":{colours[f.severity]}[{f.severity.upper()}] {md_escape(where)} — {md_escape(f.title)}",
-                     icon=icons[f.severity]):
+    where = f.control or f.document or ("SoA-wide" if len(f.controls) > 1 else "SoA")
+    with st.expander(f"{md_escape(f.id)} :{colours[f.severity]}[{f.severity.upper()}] {md_escape(where)} — "
+                     f"{md_escape(f.title)}", icon=icons[f.severity]):
         st.markdown(md_escape(f.message))
+        if f.quote:
+            st.markdown(f"> {md_escape(f.quote)}")
         st.markdown(f"**Suggested fix:** {md_escape(f.fix)}")
         for ev in f.evidence:
             quote = f"  \n> {md_escape(ev.quote or ev.text[:300])}" if (ev.quote or ev.text) else ""
