@@ -18,6 +18,7 @@ from datetime import date, datetime
 from typing import Any
 
 from assistant.catalogue import normalise
+from assistant.registers import SoAEntry
 from assistant.soa.context import SoAContext
 from assistant.soa.draft import require_registers
 from assistant.soa.drivers import stated_drivers
@@ -254,6 +255,15 @@ class _Checker:
                      f"controls{ref}.", "Migrate to the 2022 ids: " + "; ".join(parts) + ".", book,
                      controls=mapped, risks=[rid])
 
+    def soa_risk_links(self, entry: SoAEntry) -> list[str]:
+        """The risks an SoA row links: its linked-risks column, then risk ids its justification names
+        ("Treats RSK-08" where the column is empty)."""
+        links = list(entry.linked_risks)
+        titles = {rid: risk.title for rid, risk in self.ctx.knowledge.risks.items()}
+        for driver in stated_drivers(entry.justification, titles):
+            links += [r for r in driver.risks if r not in links]
+        return links
+
     def drivers(self) -> None:
         """`no_driver`: an applicable control with no linked risk, no reason in a reasons column and no driver
         stated in its justification (template wording states none)."""
@@ -437,8 +447,9 @@ class _Checker:
                          book, risks=unknown)
             if entry.applicable is not True:
                 continue
-            register_side = [r for r in ctx.knowledge.risks_by_control.get(cid, []) if r not in entry.linked_risks]
-            soa_side = [r for r in entry.linked_risks if r in ctx.knowledge.risks and cid not in ctx.knowledge.risks[r].controls]
+            soa_links = self.soa_risk_links(entry)
+            register_side = [r for r in ctx.knowledge.risks_by_control.get(cid, []) if r not in soa_links]
+            soa_side = [r for r in soa_links if r in ctx.knowledge.risks and cid not in ctx.knowledge.risks[r].controls]
             if register_side or soa_side:
                 book = CitationBook()
                 ref = self.soa_row(book, cid)
