@@ -284,6 +284,34 @@ def test_soa_edit_approve_and_export(monkeypatch, writable_index: Path, tmp_path
 
 
 @pytest.mark.integration
+def test_soa_picker_opens_2013_ids_names_and_clicked_rows(monkeypatch, writable_index: Path, tmp_path: Path) -> None:
+    at = app_test(monkeypatch, writable_index, tmp_path, role="isms-lead")
+    at.switch_page("pages/soa.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.text_input(key="soa_find").set_value("A.12.3.1").run()  # 2013 id → 8.13
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="soa_open").value == "8.13"
+    assert at.subheader[0].value == "8.13 Information backup"
+    at.text_input(key="soa_find").set_value("secure authentication").run()  # a name
+    assert at.selectbox(key="soa_open").value == "8.5"
+    at.text_input(key="soa_find").set_value("sourdough bread").run()
+    assert any("No Annex A control matches" in i.value for i in at.info)
+    at.selectbox(key="soa_open").set_value("5.1").run()  # the picker still works after a search
+    assert at.subheader[0].value.startswith("5.1 ")
+    # the justification is shown once (in the editor's form), the table shows the columns that matter
+    text = at.text_area(key="soa_text_5.1").value
+    assert sum(m.value.count(text[:60]) for m in at.markdown) == 0
+    table = at.dataframe[0]
+    assert list(table.proto.column_order) == ["control", "title", "applicability", "status", "findings"]
+    # a row click opens that control (selection state set as the browser would)
+    row = list(table.value["control"]).index("7.4")
+    at.session_state["soa_table"] = {"selection": {"rows": [row], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="soa_open").value == "7.4"
+
+
+@pytest.mark.integration
 def test_audit_readiness_lists_findings_linked_to_controls(monkeypatch, writable_index: Path, tmp_path: Path) -> None:
     at = app_test(monkeypatch, writable_index, tmp_path, role="isms-lead")
     at.switch_page("pages/audit.py").run()

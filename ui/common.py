@@ -167,15 +167,8 @@ def role_badge(user: User) -> str:
 
 
 # ---------------------------------------------------------------------------- SoA drafts (assistant.soa)
-@st.cache_data(show_spinner=False, max_entries=2000)
-def _generated_draft(index_dir: str, generation: int, role: str, control_id: str) -> SoADraft:
-    return get_assistant().draft_soa([control_id], role=role, history=False)[0]
-
-
 def control_draft(control_id: str, role: str, with_history: bool = True) -> SoADraft:
     """The control chain (SoA row, linked risks, implementing documents, justification with citations)
-    within the role's clearance; stored edits and approvals overlaid. Generated drafts are cached per
-    index generation; each call returns a private copy."""
-    assistant = get_assistant()
-    draft = _generated_draft(str(assistant.settings.index_dir), assistant.index_generation(), role, control_id)
-    return assistant.with_soa_history(draft) if with_history else draft
+    within the role's clearance; stored edits and approvals overlaid (the facade caches generated drafts
+    per index generation and role; each call returns a private copy)."""
+    return get_assistant().draft_soa([control_id], role=role, history=with_history)[0]

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Integer, String, Text, select
+from sqlalchemy import Integer, String, Text, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from assistant.config import Settings
@@ -144,6 +144,11 @@ class SoAStore:
             row = session.scalars(select(_EventRow).where(_EventRow.control_id == control_id)
                                   .order_by(_EventRow.id.desc()).limit(1)).first()
             return _event(row) if row else None
+
+    def last_event_id(self) -> int:
+        """Id of the newest event of any control (0 when none): it changes with every edit or approval."""
+        with Session(self.engine) as session:
+            return session.scalar(select(func.max(_EventRow.id))) or 0
 
     def controls(self) -> list[str]:
         with Session(self.engine) as session:

@@ -58,31 +58,54 @@ elif findings_filter == "Without findings":
 if states:
     view = view[view["text"].isin(states)]
 
-st.dataframe(
-    view, hide_index=True, width="stretch", height=320,
+# the columns that matter; theme, owner, worst finding and who edited show when a control is opened
+clicked = st.dataframe(
+    view, hide_index=True, width="stretch", height=320, key="soa_table",
+    on_select="rerun", selection_mode="single-row",
+    column_order=["control", "title", "applicability", "status", "findings"],
     column_config={
         "control": st.column_config.TextColumn("Control", width="small"),
-        "title": st.column_config.TextColumn("Title", width="large"),
-        "theme": st.column_config.TextColumn("Theme"),
+        "title": st.column_config.TextColumn("Name", width="large"),
         "applicability": st.column_config.TextColumn("Applicability"),
         "status": st.column_config.TextColumn("Status"),
-        "owner": st.column_config.TextColumn("Owner"),
-        "findings": st.column_config.NumberColumn("Findings", help="audit-readiness findings for this control"),
-        "worst": st.column_config.TextColumn("Worst", help="the most severe finding"),
-        "text": st.column_config.TextColumn("Text", help="generated / edited / approved"),
-        "by": st.column_config.TextColumn("By"),
+        "findings": st.column_config.NumberColumn("Findings", width="small",
+                                                  help="audit-readiness findings for this control"),
     },
 )
 st.caption(f"{len(view)} of {len(table)} controls · "
-           f"{(table['text'] == 'approved').sum()} approved · {(table['text'] == 'edited').sum()} edited")
+           f"{(table['text'] == 'approved').sum()} approved · {(table['text'] == 'edited').sum()} edited · "
+           "click a row to open the control")
 
 # ---------------------------------------------------------------------------- one control
 options = list(view["control"]) or list(table["control"])
+
+
+def open_control(control_id: str, source: str, value: str) -> None:
+    """Open `control_id` once per new `value` of `source` (a link, a row click, a search)."""
+    if st.session_state.get(f"soa_used_{source}") != value:
+        st.session_state[f"soa_used_{source}"] = value
+        st.session_state["soa_open"] = control_id
+
+
 wanted = st.query_params.get("control")  # links from the Audit readiness page: ?control=7.4
-if wanted in options and st.session_state.get("soa_link_used") != wanted:
-    st.session_state["soa_open"] = wanted
-    st.session_state["soa_link_used"] = wanted
-if st.session_state.get("soa_open") not in options:
+if wanted in catalogue.controls:
+    open_control(wanted, "link", wanted)
+selected_rows = clicked.selection.rows if clicked else []
+if selected_rows and selected_rows[0] < len(view):
+    row_id = str(view.iloc[selected_rows[0]]["control"])
+    open_control(row_id, "row", row_id)
+query = st.text_input("Find a control", key="soa_find", placeholder="8.13, A.12.3.1 (2013) or a name such as backup",
+                      help="A 2022 id, a 2013 id (mapped to its 2022 control) or a control name or alias")
+if query.strip():
+    found = assistant.find_controls(query)
+    if found:
+        open_control(found[0].id, "find", query)
+    else:
+        st.info(f"No Annex A control matches {query!r}.")
+opened = st.session_state.get("soa_open")
+if opened in catalogue.controls and opened not in options:
+    options = [opened, *options]  # opened by id, link or click although the filters hide it
+if opened not in options:
     st.session_state["soa_open"] = options[0]
 cid = st.selectbox("Open control", options, key="soa_open",
                    format_func=lambda c: catalogue.controls[c].label)
@@ -94,7 +117,7 @@ with st.spinner(f"Drafting {cid} from the risks and documents…"):
 st.subheader(control.label)
 colour = {True: "green", False: "orange", None: "gray"}[draft.applicable]
 st.markdown(
-    f":{colour}-badge[{md_escape(draft.applicability)}] · status **{md_escape(draft.status or '—')}** · owner "
+    f":{colour}-badge[{md_escape(draft.applicability)}] · {md_escape(control.theme)} · status **{md_escape(draft.status or '—')}** · owner "
     f"**{md_escape(draft.owner or '—')}** · reasons " + (", ".join(md_escape(r) for r in draft.reasons) or "none stated")
 )
 st.caption(f"Text: {md_escape(draft.provenance.label)}")
@@ -118,8 +141,9 @@ with evidence_col:
             f" **\\[{r.n}\\]**" for r in draft.risks))
 
 with text_col:
-    st.markdown("**Justification**")
-    st.markdown(md_escape(draft.justification))
+    if not editor:  # the editor sees the text once, in the form below
+        st.markdown("**Justification**")
+        st.markdown(md_escape(draft.justification))
     if draft.soa_justification and draft.soa_justification != draft.justification:
         with st.expander("What the SoA says today"):
             st.markdown(md_escape(draft.soa_justification))
@@ -166,15 +190,12 @@ st.subheader("Download the SoA")
 export_ids = list(view["control"])
 st.caption(f"Exports the {len(export_ids)} controls in the table above (change the filters to export fewer), "
            "with approved and edited texts as stored, and the rest drafted from the evidence you may see.")
-key = (str(assistant.settings.index_dir), assistant.index_generation(), user.role, tuple(export_ids))
+key = (str(assistant.settings.index_dir), assistant.index_generation(), assistant.soa_history_version(),
+       user.role, tuple(export_ids))
 if st.button(f"Prepare export ({len(export_ids)} controls)", icon=":material/download:", key="soa_prepare"):
-    bar = st.progress(0.0, text="Drafting…")
-    drafts = []
-    for i, export_cid in enumerate(export_ids, start=1):
-        drafts.append(control_draft(export_cid, user.role))
-        bar.progress(i / len(export_ids), text=f"Drafted {i} of {len(export_ids)}: {export_cid}")
-    st.session_state["soa_export"] = {"key": key, **assistant.export_soa(drafts)}
-    bar.empty()
+    with st.spinner(f"Drafting {len(export_ids)} controls…"):  # one facade call: drafts cached per generation
+        st.session_state["soa_export"] = {"key": key, **assistant.export_soa(assistant.draft_soa(export_ids,
+                                                                                                 role=user.role))}
 export = st.session_state.get("soa_export")
 if export and export["key"] == key:
     d1, d2, d3 = st.columns(3)
