@@ -155,3 +155,48 @@ def test_sign_in_checks_the_users_file_and_locks_a_name_out(tmp_path: Path) -> N
         assert app.sign_in(users, "olga", "wrong") is None
     with pytest.raises(TooManySignIns, match="Too many failed sign-ins"):
         app.sign_in(users, "olga", "olga-password")  # locked out even with the right password
+
+
+@pytest.mark.integration
+def test_soa_drafts_are_cached_but_never_stale(app: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from assistant.soa import draft as draft_module
+
+    first = app.draft_soa(role="isms-lead")
+    assert len(first) == 93
+    started = time.perf_counter()
+    again = app.draft_soa(role="isms-lead")
+    files = app.export_soa(again)
+    assert time.perf_counter() - started < 3.0 and files["xlsx"][:2] == b"PK"  # the 93-control export, cached
+    assert [d.justification for d in again] == [d.justification for d in first]
+    assert app.draft_soa(["A.12.3.1"], role="isms-lead")[0].control_id == "8.13"  # 2013 ids resolve
+
+    # an edit, then an approval, shows at once; the cached generated draft is not changed by the overlay
+    before = app.soa_history_version()
+    draft = app.draft_soa(["6.3"], role="isms-lead")[0]
+    app.save_soa_edit(draft, "dan", justification="Edited text.", applicability="Applicable", status="Implemented",
+                      owner="Dan", reasons=[])
+    assert app.soa_history_version() > before
+    assert app.draft_soa(["6.3"], role="isms-lead")[0].justification == "Edited text."
+    app.save_soa_edit(app.draft_soa(["6.3"], role="isms-lead")[0], "dan", justification="Edited text.",
+                      applicability="Applicable", status="Implemented", owner="Dan", reasons=[], approve=True)
+    shown = app.draft_soa(role="isms-lead")
+    assert {d.control_id: d for d in shown}["6.3"].provenance.state == "approved"
+    assert app.draft_soa(["6.3"], role="isms-lead", history=False)[0].justification == draft.justification
+
+    # a re-ingest publishes a new generation: everything is drafted afresh
+    drafted: list[str] = []
+    real = draft_module.draft_controls
+
+    def counting(ctx, refs=None):  # noqa: ANN001, ANN202
+        drafted.extend(refs or [])
+        return real(ctx, refs)
+
+    monkeypatch.setattr(draft_module, "draft_controls", counting)
+    app.draft_soa(["5.1"], role="isms-lead")
+    assert drafted == []  # cached
+    monkeypatch.setattr(Assistant, "index_generation", lambda self: 999)
+    app.draft_soa(["5.1"], role="isms-lead")
+    assert drafted == ["5.1"]
+    assert all(key[0] == 999 for key in app._draft_cache)  # the old generation's drafts are dropped
