@@ -80,7 +80,7 @@ class Assistant:
         self._lock = threading.Lock()
         self._llm_client: LLMClient | None = None
         # generated SoA drafts per (index generation, role, LLM on/off, day); stored edits are overlaid on copies
-        self._draft_cache: dict[tuple[int, str, bool, str], dict[str, SoADraft]] = {}
+        self._draft_cache: dict[tuple[int, str, str], dict[str, SoADraft]] = {}
 
     # ------------------------------------------------------------------ index
     @property
@@ -242,41 +242,41 @@ class Assistant:
                   history: bool = True) -> list[SoADraft]:
         """SoA drafts (all 93 controls when `controls` is empty; ids, 2013 ids or names; unknown → ValueError).
         Grounded with citations; rewritten by the LLM when one is configured (or `llm=True`) and its text
-        passes verification; stored edits/approvals overlaid when `history`. Generated drafts are cached per
-        index generation, role and day; the history is read on every call, so an edit or approval shows at once
-        and a re-ingest (new generation) drafts afresh. Each call returns private copies."""
+        passes verification; stored edits/approvals overlaid when `history`. Grounded drafts are cached per
+        index generation, role and day (the LLM rewrite is asked on every call); the history is read on every
+        call, so an edit or approval shows at once and a re-ingest (new generation) drafts afresh. Each call
+        returns private copies."""
         import copy
 
         from assistant.database import database_exists
+        from assistant.soa.rewrite import llm_rewrite
         from assistant.soa.store import SoAStore
 
         wanted = [self.catalogue.resolve(c).id for c in controls] if controls else list(self.catalogue.controls)
-        cached = self._generated_drafts(list(dict.fromkeys(wanted)), role, llm)
+        cached = self._grounded_drafts(list(dict.fromkeys(wanted)), role)
         drafts = [copy.deepcopy(cached[cid]) for cid in dict.fromkeys(wanted)]
+        if self.use_llm(llm):
+            ctx = self.soa_context(role)
+            drafts = [llm_rewrite(ctx, d, self.llm_client) for d in drafts]
         if history and database_exists(SoAStore.url_for(self.settings)):  # else nothing stored: no empty file made
             drafts = [self._soa_history.apply(d) for d in drafts]
         return drafts
 
-    def _generated_drafts(self, control_ids: list[str], role: str | None, llm: bool | None) -> dict[str, SoADraft]:
-        """The cached generated drafts of this generation and role, drafting the missing ones in one pass."""
+    def _grounded_drafts(self, control_ids: list[str], role: str | None) -> dict[str, SoADraft]:
+        """The cached grounded drafts of this generation and role, drafting the missing ones in one pass."""
         from datetime import date
 
         from assistant.soa.draft import draft_controls
-        from assistant.soa.rewrite import llm_rewrite
-
         role = role or self.settings.default_role
-        use_llm = self.use_llm(llm)
-        key = (self.index_generation(), role, use_llm, date.today().isoformat())
+        key = (self.index_generation(), role, date.today().isoformat())
         with self._lock:
-            for old in [k for k in self._draft_cache if k[0] != key[0] or k[3] != key[3]]:
+            for old in [k for k in self._draft_cache if k[0] != key[0] or k[2] != key[2]]:
                 del self._draft_cache[old]  # an older generation or day is never served again
             cache = self._draft_cache.setdefault(key, {})
         missing = [cid for cid in control_ids if cid not in cache]
         if missing:
             ctx = self.soa_context(role)
             fresh = draft_controls(ctx, missing)
-            if use_llm:
-                fresh = [llm_rewrite(ctx, d, self.llm_client) for d in fresh]
             cache.update({d.control_id: d for d in fresh})
         return cache
 
