@@ -21,7 +21,6 @@ from assistant.catalogue import normalise
 from assistant.registers import SoAEntry
 from assistant.soa.context import SoAContext
 from assistant.soa.draft import require_registers
-from assistant.soa.drivers import stated_drivers
 from assistant.soa.evidence import CitationBook, cite_soa_row, exclusion_evidence, linked_risk_ids
 from assistant.soa.sentences import reason_code
 from assistant.soa.types import RISK_TREATMENT, Evidence
@@ -259,8 +258,7 @@ class _Checker:
         """The risks an SoA row links: its linked-risks column, then risk ids its justification names
         ("Treats RSK-08" where the column is empty)."""
         links = list(entry.linked_risks)
-        titles = {rid: risk.title for rid, risk in self.ctx.knowledge.risks.items()}
-        for driver in stated_drivers(entry.justification, titles):
+        for driver in self.ctx.stated_drivers(entry):
             links += [r for r in driver.risks if r not in links]
         return links
 
@@ -268,14 +266,13 @@ class _Checker:
         """`no_driver`: an applicable control with no linked risk, no reason in a reasons column and no driver
         stated in its justification (template wording states none)."""
         ctx = self.ctx
-        titles = {rid: risk.title for rid, risk in ctx.knowledge.risks.items()}
         for cid, entry in ctx.knowledge.soa.items():
             if entry.applicable is not True:
                 continue
             risks = [r for r in linked_risk_ids(ctx, cid) if r in ctx.knowledge.risks]
             codes = {reason_code(r) for r in entry.reasons} - {None}
             other = codes - {RISK_TREATMENT}
-            if risks or other or stated_drivers(entry.justification, titles):
+            if risks or other or ctx.stated_drivers(entry):
                 continue
             book = CitationBook()
             ref = self.soa_row(book, cid)

@@ -16,7 +16,8 @@ from assistant.index.store import Generation
 from assistant.ingest.metadata import DOCUMENT_ID_VALUE, detect_document_id
 from assistant.knowledge import Knowledge
 from assistant.models import Chunk
-from assistant.registers import RegisterResult
+from assistant.registers import RegisterResult, SoAEntry
+from assistant.soa.drivers import Driver, stated_drivers
 from assistant.soa.sentences import token_set
 
 SearchFn = Callable[[str, int], list[Chunk]]
@@ -83,6 +84,7 @@ class SoAContext:
     _token_cache: dict[str, set[str]] = field(default_factory=dict, init=False, repr=False)
     _by_id: dict[str, Chunk] = field(default_factory=dict, init=False, repr=False)
     _idf: dict[str, float] = field(default_factory=dict, init=False, repr=False)
+    _drivers: dict[tuple[str, str], list[Driver]] = field(default_factory=dict, init=False, repr=False)
     _doc_ids: dict[str, DocumentId] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -101,6 +103,16 @@ class SoAContext:
         )
 
     # -- visibility
+    def stated_drivers(self, entry: SoAEntry | None) -> list[Driver]:
+        """The drivers an SoA row's justification states in words (risk titles from the register)."""
+        if entry is None:
+            return []
+        key = (entry.control_id, entry.justification)
+        if key not in self._drivers:
+            titles = {rid: risk.title for rid, risk in self.knowledge.risks.items()}
+            self._drivers[key] = stated_drivers(entry.justification, titles)
+        return self._drivers[key]
+
     def visible(self, chunk: Chunk | None) -> bool:
         return chunk is not None and chunk.class_rank <= self.clearance
 

@@ -28,7 +28,7 @@ from assistant.errors import SoAAccessError
 from assistant.models import Chunk
 from assistant.registers import RiskRecord, SoAEntry
 from assistant.soa.context import SoAContext
-from assistant.soa.drivers import Driver, stated_drivers
+from assistant.soa.drivers import Driver
 from assistant.soa.evidence import (
     CitationBook,
     DocumentEvidence,
@@ -119,13 +119,6 @@ def _risk_links(d: _Draft) -> list[RiskLink]:
         risk_links.append(RiskLink(risk.risk_id, risk.title, risk.level, risk.score, risk.treatment, risk.owner,
                                    risk.status, n))
     return risk_links
-
-
-def _soa_drivers(ctx: SoAContext, entry: SoAEntry | None) -> list[Driver]:
-    """The drivers the SoA row's justification states in words."""
-    if entry is None:
-        return []
-    return stated_drivers(entry.justification, {rid: r.title for rid, r in ctx.knowledge.risks.items()})
 
 
 def _stated_reasons(entry: SoAEntry | None, drivers: list[Driver]) -> tuple[list[str], dict[str, str]]:
@@ -323,7 +316,7 @@ def draft_control(ctx: SoAContext, reference: str) -> SoADraft:
 
     risk_links = _risk_links(d)  # only rows the clearance may see
     treating = [r for r in risk_links if r.treatment != "Accept"]
-    soa_drivers = _soa_drivers(ctx, entry)
+    soa_drivers = ctx.stated_drivers(entry)
     reasons, origins = _stated_reasons(entry, soa_drivers)  # stated in the SoA, plus drivers the evidence shows
     docs: list[DocumentEvidence] = []
     drivers: dict[str, tuple[Chunk, str]] = {}
