@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +12,12 @@ import pytest
 
 from assistant.evaluation.harness import (
     EvalError,
+    ask_in_conversation,
     build_table,
     evaluate,
     expand_baselines,
     load_questions,
+    with_history,
 )
 from assistant.evaluation.metrics import METRIC_KEYS
 
@@ -49,6 +52,8 @@ def check_metrics(m: dict[str, Any], n: int) -> None:
             continue
         if key.startswith("latency"):
             assert m[key] > 0
+        elif key.startswith("answer_chars"):
+            assert m[key] >= 0
         else:
             assert 0.0 <= m[key] <= 1.0, (key, m[key])
 
@@ -102,7 +107,7 @@ def test_evaluate_with_stub_systems(tmp_path: Path) -> None:
     questions = load_questions(write_jsonl(tmp_path / "q.jsonl", TINY_QUESTIONS))
     seen_roles: list[str | None] = []
 
-    def stub(question: str, role: str | None) -> dict[str, Any]:
+    def stub(question: str, role: str | None, turns: Sequence[str]) -> dict[str, Any]:
         seen_roles.append(role)
         if "carpets" in question:
             return {"answer": "not covered", "abstained": True, "citations": []}
@@ -136,6 +141,38 @@ def test_evaluate_with_stub_systems(tmp_path: Path) -> None:
     assert build_table(report).row_count == 3  # dev, holdout, all × one system
 
 
+def test_turns_asks_and_answer_length(tmp_path: Path) -> None:
+    """Multi-turn items reach the system with their earlier turns; an ask counts as answered when any of its
+    terms is in the answer; answer length percentiles are over answered, answerable questions."""
+    rows = [
+        {"id": "M1", "question": "and who do I tell?", "turns": ["I lost my laptop, what now?"],
+         "expected_terms": ["Service Desk", "1 hour"],
+         "asks": [{"ask": "who", "terms": ["Service Desk", "security@"]}, {"ask": "when", "terms": ["1 hour"]}],
+         "split": "dev"},
+        {"id": "M2", "question": "How long is a password?", "expected_terms": ["14"],
+         "asks": [{"ask": "what", "terms": ["14"]}], "split": "holdout"},
+    ]
+    questions = load_questions(write_jsonl(tmp_path / "q.jsonl", rows))
+    assert questions[0].turns == ["I lost my laptop, what now?"] and questions[1].turns == []
+    seen: list[tuple[str, list[str]]] = []
+
+    def stub(question: str, role: str | None, turns: Sequence[str]) -> dict[str, Any]:
+        seen.append((question, list(turns)))
+        return {"answer": "Tell the Service Desk [1]." if turns else "x" * 40, "abstained": False}
+
+    report = evaluate({"stub": stub}, questions, warmup=False)
+    assert seen == [("and who do I tell?", ["I lost my laptop, what now?"]), ("How long is a password?", [])]
+    assert report["ask_coverage"] == pytest.approx(1 / 3)  # who answered; when and what not
+    assert report["ask_coverage_by_kind"] == {"what": 0.0, "when": 0.0, "who": 1.0}
+    assert report["answer_chars_p50"] == pytest.approx((len("Tell the Service Desk [1].") + 40) / 2)
+    joined: list[str] = []
+    with_history(lambda q, role: joined.append(q))("and who?", None, ["lost laptop"])
+    assert joined == ["lost laptop and who?"]
+    bad = write_jsonl(tmp_path / "bad.jsonl", [{"id": "B", "question": "q", "asks": [{"ask": "who"}]}])
+    with pytest.raises(EvalError, match="no terms"):
+        load_questions(bad)
+
+
 # ----------------------------------------------------------------------------- real index
 
 @pytest.mark.integration
@@ -144,9 +181,9 @@ def test_harness_on_sample_index(assistant, tmp_path: Path) -> None:  # noqa: AN
 
     questions = load_questions(write_jsonl(tmp_path / "q.jsonl", TINY_QUESTIONS))
     systems = {
-        "product": lambda q, role: assistant.ask(q, role=role),
-        "bm25": RetrieverBaseline(assistant, "lexical"),
-        "dense": RetrieverBaseline(assistant, "dense"),
+        "product": lambda q, role, turns: ask_in_conversation(assistant, q, role, turns),
+        "bm25": with_history(RetrieverBaseline(assistant, "lexical")),
+        "dense": with_history(RetrieverBaseline(assistant, "dense")),
     }
     report = evaluate(systems, questions)
     check_metrics(report, 4)

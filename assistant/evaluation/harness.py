@@ -26,8 +26,17 @@ SPLITS: tuple[str, ...] = ("dev", "holdout")
 DEFAULT_SPLIT = "dev"
 WARMUP_QUESTION = "What is the information security policy?"
 
-SystemFn = Callable[[str, str | None], Any]
+# A system answers (question, role, earlier turns of the same conversation, oldest first).
+SystemFn = Callable[[str, str | None, Sequence[str]], Any]
 LogFn = Callable[[str], None]
+
+
+@dataclass
+class Ask:
+    """One thing a question asks (who, how often, ...) and the terms of which any one answers it."""
+
+    kind: str
+    terms: list[str]
 
 
 @dataclass
@@ -40,6 +49,24 @@ class Question:
     tags: list[str] = field(default_factory=list)
     split: str = DEFAULT_SPLIT
     role: str | None = None
+    turns: list[str] = field(default_factory=list)  # earlier questions of the same conversation
+    asks: list[Ask] = field(default_factory=list)
+
+
+def _asks(value: Any, where: str) -> list[Ask]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise EvalError(f"{where}: 'asks' must be a list of {{\"ask\": kind, \"terms\": [...]}} objects")
+    asks: list[Ask] = []
+    for item in value:
+        if not isinstance(item, dict) or not isinstance(item.get("ask"), str):
+            raise EvalError(f"{where}: each ask needs an 'ask' kind and 'terms'")
+        terms = _str_list(item.get("terms"), "terms", where)
+        if not terms:
+            raise EvalError(f"{where}: ask {item['ask']!r} has no terms")
+        asks.append(Ask(kind=item["ask"], terms=terms))
+    return asks
 
 
 def _str_list(value: Any, key: str, where: str) -> list[str]:
@@ -74,6 +101,7 @@ def parse_question(data: Any, where: str) -> Question:
         expected_sources=_str_list(data.get("expected_sources"), "expected_sources", where),
         expected_terms=_str_list(data.get("expected_terms"), "expected_terms", where),
         abstain=abstain, tags=_str_list(data.get("tags"), "tags", where), split=split, role=role or None,
+        turns=_str_list(data.get("turns"), "turns", where), asks=_asks(data.get("asks"), where),
     )
 
 
@@ -124,7 +152,7 @@ def to_outcome(question: Question, result: Any, latency_ms: float, error: str | 
     retrieved = list(_get(result, "retrieved_sources", None) or [])
     return Outcome(
         qid=question.id, expected_sources=question.expected_sources, expected_terms=question.expected_terms,
-        should_abstain=question.abstain, tags=question.tags,
+        should_abstain=question.abstain, tags=question.tags, asks=[(a.kind, a.terms) for a in question.asks],
         answer=str(_get(result, "answer", "") or ""), abstained=bool(_get(result, "abstained", False)),
         ranked_sources=distinct(cited + retrieved), citations=citations, latency_ms=latency_ms, error=error,
     )
@@ -133,12 +161,12 @@ def to_outcome(question: Question, result: Any, latency_ms: float, error: str | 
 def run_system(system: SystemFn, questions: Sequence[Question], warmup: bool = True) -> list[Outcome]:
     """Ask every question (timed, wall clock); an exception becomes an empty, non-abstaining answer."""
     if warmup:
-        system(WARMUP_QUESTION, None)  # loads models and indexes so the latencies are warm
+        system(WARMUP_QUESTION, None, ())  # loads models and indexes so the latencies are warm
     outcomes: list[Outcome] = []
     for q in questions:
         t = time.perf_counter()
         try:
-            result: Any = system(q.question, q.role)
+            result: Any = system(q.question, q.role, q.turns)
             error = None
         except Exception as exc:  # noqa: BLE001 - one failing question must not stop the run
             result, error = {}, f"{type(exc).__name__}: {exc}"
@@ -214,6 +242,22 @@ def expand_baselines(names: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def ask_in_conversation(assistant: Any, question: str, role: str | None, turns: Sequence[str]) -> Any:
+    """The product in one chat: the earlier turns are asked first, in the same conversation."""
+    conversation = assistant.new_conversation()
+    for turn in turns:
+        assistant.ask(turn, role=role, conversation=conversation)
+    return assistant.ask(question, role=role, conversation=conversation)
+
+
+def with_history(baseline: Callable[[str, str | None], Any]) -> SystemFn:
+    """A single-question baseline in a chat: it gets the earlier turns prepended to the question (the
+    usual history-concatenation of a retrieval pipeline without conversation handling)."""
+    def system(question: str, role: str | None, turns: Sequence[str]) -> Any:
+        return baseline(" ".join([*turns, question]), role)
+    return system
+
+
 def run_eval(questions_path: Path | None = None, corpus: Path | None = None, index: Path | None = None,
              baselines: Sequence[str] = (), split: str = "all", log: LogFn | None = None) -> dict[str, Any]:
     """What `isms-assistant eval` does: ingest (incremental), then product + baselines over the questions."""
@@ -230,7 +274,7 @@ def run_eval(questions_path: Path | None = None, corpus: Path | None = None, ind
     if log:
         log(f"index generation {summary.generation}: {summary.files} files, {summary.chunks} chunks "
             f"({summary.embedded} embedded) in {summary.seconds:.1f} s")
-    systems: dict[str, SystemFn] = {"product": lambda q, role: assistant.ask(q, role=role)}
+    systems: dict[str, SystemFn] = {"product": lambda q, role, turns: ask_in_conversation(assistant, q, role, turns)}
     tutorial: TutorialBaseline | None = None
     try:
         for name in names:
@@ -239,11 +283,11 @@ def run_eval(questions_path: Path | None = None, corpus: Path | None = None, ind
                     log("building the tutorial baseline (RecursiveCharacterTextSplitter 1000/200 + Chroma)")
                 t = time.perf_counter()
                 tutorial = TutorialBaseline(assistant.settings.corpus_dir, assistant.settings)
-                systems["tutorial"] = tutorial
+                systems["tutorial"] = with_history(tutorial)
                 if log:
                     log(f"tutorial baseline: {len(tutorial.chunks)} chunks indexed in {time.perf_counter() - t:.1f} s")
             else:
-                systems[name] = RetrieverBaseline(assistant, "lexical" if name == "bm25" else "dense")
+                systems[name] = with_history(RetrieverBaseline(assistant, "lexical" if name == "bm25" else "dense"))
         report = evaluate(systems, questions, log=log)
     finally:
         if tutorial is not None:
@@ -257,6 +301,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("n", "n"), ("recall_at_5", "R@5"), ("mrr", "MRR"), ("ndcg_at_10", "nDCG@10"), ("term_coverage", "terms"),
     ("abstain_accuracy", "abst.acc"), ("abstain_recall", "abst.rec"), ("false_abstain_rate", "false abst"),
     ("citation_precision", "cite prec"), ("latency_ms_p50", "p50 ms"), ("latency_ms_p95", "p95 ms"),
+    ("answer_chars_p50", "chars p50"), ("ask_coverage", "asks"),
 )
 
 

@@ -171,11 +171,13 @@ class Outcome:
     citations: list[Any] = field(default_factory=list)
     latency_ms: float = 0.0
     error: str | None = None
+    asks: list[tuple[str, list[str]]] = field(default_factory=list)  # (kind, terms): any term answers the ask
 
 
 METRIC_KEYS: tuple[str, ...] = (
     "n", "recall_at_5", "mrr", "ndcg_at_10", "term_coverage", "abstain_accuracy", "abstain_recall",
-    "false_abstain_rate", "citation_precision", "latency_ms_p50", "latency_ms_p95",
+    "false_abstain_rate", "citation_precision", "latency_ms_p50", "latency_ms_p95", "answer_chars_p50",
+    "answer_chars_p95", "ask_coverage",
 )
 
 
@@ -197,6 +199,8 @@ def summarize(outcomes: Sequence[Outcome]) -> dict[str, Any]:
         supported += s
         total += t
     latencies = [o.latency_ms for o in outcomes]
+    answered = [o for o in answerable if not o.abstained]
+    lengths = [float(len(o.answer)) for o in answered]
     return {
         "n": len(outcomes),
         "recall_at_5": _mean([recall_at_k(o.ranked_sources, o.expected_sources, 5) for o in with_sources]),
@@ -209,8 +213,21 @@ def summarize(outcomes: Sequence[Outcome]) -> dict[str, Any]:
         "citation_precision": supported / total if total else None,
         "latency_ms_p50": percentile(latencies, 50),
         "latency_ms_p95": percentile(latencies, 95),
+        "answer_chars_p50": percentile(lengths, 50),
+        "answer_chars_p95": percentile(lengths, 95),
+        "ask_coverage": ask_coverage([o for o in answerable if o.asks]),
+        "ask_coverage_by_kind": {kind: ask_coverage(answerable, kind) for kind in
+                                 sorted({k for o in answerable for k, _ in o.asks})},
         "errors": sum(o.error is not None for o in outcomes),
     }
+
+
+def ask_coverage(outcomes: Sequence[Outcome], kind: str | None = None) -> float | None:
+    """Share of the questions' asks (of one kind, or all) that the answer answers: any of the ask's terms
+    found in it. An abstention answers none."""
+    hits = [any(term_in_text(t, o.answer) for t in terms) and not o.abstained
+            for o in outcomes for k, terms in o.asks if kind is None or k == kind]
+    return _mean([float(h) for h in hits])
 
 
 def summarize_with_tags(outcomes: Sequence[Outcome]) -> dict[str, Any]:
