@@ -61,6 +61,22 @@ def test_front_matter_metadata_and_control_ids_stay_strings() -> None:
         path.unlink()
 
 
+def test_front_matter_without_opening_dashes_gives_title_and_no_text(tmp_path: Path) -> None:
+    """Some tools write front matter with no opening "---" and the title as `name:` (the foreign set does):
+    the title comes from it, every "#" heading is a section, and the metadata is not indexed as prose."""
+    doc = tmp_path / "classification.md"
+    doc.write_text("name: Data Classification Policy\nacronym: DCP\nsatisfies:\n  TSC:\n    - CC9.9\n---\n"
+                   "# Appendices\n\nAppendix A: Handling\n\n# Purpose and Scope\n\na. This policy applies to all.\n",
+                   encoding="utf-8")
+    processed = process_file(doc, "classification.md", "h", get_catalogue(), 1200)
+    assert processed.record.title == "Data Classification Policy"
+    assert [c.trail for c in processed.chunks] == [["Appendices"], ["Purpose and Scope"]]
+    assert not any("acronym" in c.text for c in processed.chunks)
+    prose = tmp_path / "prose.md"  # a "key: value" first line of prose before a rule is not front matter
+    prose.write_text("Note: read this first\n\nSome text here.\n---\n# Title\n\nBody text.\n", encoding="utf-8")
+    assert "read this first" in process_file(prose, "prose.md", "h", get_catalogue(), 1200).chunks[0].text
+
+
 def test_classification_from_text_line_and_default() -> None:
     assert detect_classification({}, "Title\nClassification: Confidential\n") == "confidential"
     assert detect_classification({"classification": "Restricted"}, "") == "restricted"

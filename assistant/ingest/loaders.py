@@ -118,6 +118,9 @@ def _printable_ratio(text: str) -> float:
 # ---------------------------------------------------------------- markdown / plain text
 
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.S)
+# Front matter some tools write without the opening "---" (the file starts with "key: value" lines and the
+# block ends at the first "---" line); taken only when it parses as a YAML mapping.
+_BARE_FRONT_MATTER = re.compile(r"\A([A-Za-z_][\w-]*:[^\n]*\n.*?)\n?---\s*(?:\n|\Z)", re.S)
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(\S.*)$")
 _NUMBERED_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})\.?\s+([A-Z][^.!?:;]{1,80})$")
 _SETEXT = re.compile(r"^(=+|-+)\s*$")
@@ -147,7 +150,8 @@ _FrontMatterLoader.yaml_implicit_resolvers = {
 
 def split_front_matter(text: str) -> tuple[dict[str, Any], str, int]:
     """Return (front matter dict, body, number of lines the front matter used)."""
-    m = _FRONT_MATTER.match(text[: MAX_FRONT_MATTER_CHARS + 100])
+    head = text[: MAX_FRONT_MATTER_CHARS + 100]
+    m = _FRONT_MATTER.match(head) or _BARE_FRONT_MATTER.match(head)
     if not m or len(m.group(1)) > MAX_FRONT_MATTER_CHARS:
         return {}, text, 0
     try:

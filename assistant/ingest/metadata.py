@@ -87,7 +87,7 @@ def detect_classification(front_matter: dict[str, Any], text: str, default: str 
 
 
 def infer_title(front_matter: dict[str, Any], headings: list[tuple[int, str]], path: str) -> str:
-    title = str(front_matter.get("title", "")).strip()
+    title = str(front_matter.get("title") or front_matter.get("name") or "").strip()
     if title:
         return title
     if headings:
