@@ -426,7 +426,11 @@ def load_xlsx(path: Path, data: bytes) -> LoadedDocument:
     best: tuple[str, TableRows] | None = None
     try:
         for sheet in workbook.worksheets:
-            rows = [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+            try:  # read-only sheets are parsed lazily: a broken part (bad CRC, bad XML) fails here
+                rows = [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+            except Exception as exc:  # noqa: BLE001 - zipfile, XML and openpyxl errors alike
+                raise LoadError(f"corrupt XLSX sheet {sheet.title!r}: {exc.__class__.__name__}: "
+                                f"{str(exc)[:120]}") from None
             try:
                 table = _rows_to_records(rows)
             except LoadError:
