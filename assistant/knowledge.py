@@ -98,6 +98,16 @@ class Knowledge:
         """Every link of one control (by default from every register), in register order."""
         return [link for link in self.links or [] if link.control_id == control_id and link.via in via]
 
+    def implementing_documents(self, control_ids: list[str], max_rank: int) -> list[str]:
+        """The documents the SoA names as implementing these controls (from SoA rows the clearance may see)."""
+        out: list[str] = []
+        for cid in control_ids:
+            entry, chunk = self.soa.get(cid), self.soa_chunks.get(cid)
+            if entry is None or chunk is None or chunk.class_rank > max_rank:
+                continue
+            out.extend(d for d in entry.documents if d not in out)
+        return out
+
     def linked_risks(self, control_ids: list[str], max_rank: int) -> list[tuple[RiskRecord, Chunk]]:
         out: list[tuple[RiskRecord, Chunk]] = []
         for cid in control_ids:

@@ -136,10 +136,17 @@ class Assistant:
 
     def retrieve(self, question: str, role: str | None = None, conversation: Conversation | None = None,
                  mode: str = "hybrid", top_k: int | None = None) -> tuple[QueryAnalysis, SearchResult]:
-        analysis = self.analyse(question, conversation)
-        result = self.index.retriever.search(analysis, self.clearance(role or self.settings.default_role),
-                                             top_k=top_k, mode=mode)
+        max_rank = self.clearance(role or self.settings.default_role)
+        analysis = self._analysis_for(question, conversation, max_rank)
+        result = self.index.retriever.search(analysis, max_rank, top_k=top_k, mode=mode)
         return analysis, result
+
+    def _analysis_for(self, question: str, conversation: Conversation | None, max_rank: int) -> QueryAnalysis:
+        """The question read against the conversation, with the SoA's implementing documents of the
+        controls it names by id (retrieval prefers them)."""
+        analysis = self.analyse(question, conversation)
+        analysis.documents = self.index.knowledge.implementing_documents(analysis.explicit_ids, max_rank)
+        return analysis
 
     # ------------------------------------------------------------------ LLM (optional)
     @property
@@ -187,17 +194,21 @@ class Assistant:
         max_rank = self.clearance(role)
         t0 = time.perf_counter()
         t = time.perf_counter()
-        analysis = self.analyse(question, conversation)
+        analysis = self._analysis_for(question, conversation, max_rank)
         analysis_ms = (time.perf_counter() - t) * 1000
         loaded = self.index
         result = loaded.retriever.search(analysis, max_rank)
         retrieve_ms = (time.perf_counter() - t0) * 1000
         t = time.perf_counter()
         linked = loaded.knowledge.linked_risks(analysis.controls, max_rank) if result.hits else []
-        if result.hits:
+        duties = self._role_answer(question, role) if not analysis.followup else None
+        if duties is not None:
+            answer, llm = duties, False  # the duties are the answer; an LLM would only paraphrase them
+        elif result.hits:
             answer = compose(
                 analysis, result.hits, result.query_vector, loaded.unit_vectors, self.catalogue,
                 linked, self.settings.abstain_weights, loaded.lexical.document_frequencies(max_rank),
+                neighbours=lambda vector: self._sentence_neighbours(loaded, vector, max_rank),
             )
         else:
             answer = abstain(analysis, [])
@@ -214,8 +225,26 @@ class Assistant:
                              **answer.timings_ms, "answer": (time.perf_counter() - t) * 1000,
                              "total": (time.perf_counter() - t0) * 1000}
         if conversation is not None:
-            conversation.update(question, answer.controls or analysis.controls)
+            conversation.update(question, answer.controls or analysis.controls, analysis.topic)
         yield answer
+
+    @staticmethod
+    def _sentence_neighbours(loaded: LoadedIndex, vector: Any, max_rank: int, k: int = 6) -> list[Chunk]:
+        """The passages the reader may see holding the sentences nearest to `vector`."""
+        by_id = loaded.generation.by_id
+        ids = loaded.unit_vectors.nearest_chunks(
+            vector, lambda cid: cid in by_id and by_id[cid].class_rank <= max_rank, k)
+        return [by_id[cid] for cid in ids]
+
+    def _role_answer(self, question: str, role: str) -> Answer | None:
+        """A responsibilities question ("what am I responsible for as a line manager?") answered with the
+        role's cited duties; None when it is not one or the documents give the role too few duties."""
+        from assistant.answer.roles import asked_role, may_ask_role, role_answer
+
+        if not may_ask_role(question):
+            return None
+        job = asked_role(question, self.known_roles(role))
+        return role_answer(question, self.responsibilities(job, role)) if job else None
 
     # ------------------------------------------------------------------ Statement of Applicability
     def soa_context(self, role: str | None = None) -> SoAContext:

@@ -1,6 +1,11 @@
-"""Fit the abstention model on the dev split (never on holdout) and print the weights for Settings.
+"""Fit the abstention model on the dev splits (never on holdout) and print the weights for Settings.
 
-    python evals/calibrate_abstention.py [--questions evals/questions.jsonl] [--index DIR]
+    python evals/calibrate_abstention.py [--set QUESTIONS:CORPUS:INDEX ...]
+
+Each --set is a question file with the corpus it asks about and an index folder for it (built when
+missing); the default is the sample corpus with evals/questions.jsonl. Fitting on the dev splits of more
+than one corpus keeps the model from learning one organization's vocabulary. Multi-turn items are asked
+with their earlier turns in one conversation.
 
 Signals per question (assistant.answer.grounded.evidence_signals): best passage cosine, best sentence
 cosine, idf-weighted coverage of the question's words. Questions naming a control/risk id never abstain
@@ -19,13 +24,17 @@ from assistant.answer.grounded import candidate_units, evidence_signals
 from assistant.service import Assistant
 
 
-def signals_for(assistant: Assistant, question: str, role: str) -> tuple[list[float], bool]:
-    analysis, result = assistant.retrieve(question, role=role)
+def signals_for(assistant: Assistant, question: str, role: str, turns: list[str]) -> tuple[list[float], bool]:
+    conversation = assistant.new_conversation()
+    for turn in turns:
+        assistant.ask(turn, role=role, conversation=conversation, llm=False)
+    analysis, result = assistant.retrieve(question, role=role, conversation=conversation)
     loaded = assistant.index
     units = candidate_units(result.hits)
     sims = loaded.unit_vectors.for_units(units) @ result.query_vector if units else np.zeros(0)
-    s = evidence_signals(analysis, result.hits, sims, loaded.lexical.document_frequencies(assistant.clearance(role)))
-    return [s.best_dense, s.best_sentence, s.coverage], s.named_entity
+    s = evidence_signals(analysis, result.hits, sims, loaded.lexical.document_frequencies(assistant.clearance(role)),
+                         units)
+    return s.features(), s.named_entity
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 0.05, steps: int = 20000, lr: float = 0.5) -> np.ndarray:
@@ -42,19 +51,24 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 0.05, steps: int = 20
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--questions", default="evals/questions.jsonl")
-    parser.add_argument("--index", default=None)
+    parser.add_argument("--set", action="append", dest="sets", metavar="QUESTIONS:CORPUS:INDEX",
+                        help="question file, its corpus and an index folder (repeatable)")
     parser.add_argument("--l2", type=float, default=0.001)
     args = parser.parse_args()
-    assistant = Assistant(index_dir=Path(args.index) if args.index else None)
-    if not assistant.has_index():
+    sets = args.sets or ["evals/questions.jsonl:corpus:"]
+    data: dict[str, list[tuple[list[float], bool, bool]]] = {}
+    for spec in sets:
+        questions, corpus, index = (spec.split(":") + ["", ""])[:3]
+        assistant = Assistant(corpus_dir=Path(corpus) if corpus else None, index_dir=Path(index) if index else None)
         assistant.ingest()
-    rows = [json.loads(line) for line in open(args.questions, encoding="utf-8") if line.strip()]
-    data = {"dev": [], "holdout": []}
-    for q in rows:
-        feats, named = signals_for(assistant, q["question"], q.get("role", "staff"))
-        data[q.get("split", "dev")].append((feats, named, bool(q["abstain"])))
-    dev = [(f, a) for f, named, a in data["dev"] if not named]
+        rows = [json.loads(line) for line in open(questions, encoding="utf-8") if line.strip()]
+        data[questions] = []
+        for q in rows:
+            if q.get("split", "dev") != "dev":
+                continue  # the holdout split is never read here
+            feats, named = signals_for(assistant, q["question"], q.get("role", "staff"), q.get("turns", []))
+            data[questions].append((feats, named, bool(q["abstain"])))
+    dev = [(f, a) for items in data.values() for f, named, a in items if not named]
     w = fit_logistic(np.array([f for f, _ in dev]), np.array([a for _, a in dev], dtype=float), l2=args.l2)
 
     def accuracy(items: list[tuple[list[float], bool, bool]]) -> float:
@@ -65,8 +79,7 @@ def main() -> None:
         return ok / len(items)
 
     print(json.dumps({"abstain_weights": [round(float(v), 3) for v in w],
-                      "dev_abstain_accuracy": round(accuracy(data["dev"]), 3),
-                      "holdout_abstain_accuracy": round(accuracy(data["holdout"]), 3) if data["holdout"] else None},
+                      "dev_abstain_accuracy": {name: round(accuracy(items), 3) for name, items in data.items()}},
                      indent=1))
 
 

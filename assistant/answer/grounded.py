@@ -12,11 +12,14 @@ import math
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from assistant.answer.asks import question_parts, values
+from assistant.answer.selection import VALUE_KINDS, disagreement_text, is_control_question, select
 from assistant.answer.types import Answer, Citation
 from assistant.answer.units import Unit, split_units
 from assistant.catalogue import Catalogue
@@ -26,9 +29,8 @@ from assistant.models import Chunk
 from assistant.registers import RiskRecord
 from assistant.retrieval.query import QueryAnalysis
 from assistant.retrieval.search import Hit
-from assistant.text import LIST_MARK, token_set, tokenize
+from assistant.text import LIST_MARK, token_set
 
-MAX_UNITS = 6
 MAX_CHUNKS = 4
 
 
@@ -114,6 +116,7 @@ class UnitVectors:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._max = max_chunks
         self._lock = threading.Lock()
+        self._flat: tuple[SentenceVectors, np.ndarray, list[str]] | None = None
 
     def stored(self) -> SentenceVectors | None:
         with self._lock:
@@ -121,6 +124,33 @@ class UnitVectors:
                 self._next_check = time.monotonic() + self.RECHECK_SECONDS
                 self._stored = SentenceVectors.load(self.folder)
             return self._stored
+
+    def nearest_chunks(self, vector: np.ndarray, allowed: Callable[[str], bool], k: int) -> list[str]:
+        """Ids of the chunks holding the stored sentences nearest to `vector` (only chunks `allowed` says
+        the reader may see), nearest first. A sentence-level search finds one rule inside a long passage
+        that a passage-level search misses. Empty when the generation has no stored sentence vectors."""
+        stored = self.stored()
+        if stored is None:
+            return []
+        with self._lock:
+            if self._flat is None or self._flat[0] is not stored:
+                ids = [cid for cid, rows in stored.by_id.items() for _ in range(len(rows))]
+                parts = list(stored.by_id.values())
+                matrix = np.concatenate(parts).astype(np.float32) if parts else np.zeros((0, 1), np.float32)
+                self._flat = (stored, matrix, ids)
+            _, matrix, ids = self._flat
+        if not len(ids):
+            return []
+        sims = matrix @ vector.astype(np.float32)
+        top = np.argpartition(-sims, min(len(sims) - 1, k * 10))[: k * 10]
+        out: list[str] = []
+        for i in top[np.argsort(-sims[top])]:
+            cid = ids[int(i)]
+            if cid not in out and allowed(cid):
+                out.append(cid)
+                if len(out) == k:
+                    break
+        return out
 
     def for_units(self, units: list[Unit]) -> np.ndarray:
         """Vectors of `units`, which hold all units of each of their chunks (as candidate_units gives)."""
@@ -166,32 +196,6 @@ def candidate_units(hits: list[Hit]) -> list[Unit]:
     return units
 
 
-def select_units(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray) -> list[Unit]:
-    if not units:
-        return []
-    q_words = set(analysis.content_tokens)
-    exp_words = set(tokenize(analysis.expanded)) - q_words
-    for i, unit in enumerate(units):
-        words = token_set(unit.text + " " + " ".join(unit.chunk.trail[-1:]))
-        lex = (len(words & q_words) + 0.5 * len(words & exp_words)) / max(1.0, len(q_words) + 0.5 * len(exp_words))
-        prior = 1.0 / (1 + unit.hit_rank)
-        unit.score = 0.55 * float(sims[i]) + 0.30 * lex + 0.15 * prior
-    best = max(u.score for u in units)
-    chosen: list[Unit] = []
-    chosen_words: list[frozenset[str]] = []
-    for unit in sorted(units, key=lambda u: u.score, reverse=True):
-        if len(chosen) >= MAX_UNITS or unit.score < 0.7 * best:
-            break
-        words = token_set(unit.text)
-        if any(words and len(words & w) / len(words | w) > 0.6 for w in chosen_words):
-            continue
-        chosen.append(unit)
-        chosen_words.append(words)
-    # Passages in order of their best sentence; inside a passage, document order (numbered steps stay in order).
-    chunk_rank = {cid: i for i, cid in enumerate(dict.fromkeys(u.chunk.id for u in chosen))}
-    return sorted(chosen, key=lambda u: (chunk_rank[u.chunk.id], u.position))
-
-
 def compose(
     analysis: QueryAnalysis,
     hits: list[Hit],
@@ -201,52 +205,63 @@ def compose(
     linked_risks: list[tuple[RiskRecord, Chunk]],
     abstain_weights: list[float],
     frequencies: tuple[dict[str, int], int] | None = None,
+    neighbours: Callable[[np.ndarray], list[Chunk]] | None = None,
 ) -> Answer:
+    """The grounded answer to `analysis` from `hits`. `neighbours` (a sentence vector → the passages the
+    reader may see that are nearest to it) lets the composer look beyond the hits for a document that
+    states the same rule with another time limit or frequency."""
     units = candidate_units(hits)
     sims = np.zeros(len(units), dtype=np.float32)
+    vectors: np.ndarray | None = None
     if units and unit_vectors is not None:
-        sims = unit_vectors.for_units(units) @ query_vector
+        vectors = unit_vectors.for_units(units).astype(np.float32)
+        sims = vectors @ query_vector
     signals = evidence_signals(analysis, hits, sims, frequencies)
     if not units or should_abstain(signals, abstain_weights):
         return abstain(analysis, hits)
-    units = select_units(analysis, units, sims)
+    parts = question_parts(analysis.question)
+    part_sims = None
+    if len(parts) > 1 and unit_vectors is not None and vectors is not None:
+        part_sims = (vectors @ unit_vectors.embedder.encode(parts).T.astype(np.float32)).T
+    rivals = _rival_units(units, sims, vectors, hits, unit_vectors, neighbours)
+    selection = select(analysis, units, sims, part_sims, vectors, rivals, query_vector.astype(np.float32))
     citations: dict[str, Citation] = {}
+    hit_scores = {h.chunk.id: h.score for h in hits}
 
-    def cite(chunk: Chunk, score: float, quote: str) -> int:
+    def cite(chunk: Chunk, quote: str, score: float | None = None) -> int:
         if chunk.id not in citations:
             citations[chunk.id] = Citation(
                 n=len(citations) + 1, source=chunk.source, section=chunk.section, text=chunk.text,
-                score=score, span=chunk.span, chunk_id=chunk.id,
+                score=hit_scores.get(chunk.id, 0.0) if score is None else score, span=chunk.span, chunk_id=chunk.id,
             )
-        citations[chunk.id].quotes.append(quote)
+        if quote not in citations[chunk.id].quotes:
+            citations[chunk.id].quotes.append(quote)
         return citations[chunk.id].n
 
-    hit_scores = {h.chunk.id: h.score for h in hits}
-    body: list[str] = []
-    for unit in units:
-        n = cite(unit.chunk, hit_scores.get(unit.chunk.id, 0.0), unit.text)
-        text = LIST_MARK.sub("", unit.text) if unit.is_item else unit.text
-        body.append(f"- {text} [{n}]")
+    def marks(*quoted: Unit) -> str:
+        return "".join(f"[{n}]" for n in dict.fromkeys(cite(u.chunk, u.text) for u in quoted))
+
     lines: list[str] = []
-    controls = [c for c in analysis.controls if c in catalogue]
-    by_title: dict[str, list[int]] = {}
-    for u in units:
-        nums = by_title.setdefault(u.chunk.title, [])
-        if citations[u.chunk.id].n not in nums:
-            nums.append(citations[u.chunk.id].n)
-    doc_titles = [f"{title} " + "".join(f"[{n}]" for n in nums) for title, nums in by_title.items()]
-    lead = []
+    numbers: dict[int, int] = {}
+    for line in selection.lines:
+        lines.append(f"- {_plain(line.unit)} {marks(line.unit, *line.also)}")
+        numbers[id(line.unit)] = citations[line.unit.chunk.id].n
+        lines.extend(f"  - {_plain(item)} {marks(item)}" for item in line.followers)
+    for ask, first, second in selection.disagreements:
+        lines.append(disagreement_text(ask, first, second, cite(first.chunk, first.text),
+                                       cite(second.chunk, second.text)))
+    if selection.missing:
+        lines.append("The documents found don't say " + " or ".join(a.label for a in selection.missing) + ".")
+    quoted_chunks = [line.unit.chunk for line in selection.lines]
+    controls = named_controls(analysis, quoted_chunks, catalogue)
     if controls:
-        lead.append("Control" + ("s" if len(controls) > 1 else "") + ": " +
-                    ", ".join(catalogue.controls[c].label for c in controls[:4]))
-    lead.append("Sources: " + "; ".join(doc_titles[:4]))
-    lines.append(" · ".join(lead))
-    lines.extend(body)
+        lines.append("Control" + ("s" if len(controls) > 1 else "") + ": " +
+                     ", ".join(catalogue.controls[c].label for c in controls[:4]))
     risk_ids: list[str] = []
-    if linked_risks:
+    if linked_risks and is_control_question(analysis):
         parts = []
         for risk, chunk in linked_risks[:3]:
-            n = cite(chunk, 0.0, risk_text_quote(risk))
+            n = cite(chunk, risk_text_quote(risk), 0.0)
             level = f", {risk.level}" if risk.level else ""
             parts.append(f"{risk.risk_id} {risk.title}{level} [{n}]")
             risk_ids.append(risk.risk_id)
@@ -254,9 +269,43 @@ def compose(
     return Answer(
         question=analysis.question, answer="\n".join(lines), abstained=False,
         citations=sorted(citations.values(), key=lambda c: c.n), controls=controls,
-        risks=list(dict.fromkeys(risk_ids + [r for u in units for r in u.chunk.risks])),
+        risks=list(dict.fromkeys(risk_ids + [r for c in quoted_chunks for r in c.risks])),
         retrieved_sources=ranked_sources(list(citations.values()), hits),
     )
+
+
+RIVAL_PASSAGES = 6
+
+
+def _rival_units(units: list[Unit], sims: np.ndarray, vectors: np.ndarray | None, hits: list[Hit],
+                 unit_vectors: UnitVectors | None, neighbours: Callable[[np.ndarray], list[Chunk]] | None,
+                 ) -> tuple[list[Unit], np.ndarray] | None:
+    """Units of the passages nearest to the best sentence that states a time limit or frequency (found by
+    its stored vector, no model call): where another document may give a different value."""
+    if neighbours is None or vectors is None or unit_vectors is None:
+        return None
+    with_value = [i for i, u in enumerate(units) if any(values(k, u.text) for k in VALUE_KINDS)]
+    if not with_value:
+        return None
+    seed = max(with_value, key=lambda i: sims[i])
+    seen = {h.chunk.id for h in hits[:MAX_CHUNKS]}
+    extra = [u for chunk in neighbours(vectors[seed]) if chunk.id not in seen
+             for u in split_units(chunk, MAX_CHUNKS)][:200]
+    if not extra:
+        return None
+    return extra, unit_vectors.for_units(extra).astype(np.float32)
+
+
+def _plain(unit: Unit) -> str:
+    """A unit's text as an answer line: a list item without its marker (the answer has its own bullets)."""
+    return LIST_MARK.sub("", unit.text) if unit.is_item else unit.text
+
+
+def named_controls(analysis: QueryAnalysis, quoted: list[Chunk], catalogue: Catalogue) -> list[str]:
+    """Controls the answer names: those the question gives by id, and those it names by title or alias that
+    the quoted passages are tagged with (a catalogue alias alone never puts a control into an answer)."""
+    tagged = {c for chunk in quoted for c in (*chunk.controls, *chunk.doc_controls)}
+    return [c for c in analysis.controls if c in catalogue and (c in analysis.explicit_ids or c in tagged)]
 
 
 def risk_text_quote(risk: RiskRecord) -> str:

@@ -11,20 +11,33 @@ from assistant.text import NUMBER_TOKEN, QUESTION_ID_2013, QUESTION_ID_2013_BLAN
 
 _FOLLOWUP_START = re.compile(r"^\s*(and|but|also|what about|how about|so|then|ok|okay)\b", re.I)
 _PRONOUN = re.compile(r"\b(it|its|this|that|these|those|they|them|there|he|she|one)\b", re.I)
+# The user says the question is a new one: the previous topic and controls are dropped.
+_NEW_TOPIC = re.compile(
+    r"\b(?:different|unrelated|new|another|separate|other) (?:question|topic|thing|subject)\b|\bunrelated\b|"
+    r"\bby the way\b|\bchang(?:e|ing) (?:the )?(?:topic|subject)\b", re.I)
+# Words of a question about the SoA, the risk register or a control's status.
+REGISTER_QUESTION = re.compile(
+    r"\b(?:soa|statement of applicability|applicab\w*|risks?|risk register|justif\w*|status|implemented|"
+    r"implementation|treatment|register|excluded|exclusion|annex a)\b|\bR-\d{2,4}\b", re.I)
+TOPIC_CHARS = 300  # how much of a chain of follow-ups is carried as the topic
 
 
 @dataclass
 class Conversation:
-    """What the previous turns were about, so short follow-ups stay on topic."""
+    """What the previous turn was about, so an elliptical follow-up ("and who do I tell?") is read against it.
+
+    Only the previous turn counts: its controls and its topic (the question as it was read, so a chain of
+    follow-ups keeps the subject). A question that stands on its own replaces both."""
 
     controls: list[str] = field(default_factory=list)
     last_question: str = ""
     turns: int = 0
+    topic: str = ""
 
-    def update(self, question: str, controls: list[str]) -> None:
-        if controls:
-            self.controls = controls[:4]
+    def update(self, question: str, controls: list[str], topic: str = "") -> None:
+        self.controls = controls[:4]
         self.last_question = question
+        self.topic = (topic or question)[-TOPIC_CHARS:]
         self.turns += 1
 
 
@@ -38,14 +51,25 @@ class QueryAnalysis:
     roles: list[str]
     followup: bool
     expanded: str  # the text retrieval actually uses
-    content_tokens: list[str]  # the question's own content words (for coverage / abstention)
+    content_tokens: list[str]  # the question's content words, with the topic's for a follow-up (coverage, abstention)
+    topic: str = ""  # the question as read: the previous topic + the question for a follow-up
+    documents: list[str] = field(default_factory=list)  # implementing documents of the controls named by id
+
+    @property
+    def about_registers(self) -> bool:
+        """About the SoA, risks or a control's status (not how a control is carried out)."""
+        return bool(self.risks or REGISTER_QUESTION.search(self.question))
 
 
 def is_followup(question: str, conversation: Conversation | None) -> bool:
-    if conversation is None or not conversation.last_question:
+    """Elliptical: starts like a continuation ("and ...", "what about ..."), or is short and points back
+    ("who owns it?") or has hardly a word of its own ("who do I tell?"). "Different question: ..." is not."""
+    if conversation is None or not conversation.last_question or _NEW_TOPIC.search(question):
         return False
     words = question.split()
-    return bool(_FOLLOWUP_START.match(question)) or (len(words) <= 8 and bool(_PRONOUN.search(question)))
+    own = [t for t in tokenize(question) if not NUMBER_TOKEN.fullmatch(t)]
+    return (bool(_FOLLOWUP_START.match(question)) or (len(words) <= 8 and bool(_PRONOUN.search(question)))
+            or (len(words) <= 6 and len(own) <= 1))
 
 
 def analyse(question: str, catalogue: Catalogue, conversation: Conversation | None = None) -> QueryAnalysis:
@@ -68,15 +92,18 @@ def analyse(question: str, catalogue: Catalogue, conversation: Conversation | No
             controls.append(cid)
     followup = is_followup(question, conversation)
     expansion = [catalogue.controls[c].title for c in controls]
+    topic = question
     if followup and conversation is not None:
         for cid in conversation.controls:
             if cid not in controls:
                 controls.append(cid)
                 expansion.append(catalogue.controls[cid].title)
-        expansion.append(conversation.last_question)
+        topic = f"{conversation.topic or conversation.last_question} {question}"
+        expansion.append(conversation.topic or conversation.last_question)
     expanded = " ".join([question, *expansion])
     return QueryAnalysis(
         question=question, controls=controls, explicit_ids=explicit, legacy_ids=legacy,
         risks=detect_risks(question), roles=detect_roles(question), followup=followup, expanded=expanded,
-        content_tokens=list(dict.fromkeys(t for t in tokenize(question) if not NUMBER_TOKEN.fullmatch(t))),
+        content_tokens=list(dict.fromkeys(t for t in tokenize(topic) if not NUMBER_TOKEN.fullmatch(t))),
+        topic=topic,
     )

@@ -72,14 +72,21 @@ class HybridRetriever:
                 hit.score += 1.0 / (s.rrf_k + rank + 1)
             timings["lexical"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
-        if analysis.controls and mode == "hybrid":
-            wanted = set(analysis.controls)
+        if analysis.explicit_ids and mode == "hybrid":
+            # only controls asked for by id: a catalogue name or alias in the question ("encryption") is a
+            # soft query expansion, never a boost for whatever passage mentions that control
+            wanted = set(analysis.explicit_ids)
             unit = s.control_boost / (s.rrf_k + 1)
             for hit in hits.values():
                 if wanted & set(hit.chunk.controls):
                     hit.score += unit
                 elif wanted & set(hit.chunk.doc_controls):
                     hit.score += unit / 2
+        if analysis.documents and mode == "hybrid" and not analysis.about_registers:
+            implementing = set(analysis.documents)
+            for hit in hits.values():
+                if hit.chunk.source in implementing and hit.chunk.kind not in ("soa", "risk", "row"):
+                    hit.score += s.control_boost / (s.rrf_k + 1)
         if analysis.risks and mode == "hybrid":
             wanted_risks = set(analysis.risks)
             for hit in hits.values():

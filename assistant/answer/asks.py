@@ -1,0 +1,151 @@
+"""The asks of a question (who, how often, by when, where, which items) and the evidence that answers each.
+
+A question often asks two or three things at once ("who approves access and how often are rights
+reviewed?"). The composer answers each ask with the best sentence that carries that kind of fact: a role
+for *who*, a frequency for *how often*, a time limit or period for *by when / how long*, a place or tool
+for *where*, the list items under a lead-in for *which items*. Detection is by wording, so it works on any
+organization's documents; nothing here knows a corpus.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from assistant.text import token_set
+
+_NUMBER_WORDS = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fourteen|fifteen|twenty|thirty|"
+                 r"forty|sixty|ninety|twenty[- ]four|forty[- ]eight|seventy[- ]two|a|an")
+_UNIT = r"(?:minutes?|hours?|(?:business |working |calendar )?days?|weeks?|months?|years?|quarters?)"
+_AMOUNT = rf"(?:\d+|{_NUMBER_WORDS})(?:\s*\(\d+\))?"
+_COUNT = rf"(?:\d+|{_NUMBER_WORDS.removesuffix('|a|an')})(?:\s*\(\d+\))?"  # a value: "1 hour", not "a minute"
+
+# What each kind of ask looks like in a question.
+QUESTION_PATTERNS: dict[str, re.Pattern[str]] = {
+    "who": re.compile(
+        r"\bwho(?:m|se)?\b|\bwhich (?:team|person|role|department|group|manager)|\bapprov\w*|\bsigns? off|"
+        r"\b(?:tell|notify|inform|contact|escalate)\b|\bto whom\b|\breport (?:it |this )?to\b", re.I),
+    "how-often": re.compile(r"\bhow (?:often|frequently|regularly)\b|\bfrequency\b|\binterval\b|\bhow many times\b",
+                            re.I),
+    "when": re.compile(
+        r"\bhow (?:long|quickly|soon|fast|much time)\b|\bhow many (?:minutes|hours|days|weeks|months|years)\b|"
+        r"\bwithin (?:what|how|which)\b|\bdeadline\b|\bby when\b|\btime ?(?:limit|frame)\b|\bretain\w*|"
+        r"\bretention\b|\bkept\b|\bwhen (?:must|should|do|does|is|are|will|has|have|can)\b", re.I),
+    "where": re.compile(r"\bwhere\b(?! (?:are|is) (?:we|things|it) (?:with|at|on)\b)|\b(?:which|what) (?:tool|system|portal|form|address|channel|site|platform)\b",
+                        re.I),
+    "list": re.compile(
+        r"\b(?:requirements|levels|types|categories|rules|criteria|conditions|classes|kinds|elements|checks)\b|"
+        r"\band so on\b|\betc\b|\blist\b|\([^)]*,[^)]*\)", re.I),
+}
+
+# What a sentence that answers each kind of ask carries.
+EVIDENCE_PATTERNS: dict[str, re.Pattern[str]] = {
+    "who": re.compile(
+        r"\b(?:manager|officer|owner|team|lead|head|director|ciso|cio|ceo|cto|coo|cfo|ism|hr|human resources|"
+        r"service desk|help ?desk|committee|board|administrator|supervisor|dpo|counsel|department|engineering|"
+        r"approv\w*|responsible|accountable|security@\S*)\b", re.I),
+    "how-often": re.compile(
+        rf"\b(?:annual(?:ly)?|yearly|quarterly|monthly|weekly|daily|hourly|fortnightly|bi-?annual\w*|"
+        rf"semi-annual\w*|every\s+(?:\w+\s+)?(?:day|week|month|quarter|year|hour)s?|every {_AMOUNT} {_UNIT}|"
+        rf"each (?:day|week|month|quarter|year)|(?:once|twice) (?:a|per|every|each)|per (?:day|week|month|quarter|"
+        rf"year)|\d+ times|(?:on|at) an? (?:\w+ )?(?:annual|quarterly|monthly|weekly|daily) basis|at least once)\b",
+        re.I),
+    "when": re.compile(
+        rf"\b(?:within|no later than|immediately|promptly|without delay|same (?:business |working )?day|"
+        rf"next (?:business |working )?day|by the end of|{_AMOUNT}\s*{_UNIT})\b", re.I),
+    "where": re.compile(
+        r"@|https?://|\b(?:portal|form|tool|service ?desk|help ?desk|ticket\w*|e-?mail|intranet|sharepoint|jira|"
+        r"servicenow|slack|teams|hotline|phone|repository|password manager|vpn)\b|"
+        r"\b(?:defined|set out|described|documented|recorded|kept|held|stored|listed) in\b", re.I),
+}
+
+ASK_LABELS: dict[str, str] = {
+    "who": "who does it or approves it",
+    "how-often": "how often",
+    "when": "the time limit or period",
+    "where": "where or with which tool",
+    "list": "the individual items",
+}
+
+# Values of a time limit or frequency, for telling when two sentences disagree ("1 hour" vs "same day").
+_VALUES: dict[str, re.Pattern[str]] = {
+    "when": re.compile(rf"\b(?:{_COUNT}\s*{_UNIT}|immediately|same (?:business |working )?day|"
+                       rf"next (?:business |working )?day)\b", re.I),
+    "how-often": re.compile(r"\b(?:annual(?:ly)?|yearly|quarterly|monthly|weekly|daily|hourly|once a \w+|twice a \w+|"
+                            r"every\s+(?:\w+\s+)?(?:day|week|month|quarter|year|hour)s?)\b", re.I),
+}
+_PAREN_NUMBER = re.compile(r"\s*\(\d+\)")
+
+# Where a question with several asks splits into its parts: "..., and who approves it?", "...; how often ...".
+_CLAUSE_BREAK = re.compile(
+    r"[?;]\s*|,?\s+and\s+(?=(?:how|who|whom|what|when|where|which|within|to whom|is|are|do|does|must|should)\b)|"
+    r",\s+(?=(?:how|who|what|when|where|which)\b)", re.I)
+
+
+@dataclass(frozen=True)
+class Ask:
+    kind: str  # who | how-often | when | where | list
+    words: frozenset[str] = frozenset()  # words of its own part of the question (not shared with the others)
+
+    @property
+    def label(self) -> str:
+        return ASK_LABELS[self.kind]
+
+
+def question_parts(question: str) -> list[str]:
+    """The parts of a question that asks several things (one part for a simple question)."""
+    parts = [p.strip(" ,") for p in _CLAUSE_BREAK.split(question) if p and len(token_set(p)) >= 2]
+    return parts or [question]
+
+
+def detect_asks(question: str) -> list[Ask]:
+    """The asks of a question in the order they are written: each kind once per part of the question
+    ("how long is it kept, and how long is it archived?" has two time asks)."""
+    parts = [p for p in _CLAUSE_BREAK.split(question) if p and p.strip()]
+    part_words = [token_set(p) for p in parts]
+    asks: list[Ask] = []
+    seen: set[tuple[str, frozenset[str]]] = set()
+    for i, part in enumerate(parts):
+        others = frozenset().union(*(w for j, w in enumerate(part_words) if j != i))
+        own = part_words[i] - others if len(parts) > 1 else frozenset()
+        found = sorted((m.start(), kind) for kind, pattern in QUESTION_PATTERNS.items()
+                       if (m := pattern.search(part)))
+        for _, kind in found:
+            key = (kind, own if any(a.kind == kind for a in asks) else frozenset())
+            if key in seen:
+                continue
+            seen.add(key)
+            asks.append(Ask(kind, own))
+    return asks
+
+
+def answers(kind: str, text: str) -> bool:
+    """Does `text` carry the kind of fact the ask wants? ("list" is answered by list items, not wording.)"""
+    pattern = EVIDENCE_PATTERNS.get(kind)
+    return bool(pattern and pattern.search(text))
+
+
+def answers_ask(ask: Ask, text: str) -> bool:
+    """`answers` for one part of the question: the sentence also shares a word with that part, when the part
+    has words of its own."""
+    if not answers(ask.kind, text):
+        return False
+    if not ask.words:
+        return True
+    stems = {w[:5] for w in token_set(text)}  # "approves" / "approved" stem apart; their first letters agree
+    return any(w[:5] in stems for w in ask.words)
+
+
+def values(kind: str, text: str) -> frozenset[str]:
+    """The time limits ("when") or frequencies ("how-often") a sentence states, normalized
+    ("five (5) days" → "five days")."""
+    pattern = _VALUES.get(kind)
+    if pattern is None:
+        return frozenset()
+    return frozenset(" ".join(_PAREN_NUMBER.sub("", m.group(0)).lower().split()) for m in pattern.finditer(text))
+
+
+def value_phrases(kind: str, text: str) -> list[str]:
+    """The verbatim value phrases of a sentence, in order (for quoting a disagreement)."""
+    pattern = _VALUES.get(kind)
+    return list(dict.fromkeys(m.group(0) for m in pattern.finditer(text))) if pattern else []

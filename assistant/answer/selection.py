@@ -1,0 +1,310 @@
+"""Which answer units a grounded answer quotes, and in what order.
+
+The answer opens with the unit that best answers the main ask, then gives one unit per remaining ask of
+the question (assistant/answer/asks.py), then a little more supporting evidence while the answer stays
+short. A lead-in ("... must include the following:") brings its list items; near-duplicate units of
+different documents collapse into one line citing both; when two documents give different time limits
+or frequencies for the same ask, both are kept and the disagreement is named. Register rows (risk register,
+SoA) are quoted only when the question is about risks, controls or the SoA.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from assistant.answer.asks import Ask, answers, answers_ask, detect_asks, value_phrases, values
+from assistant.answer.units import Unit
+from assistant.retrieval.query import QueryAnalysis
+from assistant.text import LIST_MARK, SENTENCE_SPLIT, token_set, tokenize
+
+MAX_LINES = 6  # quoted units besides list items under a lead-in
+BODY_BUDGET = 640  # characters of quoted units before the answer stops adding supporting evidence
+MAX_FOLLOWERS = 8
+FOLLOWER_BUDGET = 900
+SUPPORT_RATIO = 0.72  # supporting units must score at least this share of the best unit
+ASK_RATIO = 0.6  # a unit answering an ask the others leave open may score lower
+DUPLICATE_JACCARD = 0.6
+VALUE_KINDS = ("when", "how-often")
+SAME_STATEMENT = 0.55  # cosine of two sentences that state the same rule (with different values)
+RIVAL_RELEVANCE = 0.9  # ... and the other one answers the question nearly as well (cosine to the question)
+PART_MARGIN = 0.05  # cosine: a part of the question gets its own unit when the best one is this much closer
+
+REGISTER_KINDS = ("row", "soa", "risk")
+REGISTER_LEAD = 1.2  # a register row opens a non-register answer only when it scores this much above any prose
+_CONTROL_WORD = re.compile(r"\bcontrols?\b", re.I)
+_MARKER = re.compile(r"^\s*(\d{1,3}[.)]|[-*+•]|[a-z][.)])\s+")
+
+
+@dataclass
+class Line:
+    """One quoted unit of the answer, with the near-duplicates (other documents) it stands for."""
+
+    unit: Unit
+    also: list[Unit] = field(default_factory=list)
+    followers: list[Unit] = field(default_factory=list)
+
+
+@dataclass
+class Selection:
+    lines: list[Line]
+    missing: list[Ask]  # asks no retrieved unit answers
+    disagreements: list[tuple[Ask, Unit, Unit]]  # two units giving different values for one ask
+
+
+def is_control_question(analysis: QueryAnalysis) -> bool:
+    """About a control (its risks, its status, what implements it): the linked risks are shown."""
+    return bool(analysis.about_registers or analysis.explicit_ids
+                or (analysis.controls and _CONTROL_WORD.search(analysis.question)))
+
+
+def score_units(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray) -> None:
+    """Similarity to the question, share of its words, and the passage's retrieval rank."""
+    q_words = set(analysis.content_tokens)
+    exp_words = set(tokenize(analysis.expanded)) - q_words
+    for i, unit in enumerate(units):
+        words = token_set(unit.text + " " + " ".join(unit.chunk.trail[-1:]))
+        lex = (len(words & q_words) + 0.5 * len(words & exp_words)) / max(1.0, len(q_words) + 0.5 * len(exp_words))
+        prior = 1.0 / (1 + unit.hit_rank)
+        unit.score = 0.55 * float(sims[i]) + 0.30 * lex + 0.15 * prior
+
+
+def _marker(text: str) -> str:
+    m = _MARKER.match(text)
+    return m.group(1) if m else ""
+
+
+def _sibling(lead: str, other: str) -> bool:
+    """Are two list markers of the same level? ("1." / "2.", "-" / "-", "a." / "b."; "a." / "i." is not)."""
+    if not lead or not other:
+        return False
+    if lead[0].isdigit() and other[0].isdigit():
+        return True
+    if lead[0].isalpha() and other[0].isalpha():
+        return other[0] == lead[0] or ord(other[0]) == ord(lead[0]) + 1
+    return lead[0] == other[0]
+
+
+def followers(unit: Unit, chunk_units: list[Unit]) -> list[Unit]:
+    """The list items a lead-in introduces: the items right after it, up to the next item of its own level."""
+    text = unit.text.rstrip()
+    if " | " in text:
+        return _table_rows(unit, chunk_units)
+    lead_marker = _marker(text) if unit.is_item else ""
+    short_heading = unit.is_item and len(LIST_MARK.sub("", text)) < 60 and not text.endswith((".", "!", "?"))
+    if not (text.endswith(":") or short_heading):
+        return []
+    out: list[Unit] = []
+    size = 0
+    for other in chunk_units[unit.position + 1:]:
+        if not other.is_item or _sibling(lead_marker, _marker(other.text)):
+            break
+        if len(out) >= MAX_FOLLOWERS or size + len(other.text) > FOLLOWER_BUDGET:
+            break
+        out.append(other)
+        size += len(other.text)
+    return out
+
+
+def _introduces(unit: Unit, question_words: frozenset[str]) -> bool:
+    """Is a lead-in unit's list wanted? Yes when the unit is the lead-in sentence alone, or when its last
+    sentence (the one ending with ":") shares two words with the question."""
+    parts = SENTENCE_SPLIT.split(LIST_MARK.sub("", unit.text))
+    return len(parts) == 1 or len(question_words & token_set(parts[-1])) >= 2
+
+
+def _table_rows(header: Unit, chunk_units: list[Unit]) -> list[Unit]:
+    """The rows under a table's first row (a table row that follows another row introduces nothing)."""
+    if header.position > 0 and " | " in chunk_units[header.position - 1].text:
+        return []
+    out: list[Unit] = []
+    size = 0
+    for other in chunk_units[header.position + 1:]:
+        if " | " not in other.text or len(out) >= MAX_FOLLOWERS or size + len(other.text) > FOLLOWER_BUDGET:
+            break
+        out.append(other)
+        size += len(other.text)
+    return out
+
+
+def _list_score(unit: Unit, chunk_units: list[Unit]) -> float:
+    """How well a lead-in and its list answer a question that asks for the items: its best line."""
+    items = followers(unit, chunk_units)
+    return max([unit.score, *(f.score for f in items)]) if items else 0.0
+
+
+def _words(unit: Unit) -> frozenset[str]:
+    return token_set(LIST_MARK.sub("", unit.text))
+
+
+def _duplicate(a: frozenset[str], b: frozenset[str]) -> bool:
+    return bool(a and b) and len(a & b) / len(a | b) > DUPLICATE_JACCARD
+
+
+class _Builder:
+    def __init__(self, units: list[Unit], question_words: frozenset[str], wants_list: bool) -> None:
+        self.question_words = question_words
+        self.wants_list = wants_list
+        self.by_chunk: dict[str, list[Unit]] = {}
+        self.know(units)
+        self.lines: list[Line] = []
+        self.used: set[int] = set()
+        self.words: list[frozenset[str]] = []
+        self.chars = 0
+
+    def know(self, units: list[Unit]) -> None:
+        """Make the passages of `units` known (each unit's neighbours are its passage's other units)."""
+        new: dict[str, list[Unit]] = {}
+        for unit in units:
+            if unit.chunk.id not in self.by_chunk:
+                new.setdefault(unit.chunk.id, []).append(unit)
+        self.by_chunk.update(new)
+
+    def covered_text(self) -> list[str]:
+        return [u.text for line in self.lines for u in (line.unit, *line.followers)]
+
+    def add(self, unit: Unit) -> bool:
+        """Quote `unit` (with its list items); a near-duplicate of a quoted unit only adds a citation."""
+        if id(unit) in self.used:
+            return False
+        words = _words(unit)
+        for line, seen in zip(self.lines, self.words, strict=True):
+            if _duplicate(words, seen):
+                self.used.add(id(unit))
+                if unit.chunk.source != line.unit.chunk.source and all(
+                        u.chunk.id != unit.chunk.id for u in line.also):
+                    line.also.append(unit)
+                return False
+            if any(id(unit) == id(f) for f in line.followers):
+                return False
+        items = [f for f in followers(unit, self.by_chunk[unit.chunk.id]) if id(f) not in self.used]
+        if items and not self.wants_list and not _introduces(unit, self.question_words):
+            items = []  # "The following is logged:" at the end of a paragraph about something else
+        self.lines.append(Line(unit, followers=items))
+        self.words.append(words)
+        self.used.add(id(unit))
+        self.used.update(id(f) for f in items)
+        self.chars += len(unit.text) + sum(len(f.text) for f in items) // 2
+        return True
+
+
+def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
+           part_sims: np.ndarray | None = None, vectors: np.ndarray | None = None,
+           rivals: tuple[list[Unit], np.ndarray] | None = None, query_vector: np.ndarray | None = None,
+           ) -> Selection:
+    """The lines of a grounded answer: main ask first, one unit per other ask, then short support.
+
+    `part_sims` (parts × units): similarity of each unit to each part of a question that asks several
+    things; every part then gets its best unit unless a quoted unit already serves it. `vectors` are the
+    units' sentence vectors; `rivals` more units (with vectors) from passages that state nearly the same
+    as the evidence, where a different time limit or frequency is looked for."""
+    score_units(analysis, units, sims)
+    # Register rows may open an answer about the SoA or risks; they support one that names a control id; a
+    # staff process answer quotes the documents.
+    prose = [u for u in units if u.chunk.kind not in REGISTER_KINDS] or units
+    register_question = analysis.about_registers
+    pool = units if register_question or analysis.explicit_ids else prose
+    ranked = sorted(pool, key=lambda u: u.score, reverse=True)
+    if not ranked:
+        return Selection([], [], [])
+    best = ranked[0].score
+    asks = detect_asks(analysis.question)
+    builder = _Builder(units, frozenset(analysis.content_tokens), any(a.kind == "list" for a in asks))
+    opening = max(prose, key=lambda u: u.score)
+    if register_question or ranked[0].score >= REGISTER_LEAD * opening.score:
+        opening = ranked[0]  # a register row opens when asked about, or when no document comes close
+    factual = [a for a in asks if a.kind != "list"]
+    if factual and not answers(factual[0].kind, opening.text):
+        better = next((u for u in ranked if u.score >= 0.85 * best and answers(factual[0].kind, u.text)), None)
+        opening = better or opening
+    builder.add(opening)
+    missing: list[Ask] = []
+    for ask in asks:
+        if ask.kind == "list":
+            if not any(line.followers for line in builder.lines):
+                leads = [(_list_score(u, builder.by_chunk[u.chunk.id]), i) for i, u in enumerate(ranked)]
+                score, i = max(leads, default=(0.0, 0))
+                if score >= ASK_RATIO * best:
+                    builder.add(ranked[i])
+            continue
+        if any(answers_ask(ask, text) for text in builder.covered_text()):
+            continue
+        unit = next((u for u in ranked if u.score >= ASK_RATIO * best and answers_ask(ask, u.text)), None)
+        if unit is None:
+            missing.append(ask)
+        else:
+            builder.add(unit)
+    if part_sims is not None and len(part_sims) > 1:
+        _answer_parts(units, pool, part_sims, builder)
+    disagreements: list[tuple[Ask, Unit, Unit]] = []
+    if vectors is not None:
+        extra_units, extra_vectors = rivals if rivals is not None else ([], vectors[:0])
+        all_vectors = np.vstack([vectors, extra_vectors])
+        relevance = np.concatenate([sims, extra_vectors @ query_vector]) if query_vector is not None else None
+        disagreements = _disagreements(asks, units + extra_units, all_vectors, relevance, builder)
+    for unit in ranked:
+        if len(builder.lines) >= MAX_LINES or builder.chars >= BODY_BUDGET or unit.score < SUPPORT_RATIO * best:
+            break
+        if builder.chars + len(unit.text) > BODY_BUDGET + 150:
+            continue
+        builder.add(unit)
+    return Selection(_ordered(builder.lines), missing, disagreements)
+
+
+def _answer_parts(units: list[Unit], pool: list[Unit], part_sims: np.ndarray, builder: _Builder) -> None:
+    index = {id(u): i for i, u in enumerate(units)}
+    allowed = [index[id(u)] for u in pool]
+    for row in part_sims:
+        quoted = [index[id(u)] for line in builder.lines for u in (line.unit, *line.followers, *line.also)]
+        top = max(allowed, key=lambda i: row[i])
+        if quoted and row[top] - max(row[i] for i in quoted) < PART_MARGIN:
+            continue  # a quoted unit serves this part about as well as the best one
+        builder.add(units[top])
+
+
+def _disagreements(asks: list[Ask], units: list[Unit], vectors: np.ndarray, relevance: np.ndarray | None,
+                   builder: _Builder) -> list[tuple[Ask, Unit, Unit]]:
+    """Time limits or frequencies that differ: for a question asking how long / how often, a unit of another
+    document that states nearly the same (sentence vectors), answers the question nearly as well and gives
+    another value is quoted too, so the answer shows both."""
+    kinds = [a for a in asks if a.kind in VALUE_KINDS]
+    index = {id(u): i for i, u in enumerate(units)}
+    builder.know(units)
+    out: list[tuple[Ask, Unit, Unit]] = []
+    for ask in kinds:
+        quoted = [u for line in builder.lines for u in (line.unit, *line.followers) if values(ask.kind, u.text)]
+        if not quoted:
+            continue
+        first = quoted[0]
+        stated = values(ask.kind, first.text)
+        closeness = vectors @ vectors[index[id(first)]]
+        floor = RIVAL_RELEVANCE * relevance[index[id(first)]] if relevance is not None else -1.0
+        rivals = [(float(closeness[i]), u) for i, u in enumerate(units)
+                  if u.chunk.source != first.chunk.source and u.chunk.kind not in REGISTER_KINDS
+                  and closeness[i] >= SAME_STATEMENT and (relevance is None or relevance[i] >= floor)
+                  and (other := values(ask.kind, u.text)) and not other & stated]
+        if rivals:
+            rival = max(rivals, key=lambda cu: cu[0])[1]
+            builder.add(rival)
+            out.append((ask, first, rival))
+    return out
+
+
+def _ordered(lines: list[Line]) -> list[Line]:
+    """The opening line first; the rest grouped by passage (first appearance), document order inside one
+    passage, so numbered steps stay in order."""
+    if len(lines) <= 2:
+        return lines
+    head, rest = lines[0], lines[1:]
+    chunk_rank = {cid: i for i, cid in enumerate(dict.fromkeys(line.unit.chunk.id for line in rest))}
+    rest.sort(key=lambda line: (chunk_rank[line.unit.chunk.id], line.unit.position))
+    return [head, *rest]
+
+
+def disagreement_text(ask: Ask, first: Unit, second: Unit, n_first: int, n_second: int) -> str:
+    a = ", ".join(value_phrases(ask.kind, first.text)[:2])
+    b = ", ".join(value_phrases(ask.kind, second.text)[:2])
+    return (f"The documents disagree on {ask.label}: {first.chunk.title} says {a} [{n_first}], "
+            f"{second.chunk.title} says {b} [{n_second}]; check which applies.")

@@ -1,0 +1,169 @@
+"""Answers that answer: the asks of a question, lead-ins with their lists, register rows kept out of staff
+process answers, documents that disagree, follow-ups and role questions (fast rules, then the sample
+corpus)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from assistant.answer.asks import answers_ask, detect_asks, question_parts, values
+from assistant.answer.roles import asked_role
+from assistant.answer.selection import followers
+from assistant.answer.units import split_units
+from assistant.catalogue import get_catalogue
+from assistant.models import Chunk
+from assistant.retrieval.query import Conversation, analyse
+from assistant.service import Assistant
+
+ROLES = ["line manager", "system owner", "asset owner", "risk owner", "employees", "hr"]
+
+
+def _chunk(text: str, kind: str = "section") -> Chunk:
+    return Chunk(id="c1", source="policies/x.md", title="X Policy", doc_type="policy", trail=["Policy"], text=text,
+                 start=1, end=9, span_unit="line", classification="internal", class_rank=1, kind=kind)
+
+
+# ----------------------------------------------------------------------------- fast: asks
+
+
+def test_asks_of_a_question_follow_its_parts() -> None:
+    two_times = detect_asks("How long is information kept in active use, and how long is it archived afterwards?")
+    assert [a.kind for a in two_times] == ["when", "when"]
+    assert "archiv" in two_times[1].words and "archiv" not in two_times[0].words
+    assert [a.kind for a in detect_asks("Who approves access and how often are rights reviewed?")] == \
+        ["who", "how-often"]
+    assert [a.kind for a in detect_asks("What requirements must my laptop meet (OS, encryption, locking)?")] == ["list"]
+    assert detect_asks("where are we with Operation Bluebell?") == []  # a status question, not a place
+    assert question_parts("Who approves access and how often are rights reviewed?") == \
+        ["Who approves access", "how often are rights reviewed"]
+
+
+def test_an_ask_is_answered_by_its_kind_of_fact_about_its_own_part() -> None:
+    archive, active = detect_asks("How long is it kept in active use, and how long is it archived?")[::-1]
+    assert answers_ask(archive, "The default archiving period of information shall be 7 years.")
+    assert not answers_ask(archive, "The active use period is two years from creation.")
+    assert not answers_ask(archive, "After the active use period, information must be archived.")  # no period
+    who = detect_asks("and to whom?")[0]
+    assert answers_ask(who, "Report it to the Information Security Manager (ISM).")
+    assert values("when", "within 1 hour of noticing") == frozenset({"1 hour"})
+    assert values("when", "five (5) business days") == frozenset({"five business days"})
+    assert values("when", "lock your screen even for a minute") == frozenset()  # "a minute" is no time limit
+    assert values("how-often", "reviewed quarterly and every six months") == frozenset({"quarterly", "every six months"})
+
+
+def test_a_lead_in_brings_its_items_up_to_the_next_item_of_its_own_level() -> None:
+    chunk = _chunk("a. The ISM must assign a severity level:\ni. High: catastrophic.\ni. Medium: harm to a unit.\n"
+                   "i. Low: a clear violation.\na. The ISM determines the response.")
+    units = split_units(chunk)
+    assert [u.text for u in followers(units[0], units)] == [
+        "i. High: catastrophic.", "i. Medium: harm to a unit.", "i. Low: a clear violation."]
+    assert followers(units[1], units) == []  # an item that introduces nothing
+    table = split_units(_chunk("The checks we run are:\nCheck | Who | Applies to\nIdentity | People team | Everyone\n"
+                               "DBS | People team | Privileged roles\nWe do no credit checks."))
+    assert [u.text for u in followers(table[1], table)] == ["Identity | People team | Everyone",
+                                                            "DBS | People team | Privileged roles"]
+    assert followers(table[2], table) == []  # a row under the header is no header
+
+
+# ----------------------------------------------------------------------------- fast: conversation and roles
+
+
+def test_follow_ups_read_against_the_previous_turn_only() -> None:
+    catalogue = get_catalogue()
+    conversation = Conversation()
+    conversation.update("What do I do if I lose my laptop?", ["7.9"])
+    follow = analyse("and who do I tell?", catalogue, conversation)
+    assert follow.followup and "laptop" in follow.expanded and "7.9" in follow.controls
+    assert "laptop" in follow.content_tokens  # the topic counts for the evidence check, not just "tell"
+    short = analyse("who do I tell?", catalogue, conversation)
+    assert short.followup  # hardly a word of its own
+    new = analyse("different question - how long are the microsoft 365 backups kept?", catalogue, conversation)
+    assert not new.followup and "laptop" not in new.expanded
+    standalone = analyse("How are access requests approved for new starters in Okta?", catalogue, conversation)
+    assert not standalone.followup
+    conversation.update(standalone.question, [], standalone.topic)
+    assert conversation.controls == [] and conversation.topic == standalone.question  # old topic dropped
+
+
+@pytest.mark.parametrize("question, role", [
+    ("I'm a new line manager - what am I responsible for?", "line manager"),
+    ("as a system owner what do I actually have to do?", "system owner"),
+    ("I've been made risk owner for one of the risks in the register. what am I expected to do?", "risk owner"),
+    ("I just became a team lead. What am I responsible for?", "team lead"),
+    ("new joiner here! what do I have to do in my first couple of weeks?", None),  # onboarding documents answer
+    ("does every new hire need a DBS check?", None),
+    ("Who approves account creation for a new employee?", None),
+])
+def test_role_questions_are_recognised(question: str, role: str | None) -> None:
+    assert asked_role(question, ROLES) == role
+
+
+# ----------------------------------------------------------------------------- sample corpus
+
+
+def _lines(answer_text: str) -> list[str]:
+    return answer_text.split("\n")
+
+
+@pytest.mark.integration
+def test_staff_process_answer_opens_with_a_document_not_a_register_row(assistant: Assistant) -> None:
+    answer = assistant.ask("What do I do if I lose my laptop?", role="staff", llm=False)
+    first = _lines(answer.answer)[0]
+    cited = {c.n: c for c in answer.citations}
+    n = int(re.findall(r"\[(\d+)\]", first)[0])
+    assert not cited[n].source.startswith("registers/"), first
+    assert "Linked risks" not in answer.answer and "Sources:" not in answer.answer
+    assert len(answer.answer) <= 900
+
+
+@pytest.mark.integration
+def test_documents_that_disagree_are_both_shown(assistant: Assistant) -> None:
+    answer = assistant.ask("when do I have to report a lost laptop?", role="staff", llm=False)
+    assert "1 hour" in answer.answer and "same day" in answer.answer
+    note = next(line for line in _lines(answer.answer) if line.startswith("The documents disagree"))
+    assert "Remote Working Policy" in note and "Acceptable Use Policy" in note
+    sources = {c.source for c in answer.citations}
+    assert {"policies/remote-working-policy.md", "policies/acceptable-use-policy.docx"} <= sources
+
+
+@pytest.mark.integration
+def test_lead_in_comes_with_its_list_items(assistant: Assistant) -> None:
+    answer = assistant.ask("what background checks are done before someone joins?", role="staff", llm=False)
+    items = [line for line in _lines(answer.answer) if line.startswith("  - ")]
+    assert len(items) >= 3 and "Right to work" in answer.answer and "Two references" in answer.answer
+
+
+@pytest.mark.integration
+def test_each_ask_gets_its_own_evidence(assistant: Assistant) -> None:
+    answer = assistant.ask("How long is the active use period of information and how long is it archived?",
+                           role="staff", llm=False)
+    assert not answer.abstained
+    answer = assistant.ask("Who approves access requests and how often are privileged accounts reviewed?",
+                           role="staff", llm=False)
+    assert "quarterly" in answer.answer.lower() and re.search(r"line manager|system owner", answer.answer, re.I)
+
+
+@pytest.mark.integration
+def test_follow_up_answers_the_previous_topic_and_a_new_topic_drops_it(assistant: Assistant) -> None:
+    conversation = assistant.new_conversation()
+    assistant.ask("What do I do if I lose my laptop?", role="staff", conversation=conversation, llm=False)
+    follow = assistant.ask("and who do I tell?", role="staff", conversation=conversation, llm=False)
+    assert not follow.abstained and re.search(r"service desk|security@", follow.answer, re.I)
+    switched = assistant.ask("different question - how long are the microsoft 365 backups kept?", role="staff",
+                             conversation=conversation, llm=False)
+    assert "1 year" in switched.answer and "laptop" not in switched.answer.lower()
+
+
+@pytest.mark.integration
+def test_role_question_answers_with_cited_duties_and_points_to_the_page(assistant: Assistant) -> None:
+    answer = assistant.ask("I'm a new line manager - what am I responsible for?", role="staff", llm=False)
+    lines = _lines(answer.answer)
+    assert lines[0].startswith("What the documents give the line manager to do")
+    duties = [line for line in lines if line.startswith("- ")]
+    assert len(duties) >= 4
+    assert "My responsibilities page" in lines[-1]
+    for citation in answer.citations:  # every duty quoted verbatim from its passage
+        assert citation.quotes and all(q in citation.text for q in citation.quotes)
+    assert any("guidance/line-manager-security-responsibilities.md" == c.source for c in answer.citations)
