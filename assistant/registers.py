@@ -486,7 +486,7 @@ def risk_text(risk: RiskRecord, catalogue: Catalogue | None = None) -> str:
     if risk.owner:
         parts.append(f"Risk owner: {risk.owner}.")
     if risk.score:
-        parts.append(f"Likelihood {risk.likelihood} × impact {risk.impact} = {risk.score} ({risk.level}).")
+        parts.append(f"Risk score: likelihood {risk.likelihood} × impact {risk.impact} = {risk.score} ({risk.level}).")
     elif risk.level:
         parts.append(f"Level: {risk.level}.")
     if risk.treatment:

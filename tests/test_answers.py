@@ -65,6 +65,10 @@ def test_a_lead_in_brings_its_items_up_to_the_next_item_of_its_own_level() -> No
     assert [u.text for u in followers(table[1], table)] == ["Identity | People team | Everyone",
                                                             "DBS | People team | Privileged roles"]
     assert followers(table[2], table) == []  # a row under the header is no header
+    nested = split_units(_chunk("1. Assets are recorded.\n2. Asset owners must:\n1. classify the asset;\n"
+                                "2. define who may access it;\n3. arrange secure disposal.\n3. Owners may delegate."))
+    assert [u.text for u in followers(nested[1], nested)] == [
+        "1. classify the asset;", "2. define who may access it;", "3. arrange secure disposal."]
 
 
 # ----------------------------------------------------------------------------- fast: conversation and roles
@@ -167,3 +171,6 @@ def test_role_question_answers_with_cited_duties_and_points_to_the_page(assistan
     for citation in answer.citations:  # every duty quoted verbatim from its passage
         assert citation.quotes and all(q in citation.text for q in citation.quotes)
     assert any("guidance/line-manager-security-responsibilities.md" == c.source for c in answer.citations)
+    owner = assistant.ask("I've just been named as an asset owner - what am I responsible for now?", role="staff",
+                          llm=False)
+    assert "  - arrange secure disposal when it is no longer needed." in owner.answer  # "must:" with its items

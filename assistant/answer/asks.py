@@ -30,7 +30,8 @@ QUESTION_PATTERNS: dict[str, re.Pattern[str]] = {
     "when": re.compile(
         r"\bhow (?:long|quickly|soon|fast|much time)\b|\bhow many (?:minutes|hours|days|weeks|months|years)\b|"
         r"\bwithin (?:what|how|which)\b|\bdeadline\b|\bby when\b|\btime ?(?:limit|frame)\b|\bretain\w*|"
-        r"\bretention\b|\bkept\b|\bwhen (?:must|should|do|does|is|are|will|has|have|can)\b", re.I),
+        r"\bretention\b|\bkept\b|\bwhen (?:must|should|do|does|is|are|will|has|have|can)\b|"
+        r"\btime ?lines?\b|\btimescales?\b|\bdeadlines?\b|\bsla\b", re.I),
     "where": re.compile(r"\bwhere\b(?! (?:are|is) (?:we|things|it) (?:with|at|on)\b)|\b(?:which|what) (?:tool|system|portal|form|address|channel|site|platform)\b",
                         re.I),
     "list": re.compile(

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import re
 
+from assistant.answer.selection import followers
 from assistant.answer.types import Answer, Citation
+from assistant.answer.units import Unit, split_units
 from assistant.models import Duty, Responsibilities
+from assistant.text import LIST_MARK
 
 MAX_DUTIES = 6
 MIN_DUTIES = 2  # fewer duties found: the question is answered like any other
@@ -75,7 +78,11 @@ def role_answer(question: str, found: Responsibilities) -> Answer | None:
     other = [d for d in chosen if not d.frequency]
     for duty in recurring + other:
         label = f"({duty.frequency}) " if duty.frequency else ""
-        lines.append(f"- {label}{duty.text} [{cite(duty)}]")
+        n = cite(duty)
+        lines.append(f"- {label}{duty.text} [{n}]")
+        for item in _items_under(duty):  # "Asset owners must:" comes with what they must do
+            citations[duty.chunk.id].quotes.append(item.text)
+            lines.append(f"  - {LIST_MARK.sub('', item.text)} [{n}]")
     more = len(duties) - len(chosen)
     owned = f", and owns {len(found.owned)} controls or risks" if found.owned else ""
     lines.append(f"The My responsibilities page lists all {len(duties)} duties of the {found.role}{owned}"
@@ -95,6 +102,15 @@ def _priority(duty: Duty, role: str) -> int:
     score = 2 if role in duty.chunk.section.lower() else 0
     score += bool(duty.frequency) + bool(_OBLIGATION.search(duty.text))
     return score - 2 * (duty.text.count(" | ") >= 2)
+
+
+def _items_under(duty: Duty) -> list[Unit]:
+    """The list items a duty ending with ":" introduces in its passage."""
+    if not duty.text.rstrip().endswith(":"):
+        return []
+    units = split_units(duty.chunk)
+    lead = next((u for u in units if LIST_MARK.sub("", u.text) == duty.text), None)
+    return followers(lead, units) if lead is not None else []
 
 
 def _spread(duties: list[Duty], limit: int, role: str = "") -> list[Duty]:

@@ -21,7 +21,8 @@ from assistant.retrieval.query import QueryAnalysis
 from assistant.text import LIST_MARK, SENTENCE_SPLIT, token_set, tokenize
 
 MAX_LINES = 6  # quoted units besides list items under a lead-in
-BODY_BUDGET = 640  # characters of quoted units before the answer stops adding supporting evidence
+BODY_BUDGET = 580  # characters of quoted units before the answer stops adding supporting evidence
+SLACK = 150  # a supporting unit may overrun the budget by this much
 MAX_FOLLOWERS = 8
 FOLLOWER_BUDGET = 900
 SUPPORT_RATIO = 0.72  # supporting units must score at least this share of the best unit
@@ -76,12 +77,22 @@ def _marker(text: str) -> str:
     return m.group(1) if m else ""
 
 
-def _sibling(lead: str, other: str) -> bool:
-    """Are two list markers of the same level? ("1." / "2.", "-" / "-", "a." / "b."; "a." / "i." is not)."""
+def _number(marker: str) -> int | None:
+    digits = marker.rstrip(".)")
+    return int(digits) if digits.isdigit() else None
+
+
+def _sibling(lead: str, other: str, previous: str = "") -> bool:
+    """Is `other` an item of the lead's own level rather than one of its sub-items? ("-" / "-", "a." / "b.";
+    "a." / "i." is not). Numbers: the lead's numbering continuing ("2." → "3."), unless the sub-items are
+    numbered themselves and `other` continues them (the indent that said so is gone from the text)."""
     if not lead or not other:
         return False
-    if lead[0].isdigit() and other[0].isdigit():
-        return True
+    lead_n, other_n, previous_n = _number(lead), _number(other), _number(previous)
+    if lead_n is not None and other_n is not None:
+        if previous_n is not None and other_n == previous_n + 1:
+            return False  # "2. ... must:" "1." "2." "3." — the sub-list goes on
+        return other_n == lead_n + 1
     if lead[0].isalpha() and other[0].isalpha():
         return other[0] == lead[0] or ord(other[0]) == ord(lead[0]) + 1
     return lead[0] == other[0]
@@ -98,9 +109,12 @@ def followers(unit: Unit, chunk_units: list[Unit]) -> list[Unit]:
         return []
     out: list[Unit] = []
     size = 0
+    previous = ""
     for other in chunk_units[unit.position + 1:]:
-        if not other.is_item or _sibling(lead_marker, _marker(other.text)):
+        marker = _marker(other.text)
+        if not other.is_item or _sibling(lead_marker, marker, previous):
             break
+        previous = marker
         if len(out) >= MAX_FOLLOWERS or size + len(other.text) > FOLLOWER_BUDGET:
             break
         out.append(other)
@@ -113,6 +127,16 @@ def _introduces(unit: Unit, question_words: frozenset[str]) -> bool:
     sentence (the one ending with ":") shares two words with the question."""
     parts = SENTENCE_SPLIT.split(LIST_MARK.sub("", unit.text))
     return len(parts) == 1 or len(question_words & token_set(parts[-1])) >= 2
+
+
+def _table_header(unit: Unit, chunk_units: list[Unit]) -> Unit:
+    """The first row of the table `unit` is a row of (the unit itself when it is no table row)."""
+    if " | " not in unit.text:
+        return unit
+    position = unit.position
+    while position > 0 and " | " in chunk_units[position - 1].text:
+        position -= 1
+    return chunk_units[position]
 
 
 def _table_rows(header: Unit, chunk_units: list[Unit]) -> list[Unit]:
@@ -166,7 +190,9 @@ class _Builder:
         return [u.text for line in self.lines for u in (line.unit, *line.followers)]
 
     def add(self, unit: Unit) -> bool:
-        """Quote `unit` (with its list items); a near-duplicate of a quoted unit only adds a citation."""
+        """Quote `unit` (with its list items); a near-duplicate of a quoted unit only adds a citation. A
+        table row is quoted with its table: the header row, then the rows."""
+        unit = _table_header(unit, self.by_chunk[unit.chunk.id])
         if id(unit) in self.used:
             return False
         words = _words(unit)
@@ -247,7 +273,7 @@ def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
     for unit in ranked:
         if len(builder.lines) >= MAX_LINES or builder.chars >= BODY_BUDGET or unit.score < SUPPORT_RATIO * best:
             break
-        if builder.chars + len(unit.text) > BODY_BUDGET + 150:
+        if builder.chars + len(unit.text) > BODY_BUDGET + SLACK:
             continue
         builder.add(unit)
     return Selection(_ordered(builder.lines), missing, disagreements)

@@ -34,7 +34,8 @@ from assistant.models import Chunk, FileRecord
 from assistant.registers import RegisterResult
 
 log = logging.getLogger(__name__)
-INDEX_FORMAT = 2  # 2: repeated passages indexed once, citation-like "[n]" in documents stored as "(n)"
+INDEX_FORMAT = 3  # 2: repeated passages indexed once, citation-like "[n]" stored as "(n)"; 3: front matter without
+# an opening "---" read as metadata, risk rows state "Risk score: ..."
 ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
 
 
