@@ -174,3 +174,22 @@ def test_role_question_answers_with_cited_duties_and_points_to_the_page(assistan
     owner = assistant.ask("I've just been named as an asset owner - what am I responsible for now?", role="staff",
                           llm=False)
     assert "  - arrange secure disposal when it is no longer needed." in owner.answer  # "must:" with its items
+
+
+@pytest.mark.integration
+def test_a_dated_event_only_a_hidden_record_covers_is_refused_like_any_other_question(assistant: Assistant) -> None:
+    question = "what were the corrective actions from the June phishing incident?"
+    staff = assistant.ask(question, role="staff", llm=False)
+    out_of_scope = assistant.ask("What is the best recipe for sourdough bread?", role="staff", llm=False)
+    assert staff.abstained and staff.citations == []
+    assert staff.answer.split(" The closest")[0] == out_of_scope.answer.split(" The closest")[0]  # same words
+    lead = assistant.ask(question, role="isms-lead", llm=False)
+    assert not lead.abstained and "FIDO2" in lead.answer  # the record's action table, with its rows
+
+
+def test_chat_markdown_keeps_adjacent_citations_and_list_items_readable() -> None:
+    from ui.common import answer_markdown
+
+    text = answer_markdown("- Report it [1][2]\n- Severity levels: [3]\n  - P1 | Critical [3]\nControl: 5.26 x")
+    assert "****" not in text and "**:blue[\\[1\\]\\[2\\]]**" in text
+    assert "\n    - P1 \\| Critical" in text  # nested under its lead-in, not a paragraph

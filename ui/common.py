@@ -21,7 +21,7 @@ from assistant.soa.types import SoADraft
 from ui.auth import current_user
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=^\"'])")
-_CITE = re.compile(r"\\\[(\d{1,3})\\\]")
+_CITE = re.compile(r"(?:\\\[\d{1,3}\\\])+")  # one or more escaped [n] markers in a row
 _BOLD = re.compile(r"\\\*\\\*(\S(?:.*?\S)?)\\\*\\\*")  # escaped **bold** (as written in Markdown sources)
 
 STARTER_QUESTIONS = [
@@ -100,7 +100,9 @@ def quote_block(text: str) -> str:
 
 
 def _cite_marks(escaped: str) -> str:
-    return _CITE.sub(r"**:blue[\[\1\]]**", escaped)
+    """Citation markers in blue bold; adjacent ones ("[1][2]") share one span (two spans side by side would
+    leave a literal "****" between them)."""
+    return _CITE.sub(lambda m: f"**:blue[{m.group(0)}]**", escaped)
 
 
 def answer_markdown(text: str) -> str:
@@ -111,6 +113,8 @@ def answer_markdown(text: str) -> str:
         if line.startswith("- "):
             out.append("- " + _cite_marks(md_escape(line[2:])))
             in_list = True
+        elif line.startswith("  - ") and in_list:  # a list item under a lead-in line
+            out.append("    - " + _cite_marks(md_escape(line[4:])))
         elif line.strip():
             if in_list:
                 out.append("")  # a plain line after a list starts a new paragraph, not a continuation

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -42,6 +43,11 @@ FILLER = frozenset(
 )
 
 
+# A year or a month in a question names one event ("the 2026 pen test", "the June phishing incident").
+EVENT_DATE = re.compile(r"\b(?:19|20)\d\d\b|\b(?:january|february|march|april|june|july|august|september|october|"
+                        r"november|december)\b", re.I)
+
+
 @dataclass
 class AbstainSignals:
     best_dense: float  # best cosine similarity between the question and a top passage
@@ -49,6 +55,8 @@ class AbstainSignals:
     coverage: float  # idf-weighted share of the question's words found in the top passages (typos forgiven)
     named_entity: bool  # the question names a control or risk id the catalogue / register knows
     missing_words: list[str]
+    # the question is about a dated event ("the 2026 pen test", "the June incident") that no top passage dates
+    undated_event: bool = False
 
     def abstain_probability(self, weights: list[float]) -> float:
         """Logistic model over the three signals; weights = [bias, dense, sentence, coverage], fitted on dev."""
@@ -81,8 +89,11 @@ def weighted_coverage(words: list[str], passages_tokens: set[str], df: dict[str,
     return (num / den if den else 0.0), missing
 
 
+DATED_SENTENCES = 8  # the sentences closest to the question that must date an event the question dates
+
+
 def evidence_signals(analysis: QueryAnalysis, hits: list[Hit], sentence_sims: np.ndarray | None,
-                     frequencies: tuple[dict[str, int], int] | None) -> AbstainSignals:
+                     frequencies: tuple[dict[str, int], int] | None, units: list[Unit] | None = None) -> AbstainSignals:
     top = hits[:3]
     best_dense = max((h.dense for h in top), default=0.0)
     best_sentence = float(np.max(sentence_sims)) if sentence_sims is not None and len(sentence_sims) else 0.0
@@ -93,12 +104,19 @@ def evidence_signals(analysis: QueryAnalysis, hits: list[Hit], sentence_sims: np
     df, n = frequencies or ({}, 1)
     coverage, missing = weighted_coverage(words, seen, df, n)
     named = bool(analysis.explicit_ids or analysis.risks)
-    return AbstainSignals(best_dense, best_sentence, coverage, named, missing)
+    dates = {m.group(0).lower() for m in EVENT_DATE.finditer(analysis.question)}
+    undated = False
+    if dates and units and sentence_sims is not None and len(sentence_sims) == len(units):
+        closest = " ".join(units[i].text.lower() for i in np.argsort(-sentence_sims)[:DATED_SENTENCES])
+        undated = not any(re.search(rf"\b{re.escape(d)}\b", closest) for d in dates)
+    return AbstainSignals(best_dense, best_sentence, coverage, named, missing, undated)
 
 
 def should_abstain(signals: AbstainSignals, weights: list[float]) -> bool:
     if signals.named_entity:
         return False  # a control or risk id the catalogue knows always has an answer (even "not in the SoA")
+    if signals.undated_event:
+        return True  # general rules about pen tests do not tell what "the 2026 pen test" found
     return signals.abstain_probability(weights) >= 0.5
 
 
@@ -216,7 +234,7 @@ def compose(
     if units and unit_vectors is not None:
         vectors = unit_vectors.for_units(units).astype(np.float32)
         sims = vectors @ query_vector
-    signals = evidence_signals(analysis, hits, sims, frequencies)
+    signals = evidence_signals(analysis, hits, sims, frequencies, units)
     if not units or should_abstain(signals, abstain_weights):
         return abstain(analysis, hits)
     parts = question_parts(analysis.question)

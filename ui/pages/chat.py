@@ -28,6 +28,10 @@ MESSAGES = "chat_messages"
 CONVERSATION = "chat_conversation"
 PENDING = "chat_pending"
 AVATARS = {"user": ":material/person:", "assistant": ":material/shield_lock:"}
+ANSWERER_NOTES = {
+    "grounded": "Quoted word for word from the documents below.",
+    "llm": "Written by the language model from the documents below; each sentence was checked against its source.",
+}
 st.session_state.setdefault(MESSAGES, [])
 st.session_state.setdefault(CONVERSATION, assistant.new_conversation())
 
@@ -71,9 +75,8 @@ def render_answer(answer: Answer) -> None:
         st.markdown(answer_markdown(answer.answer))
     if answer.notice:
         st.caption(md_escape(answer.notice))
-    total = answer.timings_ms.get("total")
-    if total is not None:
-        st.caption(f"{answer.answerer} answer in {total:.0f} ms")
+    if not answer.abstained:
+        st.caption(ANSWERER_NOTES.get(answer.answerer, ""))
 
 
 def render_feedback(index: int, message: dict[str, Any]) -> None:
