@@ -55,11 +55,21 @@ def _healthy(url: str) -> bool:
 @pytest.fixture(scope="module")
 def server(sample_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`streamlit run` on a private copy of the sample index, as the ISMS lead."""
+    yield from _serve(sample_index, tmp_path_factory, "isms-lead")
+
+
+@pytest.fixture(scope="module")
+def staff_server(sample_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The same app signed in as a member of staff (cleared for internal documents only)."""
+    yield from _serve(sample_index, tmp_path_factory, "staff")
+
+
+def _serve(sample_index: Path, tmp_path_factory: pytest.TempPathFactory, role: str) -> Iterator[str]:
     work = tmp_path_factory.mktemp("browser")
     index = work / "index"
     shutil.copytree(sample_index, index, ignore=shutil.ignore_patterns("ingest.lock"))
     port = _free_port()
-    env = dict(os.environ, ISMS_INDEX_DIR=str(index), ISMS_CORPUS_DIR=str(CORPUS), ISMS_UI_ROLE="isms-lead",
+    env = dict(os.environ, ISMS_INDEX_DIR=str(index), ISMS_CORPUS_DIR=str(CORPUS), ISMS_UI_ROLE=role,
                ISMS_DATABASE_URL=f"sqlite:///{work / 'feedback.db'}", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
                ANONYMIZED_TELEMETRY="False")
     env.pop("ISMS_AUTH_MODE", None)
@@ -230,3 +240,32 @@ def test_end_to_end_in_chromium(page, server: str, tmp_path: Path) -> None:  # n
     assert pg.get_by_test_id("stMetric").nth(2).inner_text().endswith("1")  # rated down
     _shot(pg, "11-feedback-report")
 
+
+
+def test_chat_as_a_new_member_of_staff(page, staff_server: str) -> None:  # noqa: ANN001 - playwright Page
+    """The chat cases a new user met: the useful sentence first, no register rows, a follow-up that keeps the
+    topic, documents that disagree, a role question, a restricted topic refused; screenshots for review."""
+    pg = page
+    pg.goto(staff_server)
+    pg.get_by_test_id("stChatInputTextArea").wait_for(state="visible", timeout=300_000)
+    messages = pg.get_by_test_id("stChatMessage")
+    _ask(pg, "What do I do if I lose my laptop?")
+    first = messages.nth(1).inner_text()
+    assert "Report a lost or stolen laptop" in first and "Risk R-" not in first
+    _ask(pg, "and who do I tell?")
+    assert "Service Desk" in messages.nth(3).inner_text()
+    _ask(pg, "when do I have to report a lost laptop?")
+    disagree = messages.nth(5).inner_text()
+    assert "The documents disagree" in disagree and "1 hour" in disagree and "same day" in disagree
+    _shot(pg, "12-chat-lost-laptop")
+    pg.get_by_role("button", name="New chat").click()
+    _settle(pg)
+    _ask(pg, "I'm a new line manager - what am I responsible for?")
+    duties = messages.nth(1).inner_text()
+    assert "What the documents give the line manager to do" in duties and "My responsibilities page" in duties
+    _ask(pg, "what were the corrective actions from the June phishing incident?")
+    refused = messages.nth(3).inner_text()
+    assert "don't cover this" in refused and "FIDO2" not in refused
+    _shot(pg, "13-chat-role-and-restricted")
+    page_text = pg.inner_text("body")
+    assert "****" not in page_text and " ms" not in page_text and "grounded answer" not in page_text
