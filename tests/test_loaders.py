@@ -47,6 +47,20 @@ def test_long_list_is_split_without_losing_its_lead_in(tmp_path: Path) -> None:
     assert [int(line.split(".")[0]) for line in all_items] == list(range(1, 15))
 
 
+def test_a_list_that_fits_moves_whole_with_its_lead_in(tmp_path: Path) -> None:
+    """Severity levels under "... assign a severity level:" stay in one chunk with it (not cut after two)."""
+    first = "a. Users must notify their manager. The notification must include:\n" + "\n".join(
+        f"    i. Detail number {i} of the notification" for i in range(6))
+    levels = ("a. The ISM must assess the impact and assign a severity level:\n"
+              "    i. High: " + "catastrophic " * 8 + "\n    i. Medium: " + "harmful " * 8 + "\n    i. Low: a violation.")
+    doc = tmp_path / "incident.md"
+    doc.write_text(f"# Incident Policy\n\n## Procedure\n\n{first}\n{levels}\n", encoding="utf-8")
+    chunks = process_file(doc, "incident.md", "h", get_catalogue(), 500).chunks
+    holding = [c for c in chunks if "severity level:" in c.text]
+    assert len(holding) == 1 and all(f"i. {level}:" in holding[0].text for level in ("High", "Medium", "Low"))
+    assert holding[0].text.startswith("a. The ISM must assess")
+
+
 def test_front_matter_metadata_and_control_ids_stay_strings() -> None:
     processed = process_file(CORPUS / "policies/remote-working-policy.md", "policies/remote-working-policy.md", "h",
                              get_catalogue(), 1200)

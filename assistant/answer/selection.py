@@ -154,9 +154,15 @@ def _table_rows(header: Unit, chunk_units: list[Unit]) -> list[Unit]:
 
 
 def _list_score(unit: Unit, chunk_units: list[Unit]) -> float:
-    """How well a lead-in and its list answer a question that asks for the items: its best line."""
+    """How well a lead-in and its list answer a question that asks for the items: the lead-in sentence (it
+    says what the list is) more than the list's best line; a table by its best row."""
     items = followers(unit, chunk_units)
-    return max([unit.score, *(f.score for f in items)]) if items else 0.0
+    if not items:
+        return 0.0
+    best_item = max(f.score for f in items)
+    if " | " in unit.text:
+        return max(unit.score, best_item)  # a table's header row names columns, not what the table is about
+    return 0.6 * unit.score + 0.4 * best_item
 
 
 def _words(unit: Unit) -> frozenset[str]:

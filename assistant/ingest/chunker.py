@@ -72,8 +72,9 @@ def split_long_text(text: str, limit: int) -> list[str]:
 def chunk_sections(sections: list[Section], limit: int) -> list[ChunkDraft]:
     """Pack each section's blocks into chunks of at most ~`limit` characters, never across sections.
 
-    A list keeps its lead-in line: when a section is split, each later chunk repeats the paragraph that
-    introduced the list so numbered steps are never cut from their context.
+    A list keeps its lead-in line: a list that fits in one chunk moves there whole with its lead-in (text
+    or a list item ending with ":"); a longer one is split, and each later chunk repeats a short lead-in
+    paragraph so numbered steps are never cut from their context.
     """
     chunks: list[ChunkDraft] = []
     for section in sections:
@@ -85,14 +86,24 @@ def chunk_sections(sections: list[Section], limit: int) -> list[ChunkDraft]:
                 units.append(block)
         buf: list[Block] = []
         lead: Block | None = None
+        lead_at: int | None = None  # where in `buf` the lead-in of the list being filled sits
         size = 0
         for unit in units:
             if buf and size + len(unit.text) + 1 > limit:
-                chunks.append(_make_chunk(section.trail, buf))
-                buf = [lead] if lead is not None and unit.kind == "item" and len(lead.text) < limit // 4 else []
-                size = sum(len(b.text) + 1 for b in buf)
-            if unit.kind == "text":
-                lead = unit if unit.text.rstrip().endswith(":") else None
+                kept = sum(len(b.text) + 1 for b in buf[lead_at:]) if lead_at else 0
+                if unit.kind == "item" and lead_at and kept + len(unit.text) + 1 <= limit:
+                    # the list would be cut from its lead-in: the lead-in and its items move to the next chunk
+                    chunks.append(_make_chunk(section.trail, buf[:lead_at]))
+                    buf, size, lead_at = buf[lead_at:], kept, 0
+                else:
+                    chunks.append(_make_chunk(section.trail, buf))
+                    buf = [lead] if lead is not None and unit.kind == "item" and len(lead.text) < limit // 4 else []
+                    size = sum(len(b.text) + 1 for b in buf)
+                    lead_at = 0 if buf else None
+            if unit.text.rstrip().endswith(":"):
+                lead, lead_at = unit, len(buf)
+            elif unit.kind != "item":
+                lead, lead_at = None, None
             buf.append(unit)
             size += len(unit.text) + 1
         if buf:
