@@ -309,7 +309,8 @@ def _disagreements(asks: list[Ask], units: list[Unit], vectors: np.ndarray, rele
         quoted = [u for line in builder.lines for u in (line.unit, *line.followers) if values(ask.kind, u.text)]
         if not quoted:
             continue
-        first = quoted[0]
+        # the quoted value that answers the question best (a line quoted for another ask is no reference)
+        first = max(quoted, key=lambda u: relevance[index[id(u)]]) if relevance is not None else quoted[0]
         stated = values(ask.kind, first.text)
         closeness = vectors @ vectors[index[id(first)]]
         floor = RIVAL_RELEVANCE * relevance[index[id(first)]] if relevance is not None else -1.0
