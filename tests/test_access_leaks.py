@@ -315,6 +315,8 @@ def test_dense_hits_match_exact_search_within_clearance(assistant: Assistant, ov
                 found += sum(sim >= floor for _, sim in got)
                 found_filtered += sum(sim >= floor for _, sim in filtered)
                 wanted += len(exact)
-    assert found >= found_filtered and found / wanted >= 0.99, (found, found_filtered, wanted)
+    # HNSW is approximate either way: the unfiltered search may miss a neighbour the filtered one finds on
+    # one graph build and the other way round on the next (1814 vs 1815 of 1815 seen once)
+    assert found >= found_filtered - 2 and found / wanted >= 0.99, (found, found_filtered, wanted)
     if overfetch == 1.0:
         assert counting.filtered > 0  # questions aimed at restricted documents needed the fallback

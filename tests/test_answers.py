@@ -47,6 +47,7 @@ def test_an_ask_is_answered_by_its_kind_of_fact_about_its_own_part() -> None:
     assert not answers_ask(archive, "After the active use period, information must be archived.")  # no period
     who = detect_asks("and to whom?")[0]
     assert answers_ask(who, "Report it to the Information Security Manager (ISM).")
+    assert not answers_ask(who, "When a team member tells you about a lost laptop, make sure it was reported.")
     assert values("when", "within 1 hour of noticing") == frozenset({"1 hour"})
     assert values("when", "five (5) business days") == frozenset({"five business days"})
     assert values("when", "lock your screen even for a minute") == frozenset()  # "a minute" is no time limit

@@ -42,7 +42,7 @@ QUESTION_PATTERNS: dict[str, re.Pattern[str]] = {
 # What a sentence that answers each kind of ask carries.
 EVIDENCE_PATTERNS: dict[str, re.Pattern[str]] = {
     "who": re.compile(
-        r"\b(?:manager|officer|owner|team|lead|head|director|ciso|cio|ceo|cto|coo|cfo|ism|hr|human resources|"
+        r"\b(?:manager|officer|owner|team(?! members?\b)|lead|head|director|ciso|cio|ceo|cto|coo|cfo|ism|hr|human resources|"
         r"service desk|help ?desk|committee|board|administrator|supervisor|dpo|counsel|department|engineering|"
         r"approv\w*|responsible|accountable|security@\S*)\b", re.I),
     "how-often": re.compile(
