@@ -233,11 +233,11 @@ def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
     units' sentence vectors; `rivals` more units (with vectors) from passages that state nearly the same
     as the evidence, where a different time limit or frequency is looked for."""
     score_units(analysis, units, sims)
-    # Register rows may open an answer about the SoA or risks; they support one that names a control id; a
-    # staff process answer quotes the documents.
+    # Register rows may open an answer about the SoA or risks; they support one about a named control (by id,
+    # title or alias); a staff process answer quotes the documents only.
     prose = [u for u in units if u.chunk.kind not in REGISTER_KINDS] or units
     register_question = analysis.about_registers
-    pool = units if register_question or analysis.explicit_ids else prose
+    pool = units if register_question or analysis.controls else prose
     ranked = sorted(pool, key=lambda u: u.score, reverse=True)
     if not ranked:
         return Selection([], [], [])
