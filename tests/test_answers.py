@@ -194,3 +194,11 @@ def test_chat_markdown_keeps_adjacent_citations_and_list_items_readable() -> Non
     text = answer_markdown("- Report it [1][2]\n- Severity levels: [3]\n  - P1 | Critical [3]\nControl: 5.26 x")
     assert "****" not in text and "**:blue[\\[1\\]\\[2\\]]**" in text
     assert "\n    - P1 \\| Critical" in text  # nested under its lead-in, not a paragraph
+
+
+@pytest.mark.integration
+def test_a_named_control_brings_register_text_but_not_register_fields(assistant: Assistant) -> None:
+    answer = assistant.ask("protection against malware: what's deployed on laptops and servers?", role="staff",
+                           llm=False)
+    body = [line for line in _lines(answer.answer) if line.startswith("- ")]
+    assert body and not any(re.match(r"- (Controls|Status|Treatment|Risk owner|Risk R-\d+): ", line) for line in body)

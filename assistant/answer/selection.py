@@ -36,6 +36,9 @@ PART_MARGIN = 0.05  # cosine: a part of the question gets its own unit when the 
 REGISTER_KINDS = ("row", "soa", "risk")
 REGISTER_LEAD = 1.2  # a register row opens a non-register answer only when it scores this much above any prose
 _CONTROL_WORD = re.compile(r"\bcontrols?\b", re.I)
+# A register row's field line ("Controls: 8.1 ...", "Status: Treated.", "Risk owner: ..."), as opposed to its
+# description or an SoA justification.
+_REGISTER_FIELD = re.compile(r"^(?:Risk R-\S+|[A-Z][\w /-]{2,30}): (?!.*Justification:)")
 _MARKER = re.compile(r"^\s*(\d{1,3}[.)]|[-*+•]|[a-z][.)])\s+")
 
 
@@ -237,7 +240,9 @@ def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
     # title or alias); a staff process answer quotes the documents only.
     prose = [u for u in units if u.chunk.kind not in REGISTER_KINDS] or units
     register_question = analysis.about_registers
-    pool = units if register_question or analysis.controls else prose
+    pool = units if register_question else prose
+    if analysis.controls and not register_question:  # a register row's text, not its fields ("Status: ...")
+        pool = prose + [u for u in units if u.chunk.kind in REGISTER_KINDS and not _REGISTER_FIELD.match(u.text)]
     ranked = sorted(pool, key=lambda u: u.score, reverse=True)
     if not ranked:
         return Selection([], [], [])
