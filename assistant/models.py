@@ -66,6 +66,7 @@ class FileRecord:
     owner: str = ""
     review_date: str = ""
     doc_controls: list[str] = field(default_factory=list)
+    document_id: str = ""  # the document's own id ("POL-001") from front matter or a "Document ID:" line
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,28 @@ def test_front_matter_without_opening_dashes_gives_title_and_no_text(tmp_path: P
     assert "read this first" in process_file(prose, "prose.md", "h", get_catalogue(), 1200).chunks[0].text
 
 
+def test_document_id_from_front_matter_or_its_id_line_is_on_the_file_record(tmp_path: Path) -> None:
+    """An SoA reference "POL-002" resolves through the document's own id, wherever the document states it."""
+    front = tmp_path / "scope.md"
+    front.write_text("---\nid: POL-002\ntitle: ISMS Scope\n---\n\n# ISMS Scope\n\nThe scope covers...\n", encoding="utf-8")
+    line = tmp_path / "access.md"
+    line.write_text("# Access Management Procedure\n\nDocument ID: PRO-002\n\n## 1 Purpose\n\nText.\n", encoding="utf-8")
+    none = tmp_path / "notes.md"
+    none.write_text("# Notes\n\nSee PRO-002 for access.\n", encoding="utf-8")
+    assert process_file(front, "scope.md", "h", get_catalogue(), 1200).record.document_id == "POL-002"
+    assert process_file(line, "access.md", "h", get_catalogue(), 1200).record.document_id == "PRO-002"
+    assert process_file(none, "notes.md", "h", get_catalogue(), 1200).record.document_id == ""
+
+
+def test_title_from_file_name_takes_the_documents_own_casing(tmp_path: Path) -> None:
+    processed = process_file(CORPUS / "plans" / "ict-readiness-and-disaster-recovery-plan.pdf",
+                             "plans/ict-readiness-and-disaster-recovery-plan.pdf", "h", get_catalogue(), 1200)
+    assert processed.record.title == "ICT Readiness and Disaster Recovery Plan"
+    bare = tmp_path / "visitor-badges.txt"  # the name appears nowhere in the text: the file name, capitalised
+    bare.write_text("Wear your badge at all times.\n", encoding="utf-8")
+    assert process_file(bare, "visitor-badges.txt", "h", get_catalogue(), 1200).record.title == "Visitor badges"
+
+
 def test_classification_from_text_line_and_default() -> None:
     assert detect_classification({}, "Title\nClassification: Confidential\n") == "confidential"
     assert detect_classification({"classification": "Restricted"}, "") == "restricted"

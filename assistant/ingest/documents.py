@@ -61,7 +61,7 @@ def process_file(path: Path, source: str, doc_hash: str, catalogue: Catalogue, c
 def _process_document(loaded: LoadedDocument, source: str, doc_hash: str, catalogue: Catalogue, chunk_chars: int) -> ProcessedFile:
     fm = loaded.front_matter
     headings = [(b.level, b.text) for b in loaded.blocks if b.kind == "heading"]
-    title = inert_markers(meta.infer_title(fm, headings, source))
+    title = inert_markers(meta.infer_title(fm, headings, source, loaded.text))
     full_text = loaded.text
     classification = meta.detect_classification(fm, full_text)
     doc_type = meta.infer_doc_type(fm, title, source)
@@ -97,7 +97,7 @@ def _process_document(loaded: LoadedDocument, source: str, doc_hash: str, catalo
     record = FileRecord(
         source=source, hash=doc_hash, size=0, title=title, doc_type=doc_type, classification=classification,
         chunk_ids=[c.id for c in chunks], notes=list(loaded.notes), owner=owner, review_date=review_date,
-        doc_controls=doc_controls,
+        doc_controls=doc_controls, document_id=meta.detect_document_id(fm, full_text),
     )
     return ProcessedFile(record=record, chunks=chunks, notes=list(loaded.notes))
 

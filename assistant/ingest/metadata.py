@@ -86,17 +86,26 @@ def detect_classification(front_matter: dict[str, Any], text: str, default: str 
     return default
 
 
-def infer_title(front_matter: dict[str, Any], headings: list[tuple[int, str]], path: str) -> str:
+TITLE_SEARCH_CHARS = 2000  # where a title-less document is looked at for its own casing of the file name
+
+
+def infer_title(front_matter: dict[str, Any], headings: list[tuple[int, str]], path: str, text: str = "") -> str:
+    """Front matter title, else the top heading, else the file name written the way the document's own first
+    lines write it ("ICT readiness and …" rather than "Ict readiness and …")."""
     title = str(front_matter.get("title") or front_matter.get("name") or "").strip()
     if title:
         return title
     if headings:
         top = min(level for level, _ in headings[:5])
-        for level, text in headings[:5]:
+        for level, heading in headings[:5]:
             if level == top:
-                return text.strip("# ").strip()
-    stem = PurePosixPath(path).stem
-    return re.sub(r"[-_]+", " ", stem).strip().capitalize()
+                return heading.strip("# ").strip()
+    words = re.sub(r"[-_]+", " ", PurePosixPath(path).stem).split()
+    if words:
+        own = re.search(r"\b" + r"[\s\-_]+".join(map(re.escape, words)) + r"\b", text[:TITLE_SEARCH_CHARS], re.I)
+        if own:
+            return " ".join(own.group(0).split())
+    return " ".join(words).capitalize()
 
 
 def infer_doc_type(front_matter: dict[str, Any], title: str, path: str) -> str:
