@@ -257,8 +257,11 @@ class Assistant:
         def search(query: str, top_k: int) -> list[Chunk]:
             return [h.chunk for h in self.retrieve(query, role=role, top_k=top_k)[1].hits]
 
+        def passages(query: str, top_k: int) -> list[tuple[Chunk, float]]:
+            return [(h.chunk, h.dense) for h in self.retrieve(query, role=role, top_k=top_k, mode="dense")[1].hits]
+
         loaded = self.index
-        return SoAContext.from_index(loaded.generation, loaded.knowledge, self.catalogue, clearance, search)
+        return SoAContext.from_index(loaded.generation, loaded.knowledge, self.catalogue, clearance, search, passages)
 
     def soa_store(self) -> SoAStore:
         """Edits and approvals of SoA drafts (``ISMS_DATABASE_URL``, else an SQLite file next to the index;

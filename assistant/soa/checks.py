@@ -18,10 +18,17 @@ from datetime import date, datetime
 from typing import Any
 
 from assistant.catalogue import normalise
+from assistant.register_kinds import KIND_TITLES
 from assistant.registers import SoAEntry
 from assistant.soa.context import SoAContext
 from assistant.soa.draft import require_registers
-from assistant.soa.evidence import CitationBook, cite_soa_row, exclusion_evidence, linked_risk_ids
+from assistant.soa.evidence import (
+    CitationBook,
+    cite_soa_row,
+    exclusion_evidence,
+    linked_risk_ids,
+    retrieved_passage,
+)
 from assistant.soa.sentences import reason_code
 from assistant.soa.types import RISK_TREATMENT, Evidence
 
@@ -212,11 +219,10 @@ class _Checker:
         for reg in ctx.registers:
             for err in reg.errors:
                 book = CitationBook()
-                book.cite_register(reg.source, f"{'Statement of Applicability' if reg.kind == 'soa' else 'Risk register'}"
-                                   f" > row {err.row}", err.message)
+                book.cite_register(reg.source, f"{KIND_TITLES.get(reg.kind, 'Register')} > row {err.row}", err.message)
                 if "unknown control id" in err.message:
                     raw = err.message.split("'")[1] if "'" in err.message else ""
-                    where = "SoA" if reg.kind == "soa" else "risk register"
+                    where = "SoA" if reg.kind == "soa" else KIND_TITLES.get(reg.kind, "register").lower()
                     self.add("unknown_control_id", "", f"Row {err.row} of the {where} uses {raw or 'a control id'}, "
                              f"which is not an ISO/IEC 27001:2022 Annex A or 2013 id [1].",
                              "Correct the id to the 2022 Annex A control meant (see the catalogue), or remove the row.",
@@ -362,6 +368,8 @@ class _Checker:
                 continue
             if ctx.named_documents(entry.justification) or self.candidates(cid):
                 continue  # the justification names its document, or a document cites the control
+            if retrieved_passage(ctx, ctx.catalogue.controls[cid]) is not None:
+                continue  # a document clearly about the control: traceable (the draft shows the passage)
             book = CitationBook()
             ref = self.soa_row(book, cid)
             self.add("implemented_without_document", cid, f"{cid} {entry.title} is marked “{entry.status}” but the SoA "
@@ -388,19 +396,19 @@ class _Checker:
         groups: dict[str, list[str]] = {}
         for cid in ids:
             groups.setdefault(find(cid), []).append(cid)
+        order = {cid: i for i, cid in enumerate(ctx.catalogue.controls)}
         for members in groups.values():
             if len(members) < TEMPLATE_MIN_GROUP:
-                continue
-            for cid in members:
-                book = CitationBook()
-                ref = self.soa_row(book, cid)
-                others = [m for m in members if m != cid]
-                other_refs = "".join(self.soa_row(book, m) for m in others[:2])
-                self.add("template_justification", cid, f"The justification of {cid}{ref} is near-identical to that of "
-                         f"{len(others)} other controls ({', '.join(others)}){other_refs}: “{ctx.knowledge.soa[cid].justification[:140]}”",
-                         f"Rewrite the justification for {cid} from its own evidence: the risks it treats, the documents "
-                         f"that implement it and how (`isms-assistant soa draft {cid}` proposes one).", book,
-                         controls=members)
+                continue  # one reused text is one finding listing its controls, as an auditor writes it
+            members.sort(key=lambda m: order.get(m, len(order)))
+            book = CitationBook()
+            refs = "".join(self.soa_row(book, m) for m in members)
+            listed = ", ".join(members)
+            self.add("template_justification", members[0], f"{len(members)} controls share a near-identical "
+                     f"justification ({listed}){refs}: “{ctx.knowledge.soa[members[0]].justification[:140]}”",
+                     f"Rewrite the justifications of {listed} from each control's own evidence: the risks it treats, "
+                     "the documents that implement it and how (`isms-assistant soa draft <control>` proposes one).",
+                     book, controls=members)
 
     def review_dates(self) -> None:
         ctx = self.ctx

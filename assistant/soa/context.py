@@ -13,7 +13,7 @@ from typing import Any
 from assistant.catalogue import Catalogue, normalise
 from assistant.config import classification_rank
 from assistant.index.store import Generation
-from assistant.ingest.metadata import DOCUMENT_ID_VALUE, detect_document_id
+from assistant.ingest.metadata import DOCUMENT_ID_VALUE
 from assistant.knowledge import Knowledge
 from assistant.models import Chunk
 from assistant.registers import RegisterResult, SoAEntry
@@ -21,6 +21,7 @@ from assistant.soa.drivers import Driver, stated_drivers
 from assistant.soa.sentences import token_set
 
 SearchFn = Callable[[str, int], list[Chunk]]
+PassageFn = Callable[[str, int], list[tuple[Chunk, float]]]  # (query, top_k) → passages with dense similarity
 _STOP = {"and", "of", "the", "for", "a", "an", "to", "in", "on"}
 _ID_KEYS = ("document id", "doc id", "document ref", "document reference", "document no", "document number",
             "doc ref", "doc no", "id", "ref", "reference")
@@ -79,6 +80,7 @@ class SoAContext:
     knowledge: Knowledge  # control ↔ risk ↔ SoA links of the generation (every row; check visibility on use)
     clearance: int
     search: SearchFn | None = None
+    passages: PassageFn | None = None  # dense-only search with similarities: the last way to find a document
     generation: int | None = None
     _sections: dict[str, list[Chunk]] = field(default_factory=dict, init=False, repr=False)
     _token_cache: dict[str, set[str]] = field(default_factory=dict, init=False, repr=False)
@@ -94,12 +96,12 @@ class SoAContext:
 
     @classmethod
     def from_index(cls, generation: Generation, knowledge: Knowledge, catalogue: Catalogue, clearance: int,
-                   search: SearchFn | None = None) -> SoAContext:
+                   search: SearchFn | None = None, passages: PassageFn | None = None) -> SoAContext:
         """From an index generation and its knowledge links (`service.LoadedIndex` holds both)."""
         return cls(
             catalogue=catalogue, chunks=generation.chunks, files=dict(generation.manifest.get("files", {})),
             registers=list(generation.registers), knowledge=knowledge, clearance=clearance, search=search,
-            generation=generation.number,
+            passages=passages, generation=generation.number,
         )
 
     # -- visibility
@@ -216,9 +218,7 @@ class SoAContext:
     def _collect_document_ids(self) -> dict[str, DocumentId]:
         ids: dict[str, DocumentId] = {}
         for source, record in self.files.items():
-            doc_id = str(record.get("document_id") or "").upper()
-            if not doc_id:
-                doc_id = detect_document_id({}, "\n".join(c.text for c in self.sections(source)[:2]))
+            doc_id = str(record.get("document_id") or "").upper()  # front matter or a "Document ID:" line, at ingest
             if doc_id:
                 ids.setdefault(doc_id, DocumentId(doc_id, source, "document", self.title_of(source)))
         for chunk in self.chunks:
