@@ -113,6 +113,19 @@ def test_title_from_file_name_takes_the_documents_own_casing(tmp_path: Path) -> 
     assert process_file(bare, "visitor-badges.txt", "h", get_catalogue(), 1200).record.title == "Visitor badges"
 
 
+def test_section_numbers_in_headings_are_not_control_ids(tmp_path: Path) -> None:
+    """"5.3 Distribute" is section 5.3 of a guide, not control 5.3; "5.15 Access control" names the control."""
+    doc = tmp_path / "guide.md"
+    doc.write_text("# Threat Intelligence Guidance\n\n## 5.3 Distribute\n\nShare the weekly digest with team leads.\n\n"
+                   "## 5.15 Access control\n\nAccess follows the access control policy.\n\n"
+                   "## 8 Logging\n\nKeep logs for a year.\n", encoding="utf-8")
+    chunks = process_file(doc, "guide.md", "h", get_catalogue(), 200).chunks
+    by_heading = {c.trail[-1]: c.controls for c in chunks}
+    assert "5.3" not in by_heading["5.3 Distribute"]
+    assert "5.15" in by_heading["5.15 Access control"]
+    assert "8.15" in by_heading["8 Logging"]  # a heading that names a control still tags it
+
+
 def test_classification_from_text_line_and_default() -> None:
     assert detect_classification({}, "Title\nClassification: Confidential\n") == "confidential"
     assert detect_classification({"classification": "Restricted"}, "") == "restricted"

@@ -83,7 +83,8 @@ def _process_document(loaded: LoadedDocument, source: str, doc_hash: str, catalo
             continue
         seen.add(text_hash)
         i = len(chunks)
-        controls, legacy = meta.detect_controls(context, catalogue)
+        headings = " ".join(meta.heading_without_section_number(t, catalogue) for t in draft.trail)
+        controls, legacy = meta.detect_controls(headings + "\n" + draft.text, catalogue)
         chunks.append(
             Chunk(
                 id=_chunk_id(source, doc_hash, i), source=source, title=title, doc_type=doc_type, trail=draft.trail,

@@ -58,6 +58,22 @@ def detect_controls(text: str, catalogue: Catalogue, names: bool = True) -> tupl
     return found, legacy
 
 
+_HEADING_NUMBER = re.compile(r"^\s*(\d{1,2}(?:\.\d{1,2})*)\.?\s+(?=\S)")
+
+
+def heading_without_section_number(heading: str, catalogue: Catalogue) -> str:
+    """A heading as control detection reads it: its leading section number ("5.3 Distribute", "5.1 High") is a
+    section number, not control 5.3, unless the heading goes on to name that control ("5.15 Access control")."""
+    m = _HEADING_NUMBER.match(heading)
+    if not m:
+        return heading
+    rest = heading[m.end():]
+    control = catalogue.controls.get(m.group(1))
+    if control is not None and control.id in catalogue.search_names(rest):
+        return heading
+    return rest
+
+
 def detect_risks(text: str) -> list[str]:
     return list(dict.fromkeys(RISK_ID.findall(text)))
 

@@ -36,7 +36,7 @@ from assistant.registers import RegisterResult
 log = logging.getLogger(__name__)
 INDEX_FORMAT = 4  # 2: repeated passages indexed once, citation-like "[n]" stored as "(n)"; 3: front matter without
 # an opening "---" read as metadata, risk rows state "Risk score: ..."; 4: file records carry the document's own id,
-# titles from file names take the document's own casing
+# titles from file names take the document's own casing, leading section numbers of headings are not control ids
 ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
 
 
