@@ -302,6 +302,62 @@ def ui(corpus: CorpusOpt = None, index: IndexOpt = None, role: RoleOpt = None,
     os.execve(sys.executable, cmd, env)  # become the Streamlit server (signals reach it directly)
 
 
+# ---------------------------------------------------------------------------------------------- other doors
+@app.command()
+@reports_errors
+def serve(index: IndexOpt = None,
+          host: Annotated[str, typer.Option("--host", help="address to listen on")] = "127.0.0.1",
+          port: Annotated[int, typer.Option("--port", help="port to listen on")] = 8800) -> None:
+    """Serve the HTTP API (POST /v1/ask, /v1/search, /v1/soa/draft; GET /v1/soa/check, /v1/controls/{id},
+    /healthz; OpenAPI at /docs). Bearer tokens from `isms-assistant api-token add`."""
+    from assistant.doors.http_api import serve as serve_api
+
+    assistant = _assistant(index)
+    if not assistant.has_index():
+        fail(f"no index at {assistant.settings.index_dir}: run `isms-assistant ingest` first")
+    tokens = assistant.settings.tokens_path()
+    err.print(f"ISMS Assistant API: http://{host}:{port}  (tokens: {tokens}; Ctrl+C stops it)")
+    serve_api(assistant, host, port)
+
+
+@app.command("mcp")
+@reports_errors
+def mcp_command(role: RoleOpt = None, index: IndexOpt = None,
+                transport: Annotated[str, typer.Option("--transport", help="stdio or http (streamable HTTP)")] = "stdio",
+                host: Annotated[str, typer.Option("--host", help="HTTP transport: address")] = "127.0.0.1",
+                port: Annotated[int, typer.Option("--port", help="HTTP transport: port")] = 8801) -> None:
+    """Serve the ISMS to AI assistants over the Model Context Protocol (tools: ask_isms, search_isms,
+    get_control, draft_soa_justification, check_soa). stdio: the role is --role; http: bearer tokens."""
+    from assistant.doors.mcp_server import run_server
+
+    assistant = _assistant(index)
+    if not assistant.has_index():
+        fail(f"no index at {assistant.settings.index_dir}: run `isms-assistant ingest` first")
+    if transport == "http" and role:
+        fail("--role applies to stdio; over http each bearer token carries its role")
+    run_server(assistant, role, transport, host, port)
+
+
+token_app = typer.Typer(help="Bearer tokens for the HTTP API and the MCP server over HTTP.", no_args_is_help=True,
+                        add_completion=False)
+app.add_typer(token_app, name="api-token")
+
+
+@token_app.command("add")
+@reports_errors
+def api_token_add(name: Annotated[str, typer.Argument(help="who or what uses the token, e.g. service-desk-bot")],
+                  role: Annotated[str, typer.Argument(help="the role whose clearance it gets")],
+                  index: IndexOpt = None) -> None:
+    """Make a token for NAME with ROLE; it is printed once, only its hash is stored."""
+    from assistant.api_tokens import add_token
+
+    settings = _assistant(index).settings
+    path = settings.tokens_path()
+    token = add_token(path, name, role, set(settings.roles))
+    err.print(f"Token for {name} ({role}) stored as a hash in {path}. Copy it now; it is not shown again:")
+    print(token)
+
+
 # ---------------------------------------------------------------------------------------------- soa
 soa_app = typer.Typer(help="Statement of Applicability: justifications with citations, auditor-style checks, exports.",
                       no_args_is_help=True, add_completion=False)

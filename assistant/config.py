@@ -103,6 +103,12 @@ class Settings(BaseSettings):
     ui_role: str | None = None  # `none` mode: the local user's role (default: default_role)
     ui_job: str = ""  # `none` mode: the local user's job title, e.g. "line manager"
 
+    # HTTP API and MCP server over HTTP: bearer tokens (hashes → name and role), request limits
+    api_tokens_file: Path | None = None  # default: <index folder>/api-tokens.json
+    api_max_request_bytes: int = Field(default=65_536, ge=1024)
+    api_rate_per_minute: int = Field(default=120, ge=1)  # requests per token per minute
+    mcp_role: str | None = None  # `isms-assistant mcp` over stdio: the role (default: default_role)
+
     # optional LLM (OpenAI-compatible); absent = grounded composer only
     llm_base_url: str | None = None
     llm_model: str = "gpt-4o-mini"
@@ -126,6 +132,9 @@ class Settings(BaseSettings):
         if role not in self.roles:
             raise ValueError(f"unknown role {role!r}; configured roles: {', '.join(sorted(self.roles))}")
         return classification_rank(self.roles[role])
+
+    def tokens_path(self) -> Path:
+        return self.api_tokens_file or self.index_dir / "api-tokens.json"
 
     def resolved_model_path(self) -> str:
         if self.embedding_model:

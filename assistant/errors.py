@@ -42,5 +42,9 @@ class QuestionTooLong(ISMSError, ValueError):
     """The question is longer than ISMS_MAX_QUESTION_CHARS."""
 
 
+class UnknownControl(ISMSError, LookupError):
+    """A control reference that is no ISO/IEC 27001:2022 Annex A id, 2013 id, title or alias."""
+
+
 class EvalError(ISMSError, ValueError):
     """A question set or an evaluation option is invalid; the message says where."""

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
+import sys
 import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -45,3 +52,63 @@ def corpus_copy(tmp_path: Path) -> Path:
     dest = tmp_path / "corpus"
     shutil.copytree(CORPUS, dest)
     return dest
+
+
+@dataclass
+class ApiServer:
+    """`isms-assistant serve` on a copy of the sample index: its URL and one bearer token per role."""
+
+    url: str
+    index: Path
+    tokens: dict[str, str]  # name → token: staff, manager, isms-lead, guest (public clearance), burst (rate test)
+
+
+API_ROLES = '{"staff": "internal", "manager": "confidential", "isms-lead": "restricted", "guest": "public"}'
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_http(url: str, proc: subprocess.Popen, seconds: float = 180.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(url)
+
+
+@pytest.fixture(scope="session")
+def api_server(sample_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    """A real uvicorn server started as a user would (`isms-assistant serve`), tokens made with the CLI's code."""
+    from assistant.api_tokens import add_token
+
+    work = tmp_path_factory.mktemp("api")
+    index = work / "index"
+    shutil.copytree(sample_index, index, ignore=shutil.ignore_patterns("ingest.lock"))
+    tokens_file = work / "tokens.json"
+    roles = {"staff", "manager", "isms-lead", "guest"}
+    tokens = {role: add_token(tokens_file, role, role, roles) for role in sorted(roles)}
+    tokens["burst"] = add_token(tokens_file, "burst", "staff", roles)
+    port = free_port()
+    env = dict(os.environ, ISMS_INDEX_DIR=str(index), ISMS_API_TOKENS_FILE=str(tokens_file), ISMS_ROLES=API_ROLES,
+               ISMS_API_RATE_PER_MINUTE="100000", ISMS_API_MAX_REQUEST_BYTES="8192",
+               ISMS_LLM_BASE_URL="", ISMS_DATABASE_URL=f"sqlite:///{work / 'app.db'}")
+    log = open(work / "serve.log", "wb")  # noqa: SIM115 - closed after the process ends
+    proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)], env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{url}/healthz", proc)
+        yield ApiServer(url, index, tokens)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()

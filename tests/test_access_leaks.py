@@ -320,3 +320,135 @@ def test_dense_hits_match_exact_search_within_clearance(assistant: Assistant, ov
     assert found >= found_filtered - 2 and found / wanted >= 0.99, (found, found_filtered, wanted)
     if overfetch == 1.0:
         assert counting.filtered > 0  # questions aimed at restricted documents needed the fallback
+
+
+# ---------------------------------------------------------------------------------------------- other doors
+
+def _strings(value: object) -> list[str]:
+    """Every string inside a JSON value (keys too), so fingerprints are matched on text, not on JSON escapes."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (*_strings(k), *_strings(v))]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def _door_leaks(view: RoleView, question: str, data: object) -> list[str]:
+    text = "\n".join(_strings(data))
+    sources = {v for item in _walk(data) for k, v in item.items() if k == "source" and isinstance(v, str)}
+    return [f"{question!r}: source {s}" for s in sources if s not in view.allowed] + \
+           [f"{question!r}: {p}" for p in leaks(view, text, question)]
+
+
+def _walk(value: object) -> list[dict[str, object]]:
+    if isinstance(value, dict):
+        return [value, *(d for v in value.values() for d in _walk(v))]
+    if isinstance(value, list | tuple):
+        return [d for v in value for d in _walk(v)]
+    return []
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_http_api_never_leaks(api_server: object, views: dict[str, RoleView], role: str) -> None:
+    import httpx
+
+    view = views[role]
+    headers = {"Authorization": f"Bearer {api_server.tokens[role]}"}  # type: ignore[attr-defined]
+    url = api_server.url  # type: ignore[attr-defined]
+    problems: list[str] = []
+    calls = 0
+    for doc in view.forbidden:
+        for question in questions_for(doc):
+            for path, body in (("/v1/ask", {"question": question, "llm": False}), ("/v1/search", {"query": question, "k": 20}),
+                               ("/v1/ask", {"question": question, "stream": True})):
+                resp = httpx.post(f"{url}{path}", json=body, headers=headers, timeout=120)
+                assert resp.status_code == 200, resp.text
+                data = resp.json() if not body.get("stream") else [
+                    json.loads(line[6:]) for line in resp.text.splitlines() if line.startswith("data: ")]
+                calls += 1
+                problems += _door_leaks(view, question, data)
+        for cid in doc.controls:
+            for resp in (httpx.get(f"{url}/v1/controls/{cid}", headers=headers, timeout=120),
+                         httpx.post(f"{url}/v1/soa/draft", json={"controls": [cid]}, headers=headers, timeout=120)):
+                calls += 1
+                problems += _door_leaks(view, cid, resp.json())
+    check = httpx.get(f"{url}/v1/soa/check", headers=headers, timeout=300).json()
+    problems += _door_leaks(view, "", check)
+    print(f"\nleak suite, HTTP API ({role}): {calls + 1} requests aimed at {len(view.forbidden)} documents above the "
+          f"clearance: {len(problems)} leaks")
+    assert calls >= 3 * len(view.forbidden)
+    assert not problems, "\n".join(problems[:40])
+
+
+def _json_or_text(text: str) -> object:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def test_the_door_checks_can_see_a_leak(api_server: object, views: dict[str, RoleView]) -> None:
+    """The ISMS lead's token does get the restricted note over HTTP: the door checks would catch it for staff."""
+    import httpx
+
+    question = "What happened in Operation Bluebell with the personal Gmail account?"
+    resp = httpx.post(f"{api_server.url}/v1/ask", json={"question": question, "llm": False}, timeout=120,  # type: ignore[attr-defined]
+                      headers={"Authorization": f"Bearer {api_server.tokens['isms-lead']}"})  # type: ignore[attr-defined]
+    found = _door_leaks(views["staff"], question, resp.json())
+    assert any("records/hr-investigation-note-2026-003.md" in p for p in found), found
+
+
+async def _mcp_calls(index: Path, role: str, view: RoleView) -> tuple[int, list[str]]:
+    from mcp import ClientSession, StdioServerParameters, stdio_client
+
+    params = StdioServerParameters(command=sys.executable, args=["-m", "assistant.cli", "mcp", "--role", role],
+                                   env=dict(os.environ, ISMS_INDEX_DIR=str(index), ISMS_LLM_BASE_URL=""), cwd=str(REPO))
+    problems: list[str] = []
+    calls = 0
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        for doc in view.forbidden:
+            asks = [("ask_isms", {"question": q}) for q in questions_for(doc)]
+            asks += [("search_isms", {"query": q, "k": 20}) for q in questions_for(doc)]
+            asks += [(tool, {"control": cid}) for cid in doc.controls for tool in ("get_control", "draft_soa_justification")]
+            for tool, args in asks:
+                result = await session.call_tool(tool, args)
+                calls += 1
+                said = next(iter(args.values()))
+                texts = [getattr(c, "text", "") for c in result.content]  # the same result as JSON text: read it back
+                problems += _door_leaks(view, said, [result.structured_content, [_json_or_text(t) for t in texts]])
+        result = await session.call_tool("check_soa", {})
+        problems += _door_leaks(view, "", result.structured_content)
+    return calls + 1, problems
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_mcp_server_never_leaks(sample_index: Path, views: dict[str, RoleView], role: str) -> None:
+    import anyio
+
+    view = views[role]
+    calls, problems = anyio.run(_mcp_calls, sample_index, role, view)
+    print(f"\nleak suite, MCP server over stdio ({role}): {calls} tool calls aimed at {len(view.forbidden)} documents "
+          f"above the clearance: {len(problems)} leaks")
+    assert calls >= 2 * len(view.forbidden)
+    assert not problems, "\n".join(problems[:40])
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_langchain_retriever_never_leaks(assistant: Assistant, views: dict[str, RoleView], role: str) -> None:
+    from assistant.integrations.langchain import ISMSRetriever
+
+    view = views[role]
+    retriever = ISMSRetriever(role=role, k=30, assistant=assistant)
+    problems: list[str] = []
+    calls = 0
+    for doc in view.forbidden:
+        for question in questions_for(doc):
+            found = retriever.invoke(question)
+            calls += 1
+            problems += _door_leaks(view, question, [{"text": d.page_content, **d.metadata} for d in found])
+    print(f"\nleak suite, LangChain retriever ({role}): {calls} queries aimed at {len(view.forbidden)} documents above "
+          f"the clearance: {len(problems)} leaks")
+    assert not problems, "\n".join(problems[:40])
