@@ -139,8 +139,8 @@ def _live_output() -> bool:
 
 def _stream_answer(assistant, question: str, role: str | None, conversation, llm: bool | None,  # noqa: ANN001
                    show_sources: bool = False):  # noqa: ANN202 - Answer
-    """LLM path: print the text as it arrives, then the citations; if verification changed the text
-    (sentences removed, or the grounded fallback), print the verified answer after a rule."""
+    """LLM path: print each sentence as it passes verification, then the citations; when the answer fell back
+    to the grounded one (endpoint failure, too little verified, the model declined), print that after a rule."""
     streamed = ""
     answer = None
     for item in assistant.ask_stream(question, role=role, conversation=conversation, llm=llm):
@@ -155,7 +155,8 @@ def _stream_answer(assistant, question: str, role: str | None, conversation, llm
         sys.stdout.flush()
     same = bool(streamed) and streamed.strip() == answer.answer.strip()
     if streamed and not same:
-        err.print("[yellow]── verified answer ──[/yellow]")
+        err.print("[yellow]── " + ("verified answer" if answer.answerer == "llm" else "the answer quoted from the "
+                                   "documents") + " ──[/yellow]")
     _print_answer(answer, show_sources, text=not same)
     return answer
 

@@ -116,6 +116,7 @@ class Settings(BaseSettings):
     llm_timeout: float = 30.0
     llm_max_tokens: int = 600
     llm_temperature: float = 0.1
+    llm_context_tokens: int | None = Field(default=None, ge=512)  # the server's context window, if known
 
     @classmethod
     def settings_customise_sources(

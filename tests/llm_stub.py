@@ -66,6 +66,7 @@ class StubLLM:
         self._served = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.disconnects: list[float] = []  # time.monotonic() when a client closed a stream before its end
 
     # ------------------------------------------------------------------ control
     def script(self, *replies: Reply | Responder) -> None:
@@ -74,6 +75,7 @@ class StubLLM:
             self._script = list(replies) or [Reply(text="I don't know.")]
             self._served = 0
             self.requests.clear()
+            self.disconnects.clear()
 
     @property
     def url(self) -> str:
@@ -104,7 +106,7 @@ class StubLLM:
                 except json.JSONDecodeError:
                     stub._send_json(self, 400, {"error": {"message": "invalid JSON"}})
                     return
-                if not self.path.rstrip("/").endswith("/chat/completions"):
+                if not self.path.rstrip("/").endswith("/v1/chat/completions"):  # as OpenAI and llama.cpp route it
                     stub._send_json(self, 404, {"error": {"message": f"no route {self.path}"}})
                     return
                 request = Request(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
@@ -216,5 +218,5 @@ class StubLLM:
             handler.wfile.write(event({}, "stop"))
             handler.wfile.write(b"data: [DONE]\n\n")
             handler.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):
-            pass
+        except (BrokenPipeError, ConnectionResetError):  # the client closed the stream: generation stops here
+            self.disconnects.append(time.monotonic())

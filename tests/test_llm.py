@@ -7,6 +7,7 @@ exercise the client and the verifier alone; `integration` tests go through `Assi
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -125,7 +126,7 @@ def test_client_returns_text_and_sends_key_and_model(client: LLMClient, stub: St
         assert client.complete(MESSAGES).text == "Access reviews are quarterly [1]."
     (request,) = stub.requests
     assert request.headers["authorization"] == "Bearer sk-test"
-    assert request.body["model"] == "stub-model" and request.stream is stream
+    assert request.body["model"] == "stub-model" and request.stream  # every call streams (see the deadline test)
     assert request.body["max_tokens"] == 600
 
 
@@ -172,9 +173,36 @@ def test_client_total_deadline_never_hangs(client: LLMClient, stub: StubLLM, str
     assert len(stub.requests) == 1  # a timeout is not retried
 
 
-def test_client_trickle_without_stream_is_fine(client: LLMClient, stub: StubLLM) -> None:
+def test_a_call_abandoned_at_its_deadline_stops_the_generation(stub: StubLLM) -> None:
+    """A caller that wants the whole text (--json, piped chat, SoA drafts) is streamed underneath: at the deadline
+    the client closes the stream and the server sees the disconnect, instead of generating up to max_tokens for
+    nobody. The deadline counts from the call's start, the client's creation included."""
     stub.script(Reply(text="x" * 400, chunk_chars=2, chunk_delay=0.1))
-    assert client.complete(MESSAGES).text == "x" * 400  # the delay only applies to SSE chunks
+    t0 = time.monotonic()
+    fresh = LLMClient(LLMConfig(base_url=stub.url, model="stub-model", api_key=None, timeout=1.0, configured=True))
+    with pytest.raises(LLMError) as info:
+        fresh.complete(MESSAGES)
+    ended = time.monotonic()
+    assert info.value.kind == "timeout" and ended - t0 < 1.0 + 0.5
+    deadline = time.monotonic() + 2
+    while not stub.disconnects and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert stub.disconnects and stub.disconnects[0] - ended < 0.5  # the server stopped within a chunk or two
+    assert stub.requests[0].stream
+
+
+def test_context_window_and_url_errors_say_what_to_do(client: LLMClient, stub: StubLLM) -> None:
+    llama = "request (2545 tokens) exceeds the available context size (2048 tokens), try increasing it"
+    stub.script(Reply(status=400, body=json.dumps({"error": {"code": 400, "message": llama,
+                                                             "type": "exceed_context_size_error"}})))
+    with pytest.raises(LLMError) as info:
+        client.complete(MESSAGES)
+    assert info.value.kind == "context_exceeded" and info.value.context_tokens == 2048
+    assert llama in str(info.value)  # the server's whole message, not cut mid-word
+    no_v1 = LLMClient(LLMConfig(base_url=stub.url.removesuffix("/v1"), model="m", api_key=None, timeout=TIMEOUT))
+    with pytest.raises(LLMError) as info:
+        no_v1.complete(MESSAGES)
+    assert info.value.kind == "http_error" and "Does the URL need /v1?" in str(info.value)
 
 
 def test_client_connection_refused_is_retried_then_reported() -> None:
@@ -356,16 +384,20 @@ def test_unsupported_sentence_is_removed_and_rest_kept(llm_assistant: Any, stub:
     assert answer.answerer == "llm" and "5.99" not in answer.answer and "quarterly" in answer.answer
     assert answer.notice == "Removed 1 of 2 sentences of the LLM answer that failed the citation checks."
     if stream:
-        assert "5.99" in streamed  # shown live, then corrected by the final answer
+        assert "5.99" not in streamed and streamed == answer.answer  # only verified sentences are ever shown
 
 
 @pytest.mark.integration
 @pytest.mark.parametrize("stream", [False, True])
-def test_refusal_is_an_abstention(llm_assistant: Any, stub: StubLLM, stream: bool) -> None:
-    stub.script(Reply(text=REFUSAL))
-    answer, _ = run(llm_assistant, stream)
-    assert answer.abstained and answer.answerer == "llm" and answer.fallback_reason is None
-    assert answer.closest and not answer.citations and "don't cover" in answer.answer
+@pytest.mark.parametrize("text", [REFUSAL, "The documents do not specify how often privileged access is reviewed."])
+def test_a_refusal_never_erases_the_grounded_answer(llm_assistant: Any, stub: StubLLM, grounded_answer: str,
+                                                     stream: bool, text: str) -> None:
+    stub.script(Reply(text=text))
+    answer, streamed = run(llm_assistant, stream)
+    assert (answer.answerer, answer.fallback_reason) == ("grounded", "llm_refused")
+    assert answer.answer == grounded_answer and not answer.abstained and answer.citations
+    assert answer.to_dict()["notice"] == answer.notice and "quoted from the documents" in answer.notice
+    assert streamed == ""  # the hedge has no citation: nothing of it was shown
 
 
 @pytest.mark.integration
@@ -459,17 +491,112 @@ def test_cli_streams_and_resolves_citations(stub: StubLLM, sample_index: Path,
     out = CliRunner().invoke(app, ["ask", QUESTION, "--index", str(sample_index)])
     assert out.exit_code == 0, out.output
     assert "5.99" not in out.output and "quarterly" in out.output  # piped: only the verified answer
-    monkeypatch.setattr(cli, "_live_output", lambda: True)  # a terminal: stream, then correct
+    monkeypatch.setattr(cli, "_live_output", lambda: True)  # a terminal: verified sentences as they pass
     out = CliRunner().invoke(app, ["ask", QUESTION, "--index", str(sample_index)])
     assert out.exit_code == 0, out.output
-    assert "5.99" in out.output and "verified answer" in out.output
+    assert "5.99" not in out.output and "quarterly" in out.output and "verified answer" not in out.output
     assert re.search(r"^\[\d+\] \S+ — .+\(", out.output, re.M)  # resolved citation list
     stub.script(Reply(status=500))
     out = CliRunner().invoke(app, ["ask", QUESTION, "--index", str(sample_index), "--json"])
     assert out.exit_code == 0 and '"fallback_reason": "llm_server_error"' in out.output
+    assert '"notice": "LLM unavailable: LLM endpoint' in out.output and "HTTP 500" in out.output
     stub.script(cited("quarterly"))
     out = CliRunner().invoke(app, ["ask", QUESTION, "--index", str(sample_index), "--no-llm", "--json"])
     assert '"answerer": "grounded"' in out.output and stub.requests == []
+
+
+@pytest.mark.integration
+def test_a_terminal_never_shows_an_invented_sentence(stub: StubLLM, sample_index: Path) -> None:
+    """`ask` on a pseudo-terminal streams; the model's second sentence names control 5.99 (invented): it never
+    reaches the terminal, while the verified first and third sentences do."""
+    import pty
+    import select
+    import subprocess
+    import sys
+
+    def respond(body: dict[str, Any]) -> Reply:
+        n, _source, sentence = sentence_with(body, "quarterly")
+        m, _source, other = sentence_with(body, "six months")
+        return Reply(text=f"{sentence} [{n}]. This follows control 5.99 of the Annex [{n}]. {other} [{m}].",
+                     chunk_chars=5, chunk_delay=0.03)
+
+    stub.script(respond)
+    leader, follower = pty.openpty()
+    env = dict(os.environ, ISMS_LLM_BASE_URL=stub.url, ISMS_LLM_TIMEOUT="20", ISMS_INDEX_DIR=str(sample_index),
+               ISMS_CORPUS_DIR=str(CORPUS), NO_COLOR="1", COLUMNS="200")
+    proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "ask", "How often are access rights reviewed?"],
+                            stdin=follower, stdout=follower, stderr=follower, env=env, close_fds=True)
+    os.close(follower)
+    seen = b""
+    arrived: dict[str, float] = {}  # when each verified sentence reached the terminal
+    while True:
+        ready, _, _ = select.select([leader], [], [], 120)
+        if not ready:
+            break
+        try:
+            data = os.read(leader, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        seen += data
+        for word in ("quarterly", "six months"):
+            if word in seen.decode("utf-8", "replace") and word not in arrived:
+                arrived[word] = time.monotonic()
+    proc.wait(timeout=60)
+    os.close(leader)
+    text = seen.decode("utf-8", "replace")
+    assert proc.returncode == 0, text[-2000:]
+    assert stub.requests and stub.requests[0].stream
+    assert "quarterly" in text and "six months" in text
+    assert "5.99" not in text and "verified answer" not in text
+    assert arrived["six months"] - arrived["quarterly"] > 0.3  # shown sentence by sentence while streaming
+
+
+@pytest.mark.integration
+def test_a_prompt_too_big_for_the_servers_window_is_fitted_and_retried_once(llm_assistant: Any,
+                                                                            stub: StubLLM) -> None:
+    llama = "request (2545 tokens) exceeds the available context size (2048 tokens), try increasing it"
+    stub.script(Reply(status=400, body=json.dumps({"error": {"code": 400, "message": llama}})), cited("quarterly"))
+    answer, _ = run(llm_assistant, stream=False)
+    assert answer.answerer == "llm" and len(stub.requests) == 2
+    first, second = (r.message_text("system") + r.message_text("user") for r in stub.requests)
+    assert len(second) < len(first)  # fewer passages, each whole
+    assert len(second) / 3.5 + 600 <= 2048
+    for passage in passages_in(stub.requests[1].body).values():
+        assert passage[1] in first  # a passage is left out or sent whole, never cut
+    stub.script(Reply(status=400, body=json.dumps({"error": {"code": 400, "message": llama}})))
+    answer, _ = run(llm_assistant, stream=False)
+    assert answer.fallback_reason == "llm_context_exceeded" and len(stub.requests) == 2  # retried once only
+    assert llama in answer.notice
+
+
+def test_configured_context_window_fits_the_first_prompt() -> None:
+    from assistant.answer.llm import estimate_tokens, fit_messages
+
+    catalogue = get_catalogue()
+    long = [Passage(i, chunk("Access reviews are quarterly. " * 60, i)) for i in range(1, 9)]
+    messages, kept = fit_messages(QUESTION, long, None, catalogue, 2048, 600)
+    assert 0 < len(kept) < len(long) and estimate_tokens(messages) + 600 <= 2048
+    assert [p.n for p in kept] == list(range(1, len(kept) + 1))
+    with pytest.raises(LLMError) as info:
+        fit_messages(QUESTION, long, None, catalogue, 700, 600)
+    assert info.value.kind == "context_exceeded" and "larger context" in str(info.value)
+
+
+def test_verified_pieces_show_only_sentences_that_pass() -> None:
+    from assistant.answer.llm import verified_pieces
+
+    passages = [Passage(1, chunk("Privileged access rights are reviewed quarterly by Security Operations."))]
+    analysis = analyse(QUESTION, get_catalogue())
+    text = ("Privileged access rights are reviewed quarterly [1]. They are also reviewed under control 5.99 [1]. "
+            "Security Operations runs the reviews [1].")
+    pieces = list(verified_pieces([text[i:i + 3] for i in range(0, len(text), 3)],
+                                  lambda t: verify(t, passages, analysis, get_catalogue(), SYSTEM_PROMPT)))
+    shown = "".join(pieces)
+    assert "5.99" not in shown and shown.startswith("Privileged access rights are reviewed quarterly [1].")
+    final = verify(text, passages, analysis, get_catalogue(), SYSTEM_PROMPT).kept_text
+    assert final.startswith(shown)  # the rest (the last sentence) is shown when the stream ends
 
 
 # ---------------------------------------------------------------------------------------------- real endpoint

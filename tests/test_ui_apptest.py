@@ -197,6 +197,40 @@ def test_chat_answer_with_sources_follow_up_and_feedback(monkeypatch, sample_ind
 
 
 @pytest.mark.integration
+def test_chat_never_shows_an_invented_sentence_of_the_llm(monkeypatch, writable_index: Path, tmp_path: Path) -> None:
+    """With an LLM endpoint, the chat streams the answer; the model's second sentence names an invented control
+    (5.99): it is in no markdown the page ever renders, not even while streaming."""
+    import streamlit.delta_generator as dg
+    from llm_stub import Reply, StubLLM
+    from test_llm import sentence_with
+
+    rendered: list[str] = []
+    original = dg.DeltaGenerator.markdown
+
+    def recording(self, body, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202 - Streamlit's signature
+        rendered.append(str(body))
+        return original(self, body, *args, **kwargs)
+
+    def respond(body: dict) -> Reply:
+        n, _source, sentence = sentence_with(body, "quarterly")
+        return Reply(text=f"{sentence} [{n}]. This is control 5.99 of the Annex [{n}]. Reviews are attested [{n}].",
+                     chunk_chars=6)
+
+    monkeypatch.setattr(dg.DeltaGenerator, "markdown", recording)
+    with StubLLM() as stub:
+        stub.script(respond)
+        at = app_test(monkeypatch, writable_index, tmp_path, role="staff", ISMS_LLM_BASE_URL=stub.url,
+                      ISMS_LLM_TIMEOUT="20")
+        ask(at, "How often are access rights reviewed?")
+        assert stub.requests and stub.requests[0].stream
+    final = at.chat_message[1].markdown[0].value
+    assert "quarterly" in final and "5.99" not in final
+    streamed = [r for r in rendered if "▌" in r]
+    assert streamed, "the answer was streamed into the page"
+    assert not [r for r in rendered if "5.99" in r]
+
+
+@pytest.mark.integration
 def test_chat_abstains_with_closest_documents_and_report_lists_it(monkeypatch, sample_index: Path,
                                                                   tmp_path: Path) -> None:
     at = app_test(monkeypatch, sample_index, tmp_path, role="isms-lead")

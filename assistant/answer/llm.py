@@ -12,12 +12,20 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from assistant.answer.types import Answer
-from assistant.answer.verify import REASON_NOT_CONFIGURED, Passage, fallback, to_answer, verify
+from assistant.answer.verify import (
+    REASON_NOT_CONFIGURED,
+    Passage,
+    Verification,
+    complete_prefix,
+    fallback,
+    to_answer,
+    verify,
+)
 from assistant.catalogue import Catalogue
-from assistant.llm.client import LLMClient, LLMError, Message
+from assistant.llm.client import CONTEXT, LLMClient, LLMError, Message
 from assistant.models import Chunk
 from assistant.registers import RiskRecord
 from assistant.retrieval.query import Conversation, QueryAnalysis
@@ -26,6 +34,8 @@ from assistant.retrieval.search import Hit
 MAX_PASSAGES = 8  # retrieved hits given to the model
 MAX_RISK_PASSAGES = 3  # plus risk-register rows linked to the question's controls
 REFUSAL = "I don't know based on the ISMS documents provided."
+CHARS_PER_TOKEN = 3.5
+CONTEXT_MARGIN = 64  # tokens kept free beside the prompt and the answer (chat template, rounding)
 
 SYSTEM_PROMPT = f"""You answer questions about an organization's information security management system (ISMS, ISO/IEC 27001) using only the numbered passages in the user's message.
 
@@ -106,14 +116,64 @@ def build_messages(question: str, passages: list[Passage], conversation: Convers
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": "\n".join(parts)}]
 
 
+def estimate_tokens(messages: list[Message]) -> int:
+    """A generous token count for a prompt (English text runs about 4 characters a token; 3.5 leaves room)."""
+    return int(sum(len(m["content"]) for m in messages) / CHARS_PER_TOKEN) + 8 * len(messages)
+
+
+def fit_messages(question: str, passages: list[Passage], conversation: Conversation | None, catalogue: Catalogue,
+                 window: int | None, max_tokens: int) -> tuple[list[Message], list[Passage]]:
+    """The prompt with as many passages (best first) as fit the context window beside `max_tokens` of answer;
+    passages are left out whole, never cut. Raises LLMError(CONTEXT) when not even one fits."""
+    for count in range(len(passages), 0, -1):
+        kept = passages[:count]
+        messages = build_messages(question, kept, conversation, catalogue)
+        if window is None or estimate_tokens(messages) + max_tokens + CONTEXT_MARGIN <= window:
+            return messages, kept
+    raise LLMError(CONTEXT, f"one passage and {max_tokens} answer tokens do not fit a {window}-token context window; "
+                            "start the server with a larger context (e.g. llama.cpp -c 8192) or lower "
+                            "ISMS_LLM_MAX_TOKENS", context_tokens=window)
+
+
+def verified_pieces(chat: Iterable[str], check: Callable[[str], Verification]) -> Iterator[str]:
+    """The text of a streamed answer as it passes verification: each complete sentence or list item is checked
+    when the next one starts, and only the verified text is passed on; a dropped sentence never appears."""
+    raw, checked, shown = "", "", ""
+    for piece in chat:
+        raw += piece
+        prefix = complete_prefix(raw)
+        if len(prefix) <= len(checked):
+            continue
+        checked = prefix
+        kept = check(prefix).kept_text
+        if len(kept) > len(shown) and kept.startswith(shown):
+            yield kept[len(shown):]
+            shown = kept
+    kept = check(raw).kept_text  # the stream ended: its last sentence is complete too
+    if len(kept) > len(shown) and kept.startswith(shown):
+        yield kept[len(shown):]
+
+
+def _generate(client: LLMClient, messages: list[Message], stream: bool,
+              check: Callable[[str], Verification]) -> Iterator[str]:
+    """Verified text pieces while streaming (none otherwise); returns the model's whole text."""
+    if not stream:
+        return client.complete(messages).text
+    chat = client.stream(messages)
+    yield from verified_pieces(chat, check)
+    return chat.text
+
+
 def llm_answer(client: LLMClient | None, catalogue: Catalogue, analysis: QueryAnalysis, hits: list[Hit],
                linked_risks: list[tuple[RiskRecord, Chunk]], grounded: Answer,
                conversation: Conversation | None = None, *, stream: bool = False) -> Iterator[str | Answer]:
-    """Yield the raw text pieces as they arrive (when `stream`), then exactly one final `Answer`.
+    """Yield the verified text pieces as they pass verification (when `stream`), then exactly one final `Answer`.
 
-    The final answer is the verified LLM answer (``answerer="llm"``), the model's abstention, or
-    `grounded` marked as the fallback. When the grounded composer abstained (weak evidence), the
-    model is not asked: abstention stays deterministic.
+    The final answer is the verified LLM answer (``answerer="llm"``; its text is what was streamed) or
+    `grounded` marked as the fallback (unavailable, failed verification, or the model declined). When the
+    grounded composer abstained (weak evidence), the model is not asked: abstention stays deterministic.
+    A prompt too big for the server's context window is fitted (ISMS_LLM_CONTEXT_TOKENS, or the window the
+    server's HTTP 400 states, retried once).
     """
     if client is None or not client.config.usable:
         yield fallback(grounded, REASON_NOT_CONFIGURED, "No LLM endpoint configured (ISMS_LLM_BASE_URL); "
@@ -122,21 +182,24 @@ def llm_answer(client: LLMClient | None, catalogue: Catalogue, analysis: QueryAn
     if grounded.abstained or not hits:
         yield grounded
         return
-    passages = build_passages(hits, linked_risks)
-    messages = build_messages(analysis.question, passages, conversation, catalogue)
     t0 = time.perf_counter()
-    try:
-        if stream:
-            chat = client.stream(messages)
-            yield from chat
-            text = chat.text
-        else:
-            text = client.complete(messages).text
-    except LLMError as exc:
-        answer = fallback(grounded, f"llm_{exc.kind}", f"LLM unavailable: {exc}. Showing the grounded answer.")
-        answer.timings_ms["llm"] = (time.perf_counter() - t0) * 1000
-        yield answer
-        return
+    window = client.config.context_tokens
+    all_passages = build_passages(hits, linked_risks)
+    for attempt in (1, 2):
+        try:
+            messages, passages = fit_messages(analysis.question, all_passages, conversation, catalogue, window,
+                                              client.config.max_tokens)
+            text = yield from _generate(client, messages, stream,
+                                        lambda t, p=passages: verify(t, p, analysis, catalogue, SYSTEM_PROMPT))
+            break
+        except LLMError as exc:
+            if exc.kind == CONTEXT and exc.context_tokens and attempt == 1 and exc.context_tokens != window:
+                window = exc.context_tokens  # the server said how big its window is: fit the prompt once more
+                continue
+            answer = fallback(grounded, f"llm_{exc.kind}", f"LLM unavailable: {exc}. Showing the grounded answer.")
+            answer.timings_ms["llm"] = (time.perf_counter() - t0) * 1000
+            yield answer
+            return
     llm_ms = (time.perf_counter() - t0) * 1000
     verification = verify(text, passages, analysis, catalogue, SYSTEM_PROMPT)
     answer = to_answer(verification, passages, analysis, hits, grounded, catalogue)

@@ -52,4 +52,6 @@ class Answer:
             out["closest"] = self.closest
         if self.fallback_reason:
             out["fallback_reason"] = self.fallback_reason
+        if self.notice:
+            out["notice"] = self.notice  # why the answer fell back, or what verification removed
         return out

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from assistant.answer.grounded import abstain, ranked_sources
+from assistant.answer.grounded import ranked_sources
 from assistant.answer.types import Answer, Citation
 from assistant.catalogue import Catalogue, normalise
 from assistant.ingest.metadata import detect_controls, detect_roles
@@ -48,6 +48,7 @@ MAX_PASSAGE_CHARS = 1500
 # fallback_reason codes (the JSON contract carries the code; `notice` carries the human sentence)
 REASON_NOT_CONFIGURED = "llm_not_configured"
 REASON_VERIFICATION = "verification_failed"
+REASON_REFUSED = "llm_refused"  # the model declined although the grounded composer answered
 
 _CITE_GROUP = re.compile(r"\[\s*(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\s*\]")
 _HEADING = re.compile(r"^\s*(?:#{1,6}\s+.*|\*\*[^*]{1,80}\*\*:?|[A-Z][^.!?\[\]]{0,60}:)\s*$")
@@ -289,6 +290,17 @@ def verify(text: str, passages: list[Passage], analysis: QueryAnalysis, catalogu
                         kept_fraction=kept_chars / total, problems=problems)
 
 
+def complete_prefix(text: str) -> str:
+    """The part of a streamed answer whose units are complete: whole lines, and the sentences of the last line
+    that the next sentence already follows (their citations cannot grow any more)."""
+    head, newline, last = text.rpartition("\n")
+    end = 0
+    for m in ANSWER_SENTENCE_END.finditer(last):
+        if last[m.end():].strip():
+            end = m.end()
+    return head + newline + last[:end]
+
+
 def render(units: list[Unit]) -> str:
     lines: list[str] = []
     current_line = -1
@@ -315,11 +327,9 @@ def fallback(grounded: Answer, reason: str, notice: str) -> Answer:
 def to_answer(verification: Verification, passages: list[Passage], analysis: QueryAnalysis, hits: list[Hit],
               grounded: Answer, catalogue: Catalogue) -> Answer:
     """The verified LLM answer, the model's abstention, or the grounded fallback."""
-    if verification.refusal:
-        answer = abstain(analysis, hits)
-        answer.answerer = "llm"
-        answer.notice = "The model found no answer to this in the passages it was given."
-        return answer
+    if verification.refusal:  # the composer answered (else the model is not asked): a hedge never erases that
+        return fallback(grounded, REASON_REFUSED, "The LLM said the passages do not answer this; showing the answer "
+                                                  "quoted from the documents.")
     if not verification.sufficient:
         kept, total = len(verification.kept_claims), len(verification.claims)
         first = verification.problems[0] if verification.problems else "no citations"

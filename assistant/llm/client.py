@@ -19,6 +19,7 @@ import json
 import os
 import queue
 import random
+import re
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -43,6 +44,7 @@ SERVER = "server_error"
 HTTP = "http_error"
 BAD_RESPONSE = "bad_response"
 EMPTY = "empty"
+CONTEXT = "context_exceeded"  # HTTP 400: the prompt and max_tokens do not fit the server's context window
 
 Message = dict[str, str]
 
@@ -50,11 +52,13 @@ Message = dict[str, str]
 class LLMError(Exception):
     """A failed LLM call. `kind` is one of the module constants; str(error) is a one-line message."""
 
-    def __init__(self, kind: str, message: str, status: int | None = None, retry_after: float | None = None) -> None:
+    def __init__(self, kind: str, message: str, status: int | None = None, retry_after: float | None = None,
+                 context_tokens: int | None = None) -> None:
         super().__init__(message)
         self.kind = kind
         self.status = status
         self.retry_after = retry_after
+        self.context_tokens = context_tokens  # the server's context window, when its error states it
 
     @property
     def retryable(self) -> bool:
@@ -69,6 +73,7 @@ class LLMConfig:
     timeout: float = 30.0  # total deadline per call (seconds)
     max_tokens: int = 600
     temperature: float = 0.1
+    context_tokens: int | None = None  # the server's context window, when known (ISMS_LLM_CONTEXT_TOKENS)
     max_retries: int = 2
     backoff: float = 0.5  # first retry delay (seconds); doubles each retry
     configured: bool = False  # an endpoint was configured on purpose (enables the LLM path by default)
@@ -91,6 +96,7 @@ class LLMConfig:
             timeout=max(0.1, float(settings.llm_timeout)),
             max_tokens=settings.llm_max_tokens,
             temperature=settings.llm_temperature,
+            context_tokens=settings.llm_context_tokens,
             configured=bool(base_url or settings.llm_api_key),
         )
 
@@ -140,7 +146,7 @@ class ChatStream:
         if self._iterated:
             raise RuntimeError("a ChatStream can be iterated once")
         self._iterated = True
-        run = self._client._start(self._messages, self._max_tokens, self._temperature, stream=True)
+        run = self._client._start(self._messages, self._max_tokens, self._temperature)
         try:
             for kind, value in run.events():
                 if kind == "delta":
@@ -157,13 +163,11 @@ class ChatStream:
 class _Run:
     """One call in a worker thread; events go through a queue the caller reads with a deadline."""
 
-    def __init__(self, client: LLMClient, messages: list[Message], max_tokens: int, temperature: float,
-                 stream: bool) -> None:
+    def __init__(self, client: LLMClient, messages: list[Message], max_tokens: int, temperature: float) -> None:
         self.client = client
         self.messages = messages
         self.max_tokens = max_tokens
         self.temperature = temperature
-        self.stream = stream
         self.started = time.monotonic()
         self.deadline = self.started + client.config.timeout
         self.queue: queue.Queue[tuple[str, Any]] = queue.Queue()
@@ -183,7 +187,7 @@ class _Run:
         self.cancelled.set()
 
     def events(self) -> Iterator[tuple[str, Any]]:
-        """('delta', text) ..., then ('done', finish_reason) or ('completion', Completion); raises LLMError."""
+        """('delta', text) ..., then ('done', finish_reason); raises LLMError."""
         cfg = self.client.config
         while True:
             remaining = self.remaining()
@@ -197,7 +201,7 @@ class _Run:
             if kind == "error":
                 raise value
             yield kind, value
-            if kind in ("done", "completion"):
+            if kind == "done":
                 return
 
     # ------------------------------------------------------------------ worker thread
@@ -224,25 +228,18 @@ class _Run:
                 return
 
     def _attempt(self) -> None:
-        """One HTTP request; events go to the queue. Raises on failure."""
+        """One streamed HTTP request; events go to the queue. Raises on failure. Every call streams, even for a
+        caller that wants the whole text: closing a stream stops the generation on llama.cpp, vLLM and OpenAI,
+        so a call abandoned at its deadline does not keep the server busy."""
         cfg = self.client.config
+        sdk = self.client.sdk  # imported and created here, inside the call's deadline
         remaining = self.remaining()
         if remaining <= 0:
             raise LLMError(TIMEOUT, f"LLM endpoint {cfg.endpoint} did not finish within {cfg.timeout:g} s")
         timeout = httpx.Timeout(remaining, connect=min(remaining, 10.0))
-        sdk = self.client.sdk
-        kwargs: dict[str, Any] = {"model": cfg.model, "messages": self.messages, "max_tokens": self.max_tokens,
-                                  "temperature": self.temperature, "timeout": timeout}
-        t0 = time.monotonic()
-        if not self.stream:
-            response = sdk.chat.completions.create(**kwargs)
-            completion = parse_completion(response, cfg)
-            completion.attempts = self.attempts
-            completion.seconds = time.monotonic() - t0
-            self.queue.put(("completion", completion))
-            return
         finish: str | None = None
-        stream = sdk.chat.completions.create(stream=True, **kwargs)
+        stream = sdk.chat.completions.create(model=cfg.model, messages=self.messages, max_tokens=self.max_tokens,
+                                             temperature=self.temperature, timeout=timeout, stream=True)
         try:
             for chunk in stream:
                 if self.cancelled.is_set():
@@ -261,7 +258,7 @@ class _Run:
                 if choices[0].finish_reason:
                     finish = choices[0].finish_reason
         finally:
-            stream.close()
+            stream.close()  # also when cancelled: the server sees the disconnect and stops generating
         if not self.produced:
             raise LLMError(EMPTY, f"LLM endpoint {cfg.endpoint} streamed no text")
         self.queue.put(("done", finish))
@@ -273,6 +270,7 @@ class LLMClient:
     def __init__(self, config: LLMConfig, sdk: openai.OpenAI | None = None) -> None:
         self.config = config
         self._sdk = sdk
+        self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LLMClient:
@@ -280,36 +278,42 @@ class LLMClient:
 
     @property
     def sdk(self) -> openai.OpenAI:
-        if self._sdk is None:
-            import openai
+        with self._lock:
+            if self._sdk is None:
+                import openai
 
-            if not self.config.usable:
-                raise LLMError(NOT_CONFIGURED, "no LLM endpoint configured (set ISMS_LLM_BASE_URL, or "
-                                               "OPENAI_API_KEY for api.openai.com)")
-            # Local servers (Ollama, vLLM, llama.cpp) need no key, but the SDK wants a non-empty one.
-            self._sdk = openai.OpenAI(base_url=self.config.base_url, api_key=self.config.api_key or "not-needed",
-                                      max_retries=0, timeout=self.config.timeout)
-        return self._sdk
+                if not self.config.usable:
+                    raise LLMError(NOT_CONFIGURED, "no LLM endpoint configured (set ISMS_LLM_BASE_URL, or "
+                                                   "OPENAI_API_KEY for api.openai.com)")
+                # Local servers (Ollama, vLLM, llama.cpp) need no key, but the SDK wants a non-empty one.
+                self._sdk = openai.OpenAI(base_url=self.config.base_url, api_key=self.config.api_key or "not-needed",
+                                          max_retries=0, timeout=self.config.timeout)
+            return self._sdk
 
-    def _start(self, messages: list[Message], max_tokens: int | None, temperature: float | None,
-               stream: bool) -> _Run:
-        _ = self.sdk  # raises NOT_CONFIGURED in the caller's thread
+    def _start(self, messages: list[Message], max_tokens: int | None, temperature: float | None) -> _Run:
+        if not self.config.usable:
+            raise LLMError(NOT_CONFIGURED, "no LLM endpoint configured (set ISMS_LLM_BASE_URL, or "
+                                           "OPENAI_API_KEY for api.openai.com)")
         run = _Run(self, messages, max_tokens or self.config.max_tokens,
-                   self.config.temperature if temperature is None else temperature, stream)
+                   self.config.temperature if temperature is None else temperature)  # the deadline starts here
         run.thread.start()
         return run
 
     def complete(self, messages: list[Message], *, max_tokens: int | None = None,
                  temperature: float | None = None) -> Completion:
-        """One non-streaming completion; raises LLMError."""
-        run = self._start(messages, max_tokens, temperature, stream=False)
+        """The whole answer of one call (streamed underneath and joined); raises LLMError."""
+        run = self._start(messages, max_tokens, temperature)
+        text, finish = "", None
         try:
             for kind, value in run.events():
-                if kind == "completion":
-                    return value
+                if kind == "delta":
+                    text += value
+                elif kind == "done":
+                    finish = value
         finally:
             run.cancel()
-        raise LLMError(EMPTY, f"LLM endpoint {self.config.endpoint} returned nothing")  # pragma: no cover
+        return Completion(text=text, model=self.config.model, finish_reason=finish, attempts=run.attempts,
+                          seconds=run.elapsed)
 
     def stream(self, messages: list[Message], *, max_tokens: int | None = None,
                temperature: float | None = None) -> ChatStream:
@@ -318,20 +322,36 @@ class LLMClient:
                           self.config.temperature if temperature is None else temperature)
 
 
-def parse_completion(response: Any, config: LLMConfig) -> Completion:
-    choices = getattr(response, "choices", None)
-    if choices is None:
-        raise LLMError(BAD_RESPONSE, f"LLM endpoint {config.endpoint} returned something that is not a chat completion")
-    if not choices:
-        raise LLMError(EMPTY, f"LLM endpoint {config.endpoint} returned no choices")
-    message = getattr(choices[0], "message", None)
-    text = getattr(message, "content", None) if message is not None else None
-    if not isinstance(text, str) or not text.strip():
-        raise LLMError(EMPTY, f"LLM endpoint {config.endpoint} returned an empty answer")
-    usage = getattr(response, "usage", None)
-    return Completion(text=text, model=str(getattr(response, "model", "") or ""),
-                      finish_reason=getattr(choices[0], "finish_reason", None),
-                      usage=usage.model_dump() if hasattr(usage, "model_dump") else {})
+MAX_SERVER_MESSAGE = 2000  # a server's error message is shown whole (up to this many characters)
+_CONTEXT_WORDS = re.compile(r"context (?:size|length|window)|maximum context|too many tokens|exceeds? the", re.I)
+# "exceeds the available context size (2048 tokens)" (llama.cpp), "maximum context length is 2048 tokens"
+# (vLLM, OpenAI), "exceeds context size (2048)", "n_ctx: 2048", "context window of 2048 tokens"
+_WINDOW = re.compile(r"(?:context (?:size|length|window)(?: is| of)?|maximum context length is|n_ctx\W{0,3})\D{0,12}(\d{3,7})",
+                     re.I)
+
+
+def context_window(message: str) -> int | None:
+    """The context window (tokens) a server's 400 message states, if it states one."""
+    m = _WINDOW.search(message)
+    return int(m.group(1)) if m else None
+
+
+def _server_message(exc: Any) -> str:
+    """The server's own error text: the JSON error message, else the body, else the SDK's message."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("message"):
+            return str(inner["message"])
+        if isinstance(body.get("message"), str):
+            return body["message"]
+    response = getattr(exc, "response", None)
+    if response is not None:
+        try:
+            return response.text or str(getattr(exc, "message", exc))
+        except Exception:  # noqa: BLE001 - a streamed body that was not read
+            pass
+    return str(getattr(exc, "message", exc))
 
 
 def _retry_after(response: httpx.Response | None) -> float | None:
@@ -366,7 +386,16 @@ def classify(exc: BaseException, config: LLMConfig) -> LLMError:
                             _retry_after(exc.response))
         if status >= 500:
             return LLMError(SERVER, f"{where} failed (HTTP {status})", status, _retry_after(exc.response))
-        return LLMError(HTTP, f"{where} rejected the request (HTTP {status}): {str(exc.message)[:120]}", status)
+        message = " ".join(_server_message(exc).split())[:MAX_SERVER_MESSAGE]
+        if status == 404:
+            hint = "" if (config.base_url or "").rstrip("/").endswith("/v1") else " Does the URL need /v1?"
+            return LLMError(HTTP, f"{where} has no /chat/completions (HTTP 404: {message}).{hint} "
+                                  f"ISMS_LLM_BASE_URL is {config.base_url or 'not set'}", status)
+        window = context_window(message) if status == 400 else None
+        if window is not None or (status == 400 and _CONTEXT_WORDS.search(message)):
+            return LLMError(CONTEXT, f"{where} says the prompt does not fit its context window (HTTP 400): {message}",
+                            status, context_tokens=window)
+        return LLMError(HTTP, f"{where} rejected the request (HTTP {status}): {message}", status)
     if isinstance(exc, json.JSONDecodeError | openai.APIResponseValidationError | ValueError | TypeError
                   | AttributeError | KeyError):
         return LLMError(BAD_RESPONSE, f"{where} sent a malformed response ({type(exc).__name__})")
