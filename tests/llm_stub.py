@@ -66,7 +66,7 @@ class StubLLM:
         self._served = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
-        self.disconnects: list[float] = []  # time.monotonic() when a client closed a stream before its end
+        self.disconnects: list[float] = []  # time.monotonic() when the stub found the client gone (it stops there)
 
     # ------------------------------------------------------------------ control
     def script(self, *replies: Reply | Responder) -> None:
@@ -145,8 +145,7 @@ class StubLLM:
         data = json.dumps(payload).encode()
         self._send_raw(handler, status, data, "application/json", headers)
 
-    @staticmethod
-    def _send_raw(handler: BaseHTTPRequestHandler, status: int, data: bytes, content_type: str,
+    def _send_raw(self, handler: BaseHTTPRequestHandler, status: int, data: bytes, content_type: str,
                   headers: dict[str, str] | None = None) -> None:
         handler.send_response(status)
         handler.send_header("Content-Type", content_type)
@@ -158,7 +157,7 @@ class StubLLM:
             handler.wfile.write(data)
             handler.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout tests)
-            pass
+            self.disconnects.append(time.monotonic())
 
     def _respond(self, handler: BaseHTTPRequestHandler, request: Request, reply: Reply) -> None:
         if reply.delay:
