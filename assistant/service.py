@@ -117,14 +117,26 @@ class Assistant:
                 self._loaded = LoadedIndex(self.settings, self.settings.index_dir)
             return self._loaded
 
-    def status(self) -> dict[str, Any]:
+    def status(self, role: str | None = None) -> dict[str, Any]:
+        """The index's state. With a role, every count is of what that role may see (how many documents lie
+        above a clearance is itself information), and skipped files and register problems only for admins."""
         gen = self.index.generation
         m = gen.manifest
+        files = m.get("files", {})
+        skipped, register_errors = m.get("skipped", {}), m.get("register_errors", {})
+        chunks = len(gen.chunks)
+        if role is not None:
+            from assistant.documents import visible_documents
+
+            clearance = self.clearance(role)
+            files = {d.source: files[d.source] for d in visible_documents(files, clearance)}
+            chunks = sum(1 for c in gen.chunks if c.class_rank <= clearance)
+            if not self.is_admin(role):
+                skipped, register_errors = {}, {}
         return {
             "index": str(self.settings.index_dir), "corpus": m.get("corpus"), "generation": gen.number,
-            "created": m.get("created"), "files": len(m.get("files", {})), "chunks": len(gen.chunks),
-            "skipped": m.get("skipped", {}), "register_errors": m.get("register_errors", {}),
-            "model": m.get("model"),
+            "created": m.get("created"), "files": len(files), "chunks": chunks,
+            "skipped": skipped, "register_errors": register_errors, "model": m.get("model"),
         }
 
     # ------------------------------------------------------------------ questions

@@ -439,6 +439,7 @@ def test_users_mode_never_shows_documents_above_the_role(monkeypatch, writable_i
     at.form_submit_button[0].click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert f"Sam Staff · role **{role}**" in page_text(at)
+    sidebar = "\n".join(c.value for c in at.sidebar.caption)
 
     generation = store.load_generation(writable_index)
     above = [c for c in generation.chunks if c.class_rank > clearance]
@@ -484,6 +485,13 @@ def test_users_mode_never_shows_documents_above_the_role(monkeypatch, writable_i
     leaked_text = sorted(s for s in snippets if s.strip() and s in everything)
     assert not leaked_sources, leaked_sources
     assert not leaked_text, leaked_text
+    # counts too: how many documents and passages lie above the clearance is itself information
+    visible_files = {"staff": 42, "manager": 47}[role]
+    visible_chunks = sum(1 for c in generation.chunks if c.class_rank <= clearance)
+    assert f"{visible_files} documents · {visible_chunks} passages you can search" in sidebar
+    totals = (f"{len(generation.manifest['files'])} documents", f"{len(generation.chunks)} passages",
+              f"{len(generation.manifest['files'])} in the index", "skipped at the last ingest")
+    assert not [t for t in totals if t in everything], [t for t in totals if t in everything]
 
 
 # ---------------------------------------------------------------------------- the `ui` command

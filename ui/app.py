@@ -56,7 +56,7 @@ with st.sidebar:
         st.rerun()
     assistant = get_assistant()
     if assistant.has_index():
-        info = assistant.status()
-        st.caption(f"Index: {info['files']} documents · {info['chunks']} passages · generation {info['generation']}")
+        info = assistant.status(user.role)  # counts of what this user may see
+        st.caption(f"{info['files']} documents · {info['chunks']} passages you can search")
 
 nav.run()

@@ -528,7 +528,16 @@ def run_checks(ctx: SoAContext, as_of: date | None = None) -> CheckReport:
     for i, finding in enumerate(findings, start=1):
         finding.id = f"F{i}"
     return CheckReport(findings=findings, as_of=as_of.isoformat(), clearance=ctx.clearance,
-                       controls_in_soa=len(ctx.knowledge.soa), risks_checked=len(ctx.knowledge.risks), documents_checked=len(ctx.files))
+                       controls_in_soa=len(ctx.knowledge.soa), risks_checked=_visible_risks(ctx),
+                       documents_checked=sum(1 for source in ctx.files if ctx.source_visible(source)))
+
+
+def _visible_risks(ctx: SoAContext) -> int:
+    """Risk rows the clearance may see (a count above it would tell that hidden rows exist)."""
+    source = ctx.register_source("risk_register")
+    register_visible = source is not None and ctx.source_visible(source)
+    return sum(1 for rid in ctx.knowledge.risks
+               if (ctx.visible(ctx.knowledge.risk_chunks[rid]) if rid in ctx.knowledge.risk_chunks else register_visible))
 
 
 __all__ = ["CheckReport", "Finding", "KINDS", "SEVERITIES", "merge_systemic", "parse_date", "run_checks"]

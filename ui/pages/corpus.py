@@ -51,15 +51,15 @@ if not assistant.has_index():
     st.stop()
 
 try:
-    info = assistant.status()
+    info = assistant.status(user.role)  # counts within the user's clearance; skipped files only for admins
     visible = assistant.visible_documents(user.role)
 except IndexNotReady as exc:
     st.error(str(exc))
     st.stop()
 
 cols = st.columns(3)
-cols[0].metric("Documents you can see", len(visible), help=f"{info['files']} in the index in total")
-cols[1].metric("Passages", info["chunks"])
+cols[0].metric("Documents you can see", len(visible))
+cols[1].metric("Passages you can search", info["chunks"])
 cols[2].metric("Index generation", info["generation"])
 st.caption(f"Last ingest {md_escape((info.get('created') or '—').replace('T', ' ')[:16])} UTC")
 
@@ -85,7 +85,7 @@ if admin:
         st.dataframe(pd.DataFrame([{"register": s, "problem": e} for s, errs in sorted(register_errors.items())
                                    for e in errs]), hide_index=True, width="stretch")
 else:
-    st.caption(f"{len(skipped)} file(s) were skipped at the last ingest. Uploads and re-ingest are for the ISMS lead.")
+    st.caption("Uploads and re-ingest are for the ISMS lead.")
 
 if admin:
     st.subheader("Add documents")
