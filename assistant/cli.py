@@ -85,27 +85,45 @@ def print_summary(summary) -> None:  # noqa: ANN001 - IngestSummary
         console.print(f"  [dim]note[/dim] {source}: {'; '.join(notes)}")
 
 
+def _ingest_with_progress(assistant):  # noqa: ANN001, ANN202 - Assistant, IngestSummary
+    """Ingest with a progress bar per stage (files read, passages embedded, answer sentences): done/total, rate,
+    elapsed and time left."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            return Text(f"{task.speed:.1f}/s" if task.speed else "", style="progress.data.speed")
+
+    columns = (TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), RateColumn(),
+               TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=False) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        return assistant.ingest(progress=progress)
+
+
 @app.command()
 @reports_errors
 def ingest(corpus: CorpusOpt = None, index: IndexOpt = None,
            json_out: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False) -> None:
     """Index a corpus folder incrementally (unchanged files are skipped)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     assistant = _assistant(index, corpus)
-    if json_out or not sys.stderr.isatty():
-        summary = assistant.ingest()
-    else:
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=err, transient=True) as bar:
-            tasks: dict[str, int] = {}
-
-            def progress(stage: str, done: int, total: int) -> None:
-                if stage not in tasks:
-                    tasks[stage] = bar.add_task(stage, total=total)
-                bar.update(tasks[stage], completed=done, total=total)
-
-            summary = assistant.ingest(progress=progress)
+    summary = assistant.ingest() if json_out or not sys.stderr.isatty() else _ingest_with_progress(assistant)
     if json_out:
         print(json.dumps(summary.to_dict(), indent=1))
     else:
@@ -287,8 +305,9 @@ def ui(corpus: CorpusOpt = None, index: IndexOpt = None, role: RoleOpt = None,
     if role and role not in assistant.settings.roles:
         fail(f"unknown role {role!r}; configured roles: {', '.join(sorted(assistant.settings.roles))}")
     if not assistant.has_index():
-        err.print(f"No index at {assistant.settings.index_dir}: ingesting {assistant.settings.corpus_dir} first…")
-        print_summary(assistant.ingest())
+        err.print(f"No index at {assistant.settings.index_dir}: indexing {assistant.settings.corpus_dir} first; the app "
+                  f"starts at http://{address}:{port} when this is done.")
+        print_summary(_ingest_with_progress(assistant) if sys.stderr.isatty() else assistant.ingest())
     env = dict(os.environ, ISMS_INDEX_DIR=str(assistant.settings.index_dir),
                ISMS_CORPUS_DIR=str(assistant.settings.corpus_dir))
     env.setdefault("HF_HUB_OFFLINE", "1")
