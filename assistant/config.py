@@ -102,6 +102,7 @@ class Settings(BaseSettings):
     ui_user: str = "local"
     ui_role: str | None = None  # `none` mode: the local user's role (default: default_role)
     ui_job: str = ""  # `none` mode: the local user's job title, e.g. "line manager"
+    ui_role_switch: bool = False  # `none` mode: a role picker in the sidebar (local evaluation only)
 
     # HTTP API and MCP server over HTTP: bearer tokens (hashes → name and role), request limits
     api_tokens_file: Path | None = None  # default: <index folder>/api-tokens.json

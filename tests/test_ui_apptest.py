@@ -231,6 +231,34 @@ def test_chat_never_shows_an_invented_sentence_of_the_llm(monkeypatch, writable_
 
 
 @pytest.mark.integration
+def test_role_picker_only_when_switching_is_on_and_the_chat_starts_afresh(monkeypatch, sample_index: Path,
+                                                                        tmp_path: Path) -> None:
+    fixed = app_test(monkeypatch, sample_index, tmp_path, role="staff")
+    assert not [s for s in fixed.selectbox if s.key == "ui_role_picker"]  # the role is fixed by ISMS_UI_ROLE
+    at = app_test(monkeypatch, sample_index, tmp_path, role="staff", ISMS_UI_ROLE_SWITCH="true")
+    assert "role **staff**" in "\n".join(m.value for m in at.sidebar.markdown)
+    assert at.selectbox(key="ui_role_picker").options == ["isms-lead", "manager", "staff"]
+    at.selectbox(key="ui_role_picker").set_value("manager").run()  # the picker itself (AppTest draws no sidebar
+    assert at.session_state["ui_role_choice"] == "manager"         # after the first run: read the choice)
+    at.session_state["ui_role_choice"] = "staff"
+    at.run()
+    hr_note = "records/hr-investigation-note-2026-003.md"
+
+    def cited() -> set[str]:
+        return {c.source for c in at.session_state["chat_messages"][-1]["answer"].citations}
+
+    ask(at, "What did the HR investigation 2026-003 find?")
+    assert hr_note not in cited()
+    assert len(at.chat_message) == 2
+    at.session_state["ui_role_choice"] = "isms-lead"  # what the sidebar picker sets
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.chat_message) == 0  # the staff chat is not carried into another role's session
+    ask(at, "What did the HR investigation 2026-003 find?")
+    assert hr_note in cited()  # the lead's clearance applies now
+
+
+@pytest.mark.integration
 def test_chat_abstains_with_closest_documents_and_report_lists_it(monkeypatch, sample_index: Path,
                                                                   tmp_path: Path) -> None:
     at = app_test(monkeypatch, sample_index, tmp_path, role="isms-lead")

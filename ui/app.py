@@ -23,7 +23,7 @@ if _REPO not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from ui.auth import auth_mode, logout  # noqa: E402
+from ui.auth import auth_mode, logout, role_picker, role_switch_enabled  # noqa: E402
 from ui.common import get_assistant, get_user, is_admin, role_badge  # noqa: E402
 
 st.set_page_config(page_title="ISMS Assistant", page_icon=":material/shield_lock:", layout="wide")
@@ -51,6 +51,8 @@ nav = st.navigation(pages)
 
 with st.sidebar:
     st.markdown(role_badge(user))
+    if role_switch_enabled():
+        role_picker(user, sorted(get_assistant().settings.roles))
     if auth_mode() == "users" and st.button("Sign out", icon=":material/logout:"):
         logout()
         st.rerun()

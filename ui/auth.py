@@ -3,7 +3,8 @@
 Two modes, chosen with ``ISMS_AUTH_MODE`` (or ``auth_mode`` in the ``ISMS_CONFIG_FILE`` TOML file):
 
 - ``none`` (default): a single local user (``ISMS_UI_USER``, default ``local``) with the role
-  ``ISMS_UI_ROLE`` (default: the configured ``default_role``, ``staff``). For a demo on one's own machine.
+  ``ISMS_UI_ROLE`` (default: the configured ``default_role``, ``staff``). For a demo on one's own machine;
+  with ``ISMS_UI_ROLE_SWITCH=true`` a sidebar picker changes the role (local evaluation only).
 - ``users``: sign-in against a YAML users file (``ISMS_USERS_FILE``) holding scrypt password hashes
   and roles. The file's format, the hashing, the lockout after failed sign-ins and the command that adds
   users (``python -m assistant.users add-user USERS_FILE USERNAME ROLE``) are in ``assistant/users.py``;
@@ -24,6 +25,23 @@ from assistant.models import User
 from assistant.service import Assistant
 
 AuthSettings = Settings  # the auth fields live in the one settings object
+ROLE_CHOICE = "ui_role_choice"  # the role picked (read by current_user)
+ROLE_PICKER = "ui_role_picker"  # the picker widget
+
+
+def role_switch_enabled() -> bool:
+    settings = AuthSettings()
+    return settings.auth_mode == "none" and settings.ui_role_switch
+
+
+def role_picker(user: User, roles: list[str]) -> None:
+    """`none` mode with ISMS_UI_ROLE_SWITCH=true: pick the role to try the app as (the chat page starts a new
+    chat for another role)."""
+    def chosen() -> None:  # kept apart from the widget's own state, which Streamlit drops when it is not drawn
+        st.session_state[ROLE_CHOICE] = st.session_state[ROLE_PICKER]
+
+    st.selectbox("Try the app as (local evaluation)", roles, index=roles.index(user.role), key=ROLE_PICKER,
+                 on_change=chosen, help="ISMS_UI_ROLE_SWITCH=true; unset it to fix the role to ISMS_UI_ROLE")
 
 
 def current_user(assistant: Assistant) -> User | None:
@@ -32,6 +50,8 @@ def current_user(assistant: Assistant) -> User | None:
     auth = AuthSettings()
     if auth.auth_mode == "none":
         role = auth.ui_role or assistant.settings.default_role
+        if auth.ui_role_switch and st.session_state.get(ROLE_CHOICE) in known_roles:
+            role = st.session_state[ROLE_CHOICE]  # the sidebar's role picker (ISMS_UI_ROLE_SWITCH=true)
         if role not in known_roles:
             st.error(f"ISMS_UI_ROLE={role!r} is not a configured role ({', '.join(sorted(known_roles))}).")
             st.stop()

@@ -26,14 +26,17 @@ user = get_user()
 THUMBS_DOWN = 0  # st.feedback("thumbs"): 0 = down, 1 = up (the ratings the feedback store keeps)
 MESSAGES = "chat_messages"
 CONVERSATION = "chat_conversation"
+CHAT_ROLE = "chat_role"  # the role the chat in this session was held as
 PENDING = "chat_pending"
 AVATARS = {"user": ":material/person:", "assistant": ":material/shield_lock:"}
 ANSWERER_NOTES = {
     "grounded": "Quoted word for word from the documents below.",
     "llm": "Written by the language model from the documents below; each sentence was checked against its source.",
 }
-st.session_state.setdefault(MESSAGES, [])
-st.session_state.setdefault(CONVERSATION, assistant.new_conversation())
+if st.session_state.get(CHAT_ROLE) != user.role:  # a chat is never shown to another role (role picker, sign-in)
+    st.session_state[MESSAGES] = []
+    st.session_state[CONVERSATION] = assistant.new_conversation()
+    st.session_state[CHAT_ROLE] = user.role
 
 
 def new_conversation() -> None:
