@@ -259,6 +259,24 @@ def test_role_picker_only_when_switching_is_on_and_the_chat_starts_afresh(monkey
 
 
 @pytest.mark.integration
+def test_chat_answers_link_to_the_page_that_serves_the_question(monkeypatch, sample_index: Path,
+                                                                 tmp_path: Path) -> None:
+    at = app_test(monkeypatch, sample_index, tmp_path, role="staff")
+    ask(at, "I'm a new line manager - what am I responsible for?")
+    links = [(p.proto.page, p.proto.label, p.proto.query_string) for p in walk(at._tree)
+             if getattr(p, "type", "") == "page_link"]
+    assert any(label == "All duties of the line manager" and "role=line+manager" in query
+               for _page, label, query in links), links
+    ask(at, "How is A.9.2.5 done here?")
+    links = [(p.proto.label, p.proto.query_string) for p in walk(at._tree) if getattr(p, "type", "") == "page_link"]
+    assert ("5.18 Access rights: risks, documents and process", "control=5.18") in links, links
+    assert ("5.18 in the SoA workbench", "control=5.18") in links
+    at.query_params["role"] = "system owner"  # the link's target preselects the role
+    at.switch_page("pages/responsibilities.py").run()
+    assert not at.exception and at.selectbox(key="resp_role").value == "system owner"
+
+
+@pytest.mark.integration
 def test_chat_abstains_with_closest_documents_and_report_lists_it(monkeypatch, sample_index: Path,
                                                                   tmp_path: Path) -> None:
     at = app_test(monkeypatch, sample_index, tmp_path, role="isms-lead")

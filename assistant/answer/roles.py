@@ -89,7 +89,7 @@ def role_answer(question: str, found: Responsibilities) -> Answer | None:
                  + (f" ({more} more than shown here)." if more > 0 else "."))
     return Answer(question=question, answer="\n".join(lines), abstained=False,
                   citations=sorted(citations.values(), key=lambda c: c.n),
-                  retrieved_sources=list(dict.fromkeys(c.source for c in citations.values())))
+                  retrieved_sources=list(dict.fromkeys(c.source for c in citations.values())), duties_of=found.role)
 
 
 _OBLIGATION = re.compile(r"\b(?:must|shall|should|will|responsible|accountable|approves?|reviews?|ensures?|owns?|"

@@ -36,6 +36,7 @@ class Answer:
     answerer: str = "grounded"
     fallback_reason: str | None = None
     notice: str | None = None
+    duties_of: str | None = None  # a role question: the job role whose duties the answer lists
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -80,6 +80,25 @@ def render_answer(answer: Answer) -> None:
         st.caption(md_escape(answer.notice))
     if not answer.abstained:
         st.caption(ANSWERER_NOTES.get(answer.answerer, ""))
+        render_page_links(answer)
+
+
+def render_page_links(answer: Answer) -> None:
+    """Where a page serves the question better: a role's whole duty list, a control's trace (risks, documents,
+    process) and its SoA entry."""
+    links: list[tuple[str, str, dict[str, str], str]] = []
+    if answer.duties_of:
+        links.append(("pages/responsibilities.py", f"All duties of the {answer.duties_of}", {"role": answer.duties_of},
+                      ":material/assignment_ind:"))
+    for cid in [c for c in answer.controls if c in assistant.catalogue.controls][:2]:
+        label = assistant.catalogue.controls[cid].label
+        links.append(("pages/controls.py", f"{label}: risks, documents and process", {"control": cid},
+                      ":material/verified_user:"))
+        links.append(("pages/soa.py", f"{cid} in the SoA workbench", {"control": cid}, ":material/table_view:"))
+    if links:
+        cols = st.columns(min(3, len(links)))
+        for i, (page, label, params, icon) in enumerate(links[:3]):
+            cols[i].page_link(page, label=label, query_params=params, icon=icon)
 
 
 def render_feedback(index: int, message: dict[str, Any]) -> None:

@@ -23,6 +23,11 @@ def roles_for(generation: int, role: str) -> list[str]:
 
 roles = roles_for(assistant.index_generation(), user.role)
 labels = {r: r.upper() if len(r) <= 3 else r[0].upper() + r[1:] for r in roles}
+linked = (st.query_params.get("role") or "").lower()  # from a chat answer: /responsibilities?role=line+manager
+if linked in roles and st.session_state.get("resp_link_used") != linked:
+    st.session_state["resp_role"] = linked
+    st.session_state["resp_typed"] = ""
+    st.session_state["resp_link_used"] = linked
 col_pick, col_type = st.columns([2, 2])
 own_job = assistant.job_role(user.job)
 default = own_job if own_job in roles else "line manager" if "line manager" in roles else roles[0] if roles else None
