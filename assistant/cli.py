@@ -315,7 +315,8 @@ def ui(corpus: CorpusOpt = None, index: IndexOpt = None, role: RoleOpt = None,
         env["ISMS_UI_ROLE"] = role
     cmd = [sys.executable, "-m", "streamlit", "run", str(app_path), "--server.headless", "true",
            "--server.address", address, "--server.port", str(port), "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none", "--client.toolbarMode", "minimal", "--theme.primaryColor", "#1f5fae",
+           "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer", "--theme.light.primaryColor", "#1f5fae",
+           "--theme.dark.primaryColor", "#6ea8fe",
            "--server.maxUploadSize", str(max(1, math.ceil(assistant.settings.max_file_mb)))]
     err.print(f"ISMS Assistant: http://{address}:{port}  (Ctrl+C stops it)")
     sys.stderr.flush()

@@ -75,7 +75,8 @@ def _serve(sample_index: Path, tmp_path_factory: pytest.TempPathFactory, role: s
     env.pop("ISMS_AUTH_MODE", None)
     cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
            "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none", "--client.toolbarMode", "minimal", "--theme.primaryColor", "#1f5fae"]
+           "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer", "--theme.light.primaryColor", "#1f5fae",
+           "--theme.dark.primaryColor", "#6ea8fe"]
     log = open(work / "streamlit.log", "wb")  # noqa: SIM115 - closed after the process ends
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -306,3 +307,38 @@ def test_soa_workbench_row_click_and_whole_export(page, server: str, tmp_path: P
     timings["soa_export_93_controls_s"] = round(export_s, 2)
     TIMINGS.write_text(json.dumps(timings, indent=1))
     print("soa export of 93 controls", round(export_s, 2), "s")
+
+
+def _background(pg) -> tuple[int, ...]:  # noqa: ANN001 - playwright Page
+    colour = pg.evaluate("getComputedStyle(document.querySelector('[data-testid=\"stApp\"]')).backgroundColor")
+    return tuple(int(x) for x in colour[colour.index("(") + 1:colour.index(")")].split(",")[:3])
+
+
+def test_follows_the_os_dark_preference_shows_the_settings_menu_and_fits_a_phone(server: str) -> None:
+    """Dark when the OS prefers dark, light otherwise; the settings menu is there; at 400 px nothing scrolls
+    sideways. Screenshots 15-dark.png and 16-phone-400px.png are for review."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            for scheme, viewport in (("dark", {"width": 1400, "height": 1000}), ("light", {"width": 400, "height": 800})):
+                context = browser.new_context(viewport=viewport, color_scheme=scheme)
+                pg = context.new_page()
+                pg.set_default_timeout(120_000)
+                pg.goto(server)
+                pg.get_by_test_id("stChatInputTextArea").wait_for(state="visible", timeout=300_000)
+                _settle(pg)
+                red, green, blue = _background(pg)
+                if scheme == "dark":
+                    assert max(red, green, blue) < 80, (red, green, blue)
+                    assert pg.get_by_test_id("stMainMenu").count() == 1  # the settings menu (theme, print)
+                    _shot(pg, "15-dark")
+                else:
+                    assert min(red, green, blue) > 200, (red, green, blue)
+                    box = pg.get_by_test_id("stChatInputTextArea").bounding_box()
+                    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 400  # no sideways scroll
+                    assert pg.evaluate("document.documentElement.scrollWidth") <= 400
+                    _shot(pg, "16-phone-400px")
+                context.close()
+        finally:
+            browser.close()
