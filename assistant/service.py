@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # the app's operations (end of `Assistant`)
     from collections.abc import Sequence
 
     from assistant.catalogue import Control
-    from assistant.documents import IndexedDocument
+    from assistant.documents import DocumentView, IndexedDocument
     from assistant.feedback import FeedbackRecord, FeedbackStore
     from assistant.models import Responsibilities, User
     from assistant.responsibilities import Library, ProcessSection
@@ -351,6 +351,15 @@ class Assistant:
         from assistant.documents import visible_documents
 
         return visible_documents(self.index.generation.manifest.get("files", {}), self.clearance(role))
+
+    def document_view(self, source: str, role: str) -> DocumentView | None:
+        """A whole document for the document view (its passages, record and original file), or None when the
+        role may not see it or it is not indexed."""
+        from assistant.documents import document_view
+
+        generation = self.index.generation
+        return document_view(generation.manifest.get("files", {}), generation.chunks, self.settings.corpus_dir,
+                             source, self.clearance(role))
 
     def find_controls(self, query: str) -> list[Control]:
         """Annex A controls for a search box: the control of a 2022 id, 2013 id, title or alias; else those whose

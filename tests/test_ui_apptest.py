@@ -10,6 +10,7 @@ import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -274,6 +275,40 @@ def test_chat_answers_link_to_the_page_that_serves_the_question(monkeypatch, sam
     at.query_params["role"] = "system owner"  # the link's target preselects the role
     at.switch_page("pages/responsibilities.py").run()
     assert not at.exception and at.selectbox(key="resp_role").value == "system owner"
+
+
+@pytest.mark.integration
+def test_whole_document_view_from_a_citation_within_the_clearance(monkeypatch, sample_index: Path,
+                                                                  tmp_path: Path) -> None:
+    at = app_test(monkeypatch, sample_index, tmp_path, role="staff")
+    ask(at, "How often are access rights reviewed?")
+    answer = at.session_state["chat_messages"][-1]["answer"]
+    cited = answer.citations[0]
+    links = [p.proto.query_string for p in walk(at._tree) if getattr(p, "type", "") == "page_link"
+             and p.proto.label == "Open the whole document"]
+    assert any(f"chunk={cited.chunk_id}" in q for q in links), links
+    at.query_params["source"] = cited.source
+    at.query_params["chunk"] = cited.chunk_id
+    at.switch_page("pages/document.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    text = page_text(at)
+    assert "Access Control Policy" in text and "classification **internal**" in "\n".join(m.value for m in at.markdown)
+    assert "cited" in text and "quarterly" in text
+    assert at.get("download_button") and at.get("download_button")[0].proto.label == "Download the original file"
+    hidden = "records/hr-investigation-note-2026-003.md"  # restricted: staff get the same page as for no document
+    at.query_params["source"] = hidden
+    at.query_params["chunk"] = ""
+    at.run()
+    assert "not available to you" in page_text(at) and "Bluebell" not in page_text(at)
+
+
+def test_document_view_checks_clearance_and_stays_in_the_corpus(assistant: Any) -> None:
+    view = assistant.document_view("policies/access-control-policy.md", "staff")
+    assert view is not None and view.path is not None and view.path.name == "access-control-policy.md"
+    assert [p.start for p in view.passages] == sorted(p.start for p in view.passages)
+    assert assistant.document_view("records/hr-investigation-note-2026-003.md", "staff") is None
+    assert assistant.document_view("records/hr-investigation-note-2026-003.md", "isms-lead") is not None
+    assert assistant.document_view("../pyproject.toml", "isms-lead") is None
 
 
 @pytest.mark.integration

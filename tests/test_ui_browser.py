@@ -342,3 +342,21 @@ def test_follows_the_os_dark_preference_shows_the_settings_menu_and_fits_a_phone
                 context.close()
         finally:
             browser.close()
+
+
+def test_a_citation_opens_the_whole_document_at_the_cited_passage(page, staff_server: str) -> None:  # noqa: ANN001
+    pg = page
+    pg.goto(staff_server)
+    pg.get_by_test_id("stChatInputTextArea").wait_for(state="visible", timeout=300_000)
+    _ask(pg, QUESTION)
+    pg.get_by_text("Open the whole document").first.click()
+    cited = pg.locator(".st-key-cited_passage")
+    cited.wait_for(state="visible")
+    _settle(pg)
+    pg.wait_for_timeout(500)
+    box = cited.bounding_box()
+    assert box is not None and 0 <= box["y"] < pg.viewport_size["height"]  # scrolled into view
+    assert "quarterly" in cited.inner_text()
+    assert pg.get_by_role("heading", name="Access Control Policy", exact=True).count() == 1
+    assert pg.get_by_test_id("stDownloadButton").filter(has_text="Download the original file").count() == 1
+    _shot(pg, "17-document-view")

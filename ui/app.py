@@ -44,6 +44,7 @@ pages = {
         st.Page("pages/corpus.py", title="Corpus", icon=":material/folder_open:"),
     ],
 }
+pages["Ask"].append(st.Page("pages/document.py", title="Document", url_path="document", visibility="hidden"))
 if is_admin(user):
     pages["Admin"].append(st.Page("pages/feedback_report.py", title="Feedback report", icon=":material/reviews:"))
 

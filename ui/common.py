@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
@@ -151,9 +152,17 @@ def render_sources(citations: Iterable[Citation], key: str, expanded: bool = Tru
             st.markdown(citation_heading(c))
             quotes = distinct_quotes(c.quotes) or [c.text[:400]]
             st.markdown("\n>\n".join(quote_block(q) for q in quotes))
-            with st.popover("Open full section", width="content"):
+            cols = st.columns([1, 2])
+            with cols[0].popover("Open full section", width="content"):
                 st.markdown(f"**{md_escape(c.section)}**  \n:gray[{md_escape(c.source)} · {md_escape(c.span)}]")
                 st.markdown(md_lines(c.text))
+            document_link(c.source, c.chunk_id, cols[1])
+
+
+def document_link(source: str, chunk_id: str, where: Any = None) -> None:
+    """A link to the whole document with the cited passage highlighted (the Document page)."""
+    (where or st).page_link("pages/document.py", label="Open the whole document", icon=":material/description:",
+                            query_params={"source": source, "chunk": chunk_id} if chunk_id else {"source": source})
 
 
 def render_closest(answer: Answer) -> None:

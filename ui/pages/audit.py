@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from assistant.errors import SoAAccessError
-from ui.common import get_user, md_escape, require_index
+from ui.common import document_link, get_user, md_escape, require_index
 
 assistant = require_index()
 user = get_user()
@@ -87,6 +87,7 @@ for f in shown:
             quote = f"  \n> {md_escape(ev.quote or ev.text[:300])}" if (ev.quote or ev.text) else ""
             st.markdown(f"**\\[{ev.n}\\]** {md_escape(ev.section)}  \n:gray[{md_escape(ev.source)}"
                         f"{' · ' + md_escape(ev.span) if ev.span else ''}]{quote}")
+            document_link(ev.source, ev.chunk_id)
         links = st.columns(4)
         for j, cid in enumerate(dict.fromkeys(x for x in [f.control, *f.controls] if x in catalogue.controls)):
             links[(2 * j) % 4].page_link("pages/soa.py", label=f"Open {cid} in the SoA workbench",

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from assistant.catalogue import Control
-from ui.common import control_draft, get_user, md_escape, require_index
+from ui.common import control_draft, document_link, get_user, md_escape, require_index
 
 assistant = require_index()
 user = get_user()
@@ -115,4 +115,5 @@ with st.expander("Suggested SoA justification (draft, with citations)"):
     for ev in draft.citations:
         st.markdown(f"**\\[{ev.n}\\]** {md_escape(ev.section)} :gray[{md_escape(ev.source)}"
                     f"{' · ' + md_escape(ev.span) if ev.span else ''}]")
+        document_link(ev.source, ev.chunk_id)
     st.caption("Edit and approve it on the SoA workbench.")

@@ -8,7 +8,7 @@ import streamlit as st
 
 from assistant.errors import SoAAccessError
 from assistant.soa.types import REASON_CODES, SoADraft
-from ui.common import control_draft, get_user, is_admin, md_escape, require_index
+from ui.common import control_draft, document_link, get_user, is_admin, md_escape, require_index
 
 assistant = require_index()
 user = get_user()
@@ -134,6 +134,7 @@ with evidence_col:
         quote = f"  \n> {md_escape(ev.quote)}" if ev.quote else ""
         st.markdown(f"**\\[{ev.n}\\]** {md_escape(ev.section)}  \n:gray[{md_escape(ev.source)}"
                     f"{' · ' + md_escape(ev.span) if ev.span else ''}]{quote}")
+        document_link(ev.source, ev.chunk_id)
     if draft.risks:
         st.markdown("**Linked risks**")
         st.markdown("\n".join(
