@@ -10,6 +10,8 @@ reader's clearance are used.
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -209,3 +211,54 @@ def process_steps(library: Library, control: Control, sources: list[str],
 def frequency_of(text: str) -> str:
     found = _FREQUENCY.search(text)
     return found.group(1).lower() if found else ""
+
+
+def role_labels(chunks: list[Chunk], max_rank: int, roles: list[str]) -> dict[str, str]:
+    """Each role as the visible documents write it most often ("IT operations manager", "CISO"), first letter
+    capitalised; the role itself when no document writes it out."""
+    forms: dict[str, Counter[str]] = {role: Counter() for role in roles}
+    patterns = {role: re.compile(r"\b" + r"\s+".join(re.escape(w) for w in role.split()) + r"\b", re.I)
+                for role in roles}
+    for chunk in chunks:
+        if chunk.class_rank > max_rank:
+            continue
+        lowered = chunk.text.lower()
+        for role in roles:
+            if role.split()[0] in lowered:
+                forms[role].update(" ".join(m.group(0).split()) for m in patterns[role].finditer(chunk.text))
+    labels: dict[str, str] = {}
+    for role in roles:
+        written = forms[role].most_common(1)[0][0] if forms[role] else role
+        labels[role] = written[0].upper() + written[1:]
+    return labels
+
+
+def checklist_markdown(found: Responsibilities, label: str) -> str:
+    """A checklist a newcomer can keep: recurring duties with how often, the others, owned controls and risks,
+    each with where the documents say it."""
+    def item(d: Duty) -> str:
+        when = f"**{d.frequency}**: " if d.frequency else ""
+        return f"- [ ] {when}{d.text} _({d.chunk.section}; {d.source}, {d.chunk.span})_"
+
+    lines = [f"# My responsibilities: {label}", ""]
+    for title, duties in (("Recurring duties", found.recurring), ("Other duties", found.other)):
+        if duties:
+            lines += [f"## {title}", "", *(item(d) for d in duties), ""]
+    if found.owned:
+        lines += ["## Controls and risks I own", "",
+                  *(f"- [ ] {o.id} {o.title}: {o.detail} _({o.chunk.source}, {o.chunk.span})_" for o in found.owned), ""]
+    return "\n".join(lines)
+
+
+def duties_csv(found: Responsibilities) -> str:
+    """The same as CSV rows: kind, frequency, duty, section, source, span."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["kind", "frequency", "duty", "section", "source", "span"])
+    for d in found.duties:
+        writer.writerow(["recurring" if d.frequency else "other", d.frequency, d.text, d.chunk.section, d.source,
+                         d.chunk.span])
+    for o in found.owned:
+        writer.writerow([f"owned {o.kind}", "", f"{o.id} {o.title}: {o.detail}", o.chunk.section, o.chunk.source,
+                         o.chunk.span])
+    return out.getvalue()

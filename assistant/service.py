@@ -448,6 +448,18 @@ class Assistant:
 
         return known_roles(self.index.generation.chunks, self.clearance(role))
 
+    def role_labels(self, roles: list[str], role: str) -> dict[str, str]:
+        """Job roles as the documents the role may see write them ("IT operations manager")."""
+        from assistant.responsibilities import role_labels
+
+        return role_labels(self.index.generation.chunks, self.clearance(role), roles)
+
+    def export_responsibilities(self, found: Responsibilities, label: str) -> dict[str, str]:
+        """A newcomer's checklist to keep: {"md": Markdown checklist, "csv": the same rows}."""
+        from assistant.responsibilities import checklist_markdown, duties_csv
+
+        return {"md": checklist_markdown(found, label), "csv": duties_csv(found)}
+
     def job_role(self, job: str) -> str:
         """A job title as `known_roles` names roles (one line, lower case, no leading "the")."""
         from assistant.responsibilities import clean_role

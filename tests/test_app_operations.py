@@ -3,7 +3,10 @@ clearance decision is made there, so each is checked here for the roles below an
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -200,3 +203,19 @@ def test_soa_drafts_are_cached_but_never_stale(app: Assistant, monkeypatch: pyte
     app.draft_soa(["5.1"], role="isms-lead")
     assert drafted == ["5.1"]
     assert all(key[0] == 999 for key in app._draft_cache)  # the old generation's drafts are dropped
+
+
+def test_roles_written_as_the_documents_write_them_and_a_checklist_to_keep(assistant: Any) -> None:
+    roles = assistant.known_roles("staff")
+    labels = assistant.role_labels(roles, "staff")
+    assert labels["it operations manager"] == "IT Operations Manager" and labels["dpo"] == "DPO"
+    assert labels["line manager"] == "Line manager"
+    found = assistant.responsibilities("line manager", "staff")
+    export = assistant.export_responsibilities(found, labels["line manager"])
+    md_lines = export["md"].splitlines()
+    assert md_lines[0] == "# My responsibilities: Line manager"
+    boxes = [ln for ln in md_lines if ln.startswith("- [ ] ")]
+    assert len(boxes) == len(found.duties) + len(found.owned) and any("**quarterly**" in b for b in boxes)
+    rows = list(csv.reader(io.StringIO(export["csv"])))
+    assert rows[0] == ["kind", "frequency", "duty", "section", "source", "span"] and len(rows) == len(boxes) + 1
+    assert all(r[4] in {d.source for d in assistant.visible_documents("staff")} for r in rows[1:])

@@ -21,8 +21,13 @@ def roles_for(generation: int, role: str) -> list[str]:
     return assistant.known_roles(role)
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def labels_for(generation: int, role: str, roles: tuple[str, ...]) -> dict[str, str]:
+    return assistant.role_labels(list(roles), role)
+
+
 roles = roles_for(assistant.index_generation(), user.role)
-labels = {r: r.upper() if len(r) <= 3 else r[0].upper() + r[1:] for r in roles}
+labels = labels_for(assistant.index_generation(), user.role, tuple(roles))  # as the documents write them
 linked = (st.query_params.get("role") or "").lower()  # from a chat answer: /responsibilities?role=line+manager
 if linked in roles and st.session_state.get("resp_link_used") != linked:
     st.session_state["resp_role"] = linked
@@ -51,6 +56,13 @@ if job:
     if not found.duties and not found.owned:
         st.info(f"The documents you may see assign no duties to “{name}”. Try another name for the role.")
         st.stop()
+    export = assistant.export_responsibilities(found, labels.get(found.role, found.role))
+    d1, d2, _ = st.columns([1, 1, 3])
+    slug = found.role.replace(" ", "-")
+    d1.download_button("Checklist (Markdown)", export["md"], file_name=f"responsibilities-{slug}.md",
+                       mime="text/markdown", icon=":material/checklist:")
+    d2.download_button("Duties (CSV)", export["csv"], file_name=f"responsibilities-{slug}.csv", mime="text/csv",
+                       icon=":material/table:")
     c1, c2, c3 = st.columns(3)
     c1.metric("Recurring duties", len(found.recurring))
     c2.metric("Other duties", len(found.other))
