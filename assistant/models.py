@@ -82,9 +82,10 @@ class User:
 # ---------------------------------------------------------------------------- what the documents assign to a role
 @dataclass
 class Duty:
-    text: str  # verbatim from the passage (list marker removed)
-    frequency: str  # "" when none is stated
+    text: str  # verbatim from the passage (list marker removed; a table row as "cell: cell; cell")
+    frequency: str  # how often or when ("quarterly", "within 2 working days", "in the first week"); "" if unstated
     chunk: Chunk
+    group: str = "other"  # first week | recurring | when it happens | ask someone | other
 
     @property
     def source(self) -> str:
@@ -120,3 +121,8 @@ class Responsibilities:
     @property
     def other(self) -> list[Duty]:
         return [d for d in self.duties if not d.frequency]
+
+    def grouped(self) -> dict[str, list[Duty]]:
+        """Duties by when they come up, in the order a newcomer meets them (empty groups left out)."""
+        order = ("first week", "recurring", "when it happens", "ask someone", "other")
+        return {g: ds for g in order if (ds := [d for d in self.duties if d.group == g])}

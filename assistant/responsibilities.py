@@ -29,6 +29,7 @@ _FREQUENCY = re.compile(
     r"(?:at least )?(?:once )?(?:per|a) (?:day|week|month|quarter|year)|"
     r"within \d+ (?:working |business |calendar )?(?:minutes?|hours?|days?|weeks?)|"
     r"by the end of (?:the|their|your) [\w ]{3,25}?day|on (?:day one|joining|leaving|the first day)|"
+    r"on (?:the|their|your) last (?:working )?day|"
     r"before (?:they|you|the person) start\w*|immediately)\b",
     re.I,
 )
@@ -39,6 +40,14 @@ _DUTY_CUE = re.compile(
     re.I,
 )
 _YOU = re.compile(r"\b(you|your)\b", re.I)
+# "**People team, as soon as the contract is signed:** create …": a step labelled with who does it and when
+_ACTOR_LABEL = re.compile(r"^\*\*([^*:]{2,160}?):\*\*\s*")
+_FIRST_WEEK = re.compile(r"\b(first (?:day|week|month)|day one|on joining|before (?:they|you|the person) start\w*|"
+                         r"induction)\b", re.I)
+_RECURRING = re.compile(r"\b(daily|weekly|fortnightly|monthly|quarterly|annually|yearly|half[- ]yearly|bi-?annually|"
+                        r"every|each (?:day|week|month|quarter|year)|once a|twice a|per (?:day|week|month|quarter|year))\b",
+                        re.I)
+_ASK = re.compile(r"\b(ask (?:the|your|a|an) (?!self\b)\w+|contact (?:the|your)|speak to|talk to|check with)\b", re.I)
 _NOISE_PREFIXES = ("aws ", "apple ", "microsoft ", "google ", "azure ")
 ALIASES: dict[str, list[str]] = {
     "dpo": ["data protection officer"],
@@ -104,6 +113,34 @@ def _units(chunk: Chunk) -> list[str]:
     return out
 
 
+def _as_duty(unit: str, pattern: re.Pattern[str], written_for_role: bool) -> tuple[str, str] | None:
+    """(the duty as the reader should see it, the timing its label states) — None for another team's step or a
+    table row that does not concern the role."""
+    label = _ACTOR_LABEL.match(unit)
+    if label:
+        actor, _, timing = label.group(1).partition(",")
+        if not pattern.search(actor):
+            return None  # "People team, …:" — a step of another team in a shared procedure
+        return unit[label.end():].strip(), timing.strip()
+    if " | " in unit:
+        cells = [c.strip(" *") for c in unit.split(" | ") if c.strip(" *")]
+        if len(cells) < 2 or not (pattern.search(cells[0]) or pattern.search(cells[1]) or written_for_role):
+            return None  # "O6 | Tight control of access | … line managers": the role is not who the row is about
+        return f"{cells[0]}: {'; '.join(cells[1:])}", ""
+    return unit, ""
+
+
+def duty_group(text: str, frequency: str) -> str:
+    """When a duty comes up: first week, recurring, when it happens (a deadline after an event), ask someone."""
+    if _FIRST_WEEK.search(frequency) or _FIRST_WEEK.search(text):
+        return "first week"
+    if _RECURRING.search(frequency):
+        return "recurring"
+    if frequency:
+        return "when it happens"
+    return "ask someone" if _ASK.search(text) else "other"
+
+
 def find_responsibilities(library: Library, role: str) -> Responsibilities:
     """Duties, owned controls/risks and related controls for a job `role`, within the reader's clearance."""
     role = clean_role(role)
@@ -131,13 +168,17 @@ def find_responsibilities(library: Library, role: str) -> Responsibilities:
                 continue
             if not _DUTY_CUE.search(unit):
                 continue
-            key = normalise(unit)
-            if key in seen:
+            duty = _as_duty(unit, pattern, written_for_role)
+            if duty is None:
                 continue
+            text, timing = duty
+            key = normalise(text)
+            if key in seen or any(key in other or other in key for other in seen if len(other) > 40 < len(key)):
+                continue  # the same duty again, or one a longer quote already holds
             seen.add(key)
-            freq = _FREQUENCY.search(unit)
+            frequency = frequency_of(timing) or timing.lower() if timing else frequency_of(text)
             order = rank.get(chunk.id, len(rank) + 1) * 2 - (1 if names_role else 0)
-            duties.append((order, Duty(unit, freq.group(1).lower() if freq else "", chunk)))
+            duties.append((order, Duty(text, frequency, chunk, duty_group(text, frequency))))
     duties.sort(key=lambda od: od[0])
     result.duties = [d for _, d in duties[:MAX_DUTIES]]
 
@@ -241,9 +282,8 @@ def checklist_markdown(found: Responsibilities, label: str) -> str:
         return f"- [ ] {when}{d.text} _({d.chunk.section}; {d.source}, {d.chunk.span})_"
 
     lines = [f"# My responsibilities: {label}", ""]
-    for title, duties in (("Recurring duties", found.recurring), ("Other duties", found.other)):
-        if duties:
-            lines += [f"## {title}", "", *(item(d) for d in duties), ""]
+    for group, duties in found.grouped().items():
+        lines += [f"## {group[0].upper() + group[1:]}", "", *(item(d) for d in duties), ""]
     if found.owned:
         lines += ["## Controls and risks I own", "",
                   *(f"- [ ] {o.id} {o.title}: {o.detail} _({o.chunk.source}, {o.chunk.span})_" for o in found.owned), ""]
@@ -256,8 +296,7 @@ def duties_csv(found: Responsibilities) -> str:
     writer = csv.writer(out)
     writer.writerow(["kind", "frequency", "duty", "section", "source", "span"])
     for d in found.duties:
-        writer.writerow(["recurring" if d.frequency else "other", d.frequency, d.text, d.chunk.section, d.source,
-                         d.chunk.span])
+        writer.writerow([d.group, d.frequency, d.text, d.chunk.section, d.source, d.chunk.span])
     for o in found.owned:
         writer.writerow([f"owned {o.kind}", "", f"{o.id} {o.title}: {o.detail}", o.chunk.section, o.chunk.source,
                          o.chunk.span])

@@ -219,3 +219,18 @@ def test_roles_written_as_the_documents_write_them_and_a_checklist_to_keep(assis
     rows = list(csv.reader(io.StringIO(export["csv"])))
     assert rows[0] == ["kind", "frequency", "duty", "section", "source", "span"] and len(rows) == len(boxes) + 1
     assert all(r[4] in {d.source for d in assistant.visible_documents("staff")} for r in rows[1:])
+
+
+def test_duties_are_the_roles_own_grouped_by_when_they_come_up(assistant: Any) -> None:
+    found = assistant.responsibilities("line manager", "staff")
+    texts = [d.text for d in found.duties]
+    assert not [t for t in texts if t.startswith(("**People team", "People team,", "O6"))]  # other teams' steps
+    assert "Line managers: Approve requests; attest in reviews; notify movers and leavers promptly" in texts
+    groups = found.grouped()
+    assert list(groups)[0] == "first week" and set(groups) <= {"first week", "recurring", "when it happens",
+                                                               "ask someone", "other"}
+    leaving = next(d for d in found.duties if d.text.startswith("collect the laptop"))
+    assert (leaving.frequency, leaving.group) == ("on the last working day", "when it happens")
+    assert any(d.group == "first week" and d.frequency == "in the first week" for d in found.duties)
+    assert any(d.group == "ask someone" and "ask the system owner" in d.text for d in found.duties)
+    assert len({d.text for d in found.duties}) == len(found.duties)

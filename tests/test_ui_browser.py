@@ -202,7 +202,7 @@ def test_end_to_end_in_chromium(page, server: str, tmp_path: Path) -> None:  # n
     _shot(pg, "05-controls")
 
     _open(pg, "My responsibilities")
-    pg.get_by_text("Recurring duties").first.wait_for()
+    pg.get_by_role("tab", name="When it happens").wait_for()
     _shot(pg, "06-responsibilities")
 
     _open(pg, "SoA workbench")

@@ -63,22 +63,16 @@ if job:
                        mime="text/markdown", icon=":material/checklist:")
     d2.download_button("Duties (CSV)", export["csv"], file_name=f"responsibilities-{slug}.csv", mime="text/csv",
                        icon=":material/table:")
-    c1, c2, c3 = st.columns(3)
-    c1.metric("Recurring duties", len(found.recurring))
-    c2.metric("Other duties", len(found.other))
-    c3.metric("Controls and risks owned", len(found.owned))
-
-    tab_recurring, tab_other, tab_owned = st.tabs(["Recurring duties", "Other duties", "Owned controls and risks"])
-    with tab_recurring:
-        if found.recurring:
-            st.markdown("\n".join(duty_line(d) for d in found.recurring))
-        else:
-            st.caption("No duty with a stated frequency or deadline.")
-    with tab_other:
-        if found.other:
-            st.markdown("\n".join(duty_line(d) for d in found.other))
-        else:
-            st.caption("None.")
+    groups = found.grouped()
+    titles = {"first week": "First week", "recurring": "Recurring", "when it happens": "When it happens",
+              "ask someone": "Who to ask", "other": "Other duties"}
+    st.caption(" · ".join(f"{titles[g]}: {len(ds)}" for g, ds in groups.items())
+               + f" · controls and risks owned: {len(found.owned)}")
+    tabs = st.tabs([titles[g] for g in groups] + ["Owned controls and risks"])
+    for tab, duties in zip(tabs, groups.values(), strict=False):
+        with tab:
+            st.markdown("\n".join(duty_line(d) for d in duties))
+    tab_owned = tabs[-1]
     with tab_owned:
         controls = [o for o in found.owned if o.kind == "control"]
         risks = [o for o in found.owned if o.kind == "risk"]
