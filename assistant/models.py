@@ -86,6 +86,12 @@ class Duty:
     frequency: str  # how often or when ("quarterly", "within 2 working days", "in the first week"); "" if unstated
     chunk: Chunk
     group: str = "other"  # first week | recurring | when it happens | ask someone | other
+    quote: str = ""  # the unit exactly as the passage writes it, when `text` shows it otherwise
+
+    @property
+    def verbatim(self) -> str:
+        """What an answer may quote from the passage (answers quote word for word)."""
+        return self.quote or self.text
 
     @property
     def source(self) -> str:

@@ -178,7 +178,7 @@ def find_responsibilities(library: Library, role: str) -> Responsibilities:
             seen.add(key)
             frequency = frequency_of(timing) or timing.lower() if timing else frequency_of(text)
             order = rank.get(chunk.id, len(rank) + 1) * 2 - (1 if names_role else 0)
-            duties.append((order, Duty(text, frequency, chunk, duty_group(text, frequency))))
+            duties.append((order, Duty(text, frequency, chunk, duty_group(text, frequency), quote=unit)))
     duties.sort(key=lambda od: od[0])
     result.duties = [d for _, d in duties[:MAX_DUTIES]]
 

@@ -234,3 +234,7 @@ def test_duties_are_the_roles_own_grouped_by_when_they_come_up(assistant: Any) -
     assert any(d.group == "first week" and d.frequency == "in the first week" for d in found.duties)
     assert any(d.group == "ask someone" and "ask the system owner" in d.text for d in found.duties)
     assert len({d.text for d in found.duties}) == len(found.duties)
+    assert all(d.verbatim in d.chunk.text for d in found.duties)  # what an answer quotes stays word for word
+    answer = assistant.ask("I'm a new line manager - what am I responsible for?", role="staff", llm=False)
+    for citation in answer.citations:
+        assert all(q in citation.text for q in citation.quotes), citation.quotes

@@ -69,8 +69,8 @@ def role_answer(question: str, found: Responsibilities) -> Answer | None:
         if chunk.id not in citations:
             citations[chunk.id] = Citation(n=len(citations) + 1, source=chunk.source, section=chunk.section,
                                            text=chunk.text, score=0.0, span=chunk.span, chunk_id=chunk.id)
-        if duty.text not in citations[chunk.id].quotes:
-            citations[chunk.id].quotes.append(duty.text)
+        if duty.verbatim not in citations[chunk.id].quotes:
+            citations[chunk.id].quotes.append(duty.verbatim)
         return citations[chunk.id].n
 
     lines = [f"What the documents give the {found.role} to do:"]
@@ -79,7 +79,7 @@ def role_answer(question: str, found: Responsibilities) -> Answer | None:
     for duty in recurring + other:
         label = f"({duty.frequency}) " if duty.frequency else ""
         n = cite(duty)
-        lines.append(f"- {label}{duty.text} [{n}]")
+        lines.append(f"- {label}{duty.verbatim} [{n}]")
         for item in _items_under(duty):  # "Asset owners must:" comes with what they must do
             citations[duty.chunk.id].quotes.append(item.text)
             lines.append(f"  - {LIST_MARK.sub('', item.text)} [{n}]")
@@ -100,16 +100,16 @@ def _priority(duty: Duty, role: str) -> int:
     """Duties in a section written for the role, with a frequency, worded as an obligation come first; table
     rows (a role matrix's cells) last."""
     score = 2 if role in duty.chunk.section.lower() else 0
-    score += bool(duty.frequency) + bool(_OBLIGATION.search(duty.text))
-    return score - 2 * (duty.text.count(" | ") >= 2)
+    score += bool(duty.frequency) + bool(_OBLIGATION.search(duty.verbatim))
+    return score - 2 * (duty.verbatim.count(" | ") >= 2)
 
 
 def _items_under(duty: Duty) -> list[Unit]:
     """The list items a duty ending with ":" introduces in its passage."""
-    if not duty.text.rstrip().endswith(":"):
+    if not duty.verbatim.rstrip().endswith(":"):
         return []
     units = split_units(duty.chunk)
-    lead = next((u for u in units if LIST_MARK.sub("", u.text) == duty.text), None)
+    lead = next((u for u in units if LIST_MARK.sub("", u.text) == duty.verbatim), None)
     return followers(lead, units) if lead is not None else []
 
 
