@@ -618,4 +618,5 @@ def test_ui_command_ingests_first_then_serves(tmp_path: Path) -> None:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
     output = proc.stdout.read().decode()
-    assert "ingesting" in output and "Index generation 1" in output and f"http://127.0.0.1:{port}" in output
+    assert "indexing" in output and "Index generation 1" in output and f"http://127.0.0.1:{port}" in output
+    assert "the app starts at" in output  # says when the app will be usable

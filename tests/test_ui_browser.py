@@ -314,34 +314,29 @@ def _background(pg) -> tuple[int, ...]:  # noqa: ANN001 - playwright Page
     return tuple(int(x) for x in colour[colour.index("(") + 1:colour.index(")")].split(",")[:3])
 
 
-def test_follows_the_os_dark_preference_shows_the_settings_menu_and_fits_a_phone(server: str) -> None:
+def test_follows_the_os_dark_preference_shows_the_settings_menu_and_fits_a_phone(page, server: str) -> None:  # noqa: ANN001
     """Dark when the OS prefers dark, light otherwise; the settings menu is there; at 400 px nothing scrolls
     sideways. Screenshots 15-dark.png and 16-phone-400px.png are for review."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            for scheme, viewport in (("dark", {"width": 1400, "height": 1000}), ("light", {"width": 400, "height": 800})):
-                context = browser.new_context(viewport=viewport, color_scheme=scheme)
-                pg = context.new_page()
-                pg.set_default_timeout(120_000)
-                pg.goto(server)
-                pg.get_by_test_id("stChatInputTextArea").wait_for(state="visible", timeout=300_000)
-                _settle(pg)
-                red, green, blue = _background(pg)
-                if scheme == "dark":
-                    assert max(red, green, blue) < 80, (red, green, blue)
-                    assert pg.get_by_test_id("stMainMenu").count() == 1  # the settings menu (theme, print)
-                    _shot(pg, "15-dark")
-                else:
-                    assert min(red, green, blue) > 200, (red, green, blue)
-                    box = pg.get_by_test_id("stChatInputTextArea").bounding_box()
-                    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 400  # no sideways scroll
-                    assert pg.evaluate("document.documentElement.scrollWidth") <= 400
-                    _shot(pg, "16-phone-400px")
-                context.close()
-        finally:
-            browser.close()
+    browser = page.context.browser  # the module's browser (one Playwright per process)
+    for scheme, viewport in (("dark", {"width": 1400, "height": 1000}), ("light", {"width": 400, "height": 800})):
+        context = browser.new_context(viewport=viewport, color_scheme=scheme)
+        pg = context.new_page()
+        pg.set_default_timeout(120_000)
+        pg.goto(server)
+        pg.get_by_test_id("stChatInputTextArea").wait_for(state="visible", timeout=300_000)
+        _settle(pg)
+        red, green, blue = _background(pg)
+        if scheme == "dark":
+            assert max(red, green, blue) < 80, (red, green, blue)
+            assert pg.get_by_test_id("stMainMenu").count() == 1  # the settings menu (theme, print)
+            _shot(pg, "15-dark")
+        else:
+            assert min(red, green, blue) > 200, (red, green, blue)
+            box = pg.get_by_test_id("stChatInputTextArea").bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 400  # no sideways scroll
+            assert pg.evaluate("document.documentElement.scrollWidth") <= 400
+            _shot(pg, "16-phone-400px")
+        context.close()
 
 
 def test_a_citation_opens_the_whole_document_at_the_cited_passage(page, staff_server: str) -> None:  # noqa: ANN001
