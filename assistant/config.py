@@ -103,6 +103,8 @@ class Settings(BaseSettings):
     ui_role: str | None = None  # `none` mode: the local user's role (default: default_role)
     ui_job: str = ""  # `none` mode: the local user's job title, e.g. "line manager"
     ui_role_switch: bool = False  # `none` mode: a role picker in the sidebar (local evaluation only)
+    session_hours: float = Field(default=12.0, gt=0)  # `users` mode: a sign-in survives reloads this long
+    session_secret: str | None = None  # signs session cookies (default: a key kept beside the users file)
 
     # HTTP API and MCP server over HTTP: bearer tokens (hashes → name and role), request limits
     api_tokens_file: Path | None = None  # default: <index folder>/api-tokens.json

@@ -408,6 +408,20 @@ class Assistant:
 
         return sign_in(load_users(users_file, set(self.settings.roles)), username, password)
 
+    def session_token(self, users_file: Path, user: User) -> str:
+        """A signed token that keeps `user` signed in across reloads for ISMS_SESSION_HOURS."""
+        from assistant.users import make_session_token, session_secret
+
+        secret = session_secret(users_file, self.settings.session_secret)
+        return make_session_token(user.username, secret, self.settings.session_hours)
+
+    def user_from_session(self, users_file: Path, token: str) -> User | None:
+        """The user a session token names, if it is valid, unexpired and the user is still in the users file."""
+        from assistant.users import load_users, read_session_token, session_secret
+
+        secret = session_secret(users_file, self.settings.session_secret)
+        return read_session_token(token, secret, load_users(users_file, set(self.settings.roles)))
+
     # -- feedback on answers (assistant.feedback), reported within the reader's clearance
     @cached_property
     def _feedback(self) -> FeedbackStore:

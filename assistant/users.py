@@ -170,6 +170,41 @@ def sign_in(users: dict[str, UserRecord], username: str, password: str) -> User 
 
 
 # ---------------------------------------------------------------------------- command line
+# ---------------------------------------------------------------------------- sessions that survive a reload
+def session_secret(users_file: Path, configured: str | None = None) -> bytes:
+    """The key that signs session cookies: ISMS_SESSION_SECRET, else a random key kept beside the users file
+    (`<users file>.session-key`, mode 600, made on first use)."""
+    if configured:
+        return configured.encode("utf-8")
+    key_file = users_file.with_name(users_file.name + ".session-key")
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(32), encoding="utf-8")
+        key_file.chmod(0o600)
+    return key_file.read_text(encoding="utf-8").strip().encode("utf-8")
+
+
+def make_session_token(username: str, secret: bytes, hours: float, now: float | None = None) -> str:
+    """`username.expiry.signature` (HMAC-SHA256): proves a sign-in until it expires."""
+    expires = int((time.time() if now is None else now) + hours * 3600)
+    payload = f"{_b64(username.encode())}.{expires}"
+    return f"{payload}.{_b64(hmac.new(secret, payload.encode(), hashlib.sha256).digest())}"
+
+
+def read_session_token(token: str, secret: bytes, users: dict[str, UserRecord], now: float | None = None) -> User | None:
+    """The user a valid, unexpired token names, as the users file has them now (a removed user or a changed role
+    applies at once); None for anything else."""
+    try:
+        name_part, expires, signature = token.split(".")
+        payload = f"{name_part}.{expires}"
+        expected = _b64(hmac.new(secret, payload.encode(), hashlib.sha256).digest())
+        if not hmac.compare_digest(expected, signature) or int(expires) < (time.time() if now is None else now):
+            return None
+        record = users.get(_unb64(name_part).decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return None if record is None else User(record.username, record.name, record.role, record.job)
+
+
 def main(argv: list[str]) -> int:
     import getpass
 

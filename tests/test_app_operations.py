@@ -238,3 +238,21 @@ def test_duties_are_the_roles_own_grouped_by_when_they_come_up(assistant: Any) -
     answer = assistant.ask("I'm a new line manager - what am I responsible for?", role="staff", llm=False)
     for citation in answer.citations:
         assert all(q in citation.text for q in citation.quotes), citation.quotes
+
+
+def test_session_tokens_prove_a_sign_in_until_they_expire(tmp_path: Path) -> None:
+    from assistant.users import load_users, make_session_token, read_session_token, session_secret
+
+    users_file = tmp_path / "users.yaml"
+    add_user(users_file, "sam", "staff", "sam-password", "Sam Staff")
+    secret = session_secret(users_file)
+    assert secret == session_secret(users_file) and oct((tmp_path / "users.yaml.session-key").stat().st_mode & 0o777) == "0o600"
+    users = load_users(users_file, {"staff", "isms-lead"})
+    token = make_session_token("sam", secret, hours=1, now=1_000_000)
+    assert read_session_token(token, secret, users, now=1_000_100).name == "Sam Staff"
+    assert read_session_token(token, secret, users, now=1_000_000 + 3601) is None  # expired
+    assert read_session_token(token, b"another key", users, now=1_000_100) is None
+    name, expires, signature = token.split(".")
+    assert read_session_token(f"{name}.{int(expires) + 9999}.{signature}", secret, users, now=1_000_100) is None
+    assert read_session_token("garbage", secret, users) is None
+    assert read_session_token(token, secret, {}, now=1_000_100) is None  # a removed user is signed out

@@ -64,7 +64,17 @@ def staff_server(sample_index: Path, tmp_path_factory: pytest.TempPathFactory) -
     yield from _serve(sample_index, tmp_path_factory, "staff")
 
 
-def _serve(sample_index: Path, tmp_path_factory: pytest.TempPathFactory, role: str) -> Iterator[str]:
+@pytest.fixture(scope="module")
+def users_server(sample_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app in `users` mode: sign-in against a users file holding one member of staff (sam / sam-password)."""
+    from assistant.users import add_user
+
+    users = tmp_path_factory.mktemp("users") / "users.yaml"
+    add_user(users, "sam", "staff", "sam-password", "Sam Staff")
+    yield from _serve(sample_index, tmp_path_factory, "staff", ISMS_AUTH_MODE="users", ISMS_USERS_FILE=str(users))
+
+
+def _serve(sample_index: Path, tmp_path_factory: pytest.TempPathFactory, role: str, **extra: str) -> Iterator[str]:
     work = tmp_path_factory.mktemp("browser")
     index = work / "index"
     shutil.copytree(sample_index, index, ignore=shutil.ignore_patterns("ingest.lock"))
@@ -73,6 +83,7 @@ def _serve(sample_index: Path, tmp_path_factory: pytest.TempPathFactory, role: s
                ISMS_DATABASE_URL=f"sqlite:///{work / 'feedback.db'}", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
                ANONYMIZED_TELEMETRY="False")
     env.pop("ISMS_AUTH_MODE", None)
+    env.update(extra)
     cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
            "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer", "--theme.light.primaryColor", "#1f5fae",
@@ -355,3 +366,25 @@ def test_a_citation_opens_the_whole_document_at_the_cited_passage(page, staff_se
     assert pg.get_by_role("heading", name="Access Control Policy", exact=True).count() == 1
     assert pg.get_by_test_id("stDownloadButton").filter(has_text="Download the original file").count() == 1
     _shot(pg, "17-document-view")
+
+
+def test_a_reload_keeps_the_user_signed_in_until_sign_out(page, users_server: str) -> None:  # noqa: ANN001
+    pg = page.context.browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    pg.set_default_timeout(120_000)
+    pg.goto(users_server)
+    pg.get_by_label("User name").fill("sam")
+    pg.get_by_role("textbox", name="Password").fill("sam-password")
+    pg.get_by_role("button", name="Sign in").click()
+    pg.get_by_test_id("stChatInputTextArea").wait_for(state="visible", timeout=300_000)
+    _settle(pg)
+    assert any(c["name"] == "isms_session" for c in pg.context.cookies())
+    pg.reload()
+    pg.get_by_test_id("stChatInputTextArea").wait_for(state="visible")  # still signed in after a reload
+    assert pg.get_by_text("Sam Staff").count() >= 1
+    pg.get_by_role("button", name="Sign out").click()
+    pg.get_by_role("button", name="Sign in").wait_for()
+    _settle(pg)
+    pg.reload()
+    pg.get_by_role("button", name="Sign in").wait_for()  # signed out stays signed out
+    assert pg.get_by_test_id("stChatInputTextArea").count() == 0
+    pg.context.close()

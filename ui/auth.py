@@ -10,7 +10,8 @@ Two modes, chosen with ``ISMS_AUTH_MODE`` (or ``auth_mode`` in the ``ISMS_CONFIG
   users (``python -m assistant.users add-user USERS_FILE USERNAME ROLE``) are in ``assistant/users.py``;
   this module is the Streamlit side: the sign-in form and the session.
 
-A session is signed out by closing the tab or with the sidebar button.
+A sign-in survives a reload for ``ISMS_SESSION_HOURS`` (default 12): the browser keeps a signed token (HMAC-SHA256,
+``assistant/users.py``) in a cookie; the sidebar's Sign out removes it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from assistant.models import User
 from assistant.service import Assistant
 
 AuthSettings = Settings  # the auth fields live in the one settings object
+SESSION_COOKIE = "isms_session"  # `users` mode: a signed token (assistant.users) so a reload keeps the sign-in
+PENDING_COOKIE = "auth_cookie_pending"
+SIGNED_OUT = "auth_signed_out"
 ROLE_CHOICE = "ui_role_choice"  # the role picked (read by current_user)
 ROLE_PICKER = "ui_role_picker"  # the picker widget
 
@@ -58,6 +62,9 @@ def current_user(assistant: Assistant) -> User | None:
         return User(auth.ui_user, auth.ui_user, role, auth.ui_job)
     user = st.session_state.get("auth_user")
     if isinstance(user, User):
+        token = st.session_state.pop(PENDING_COOKIE, None)
+        if token:  # just signed in: the browser keeps the signed token, so a reload keeps the user signed in
+            _set_session_cookie(token, int(auth.session_hours * 3600))
         return user
     if auth.users_file is None:
         st.error("Authentication mode is 'users' but ISMS_USERS_FILE is not set.")
@@ -67,8 +74,25 @@ def current_user(assistant: Assistant) -> User | None:
     except UsersFileError as exc:
         st.error(str(exc))
         st.stop()
+    if st.session_state.get(SIGNED_OUT):
+        _set_session_cookie("", 0)  # sign-out also forgets the browser's token
+    else:
+        token = st.context.cookies.get(SESSION_COOKIE)
+        restored = assistant.user_from_session(auth.users_file, token) if token else None
+        if restored is not None:
+            st.session_state["auth_user"] = restored
+            return restored
     _login_form(assistant, auth.users_file)
     return None
+
+
+def _set_session_cookie(token: str, max_age: int) -> None:
+    """Set (or, with max_age 0, remove) the session cookie in the browser. The component's frame has the page's
+    origin; the token holds only URL-safe characters and dots."""
+    import streamlit.components.v1 as components
+
+    components.html(f"<script>window.parent.document.cookie = '{SESSION_COOKIE}={token}; Path=/; "
+                    f"Max-Age={max_age}; SameSite=Strict';</script>", height=0)
 
 
 def _login_form(assistant: Assistant, users_file: Path) -> None:
@@ -91,12 +115,14 @@ def _login_form(assistant: Assistant, users_file: Path) -> None:
     for key in list(st.session_state.keys()):
         del st.session_state[key]  # nothing from before sign-in survives into the session
     st.session_state["auth_user"] = user
+    st.session_state[PENDING_COOKIE] = assistant.session_token(users_file, user)
     st.rerun()
 
 
 def logout() -> None:
     for key in list(st.session_state.keys()):
         del st.session_state[key]
+    st.session_state[SIGNED_OUT] = True  # this session ignores the cookie it started with
 
 
 def auth_mode() -> str:
