@@ -141,6 +141,7 @@ def _open(pg, title: str) -> None:  # noqa: ANN001 - playwright Page
 
 def _ask(pg, question: str) -> tuple[float, float]:  # noqa: ANN001 - playwright Page
     """Ask in the chat box; seconds until the answer's first text and until the sources panel are shown."""
+    _settle(pg)  # count the messages of a finished run only (a rerun still drawing shows stale ones)
     messages = pg.get_by_test_id("stChatMessage")
     before = messages.count()
     box = pg.get_by_test_id("stChatInputTextArea")
