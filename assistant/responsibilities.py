@@ -62,6 +62,7 @@ ALIASES: dict[str, list[str]] = {
     "security operations": ["security operations lead", "secops"],
 }
 MAX_DUTIES = 60
+MIN_OVERLAP_CHARS = 40  # a duty inside a longer one is a repeat only when both are this long (not "Approve access")
 
 SearchFn = Callable[[str, int], list[Chunk]]  # (query, top_k) → ranked passages within the reader's clearance
 
@@ -173,10 +174,12 @@ def find_responsibilities(library: Library, role: str) -> Responsibilities:
                 continue
             text, timing = duty
             key = normalise(text)
-            if key in seen or any(key in other or other in key for other in seen if len(other) > 40 < len(key)):
+            if key in seen or (len(key) > MIN_OVERLAP_CHARS and any(
+                    key in other or other in key for other in seen if len(other) > MIN_OVERLAP_CHARS)):
                 continue  # the same duty again, or one a longer quote already holds
             seen.add(key)
-            frequency = frequency_of(timing) or timing.lower() if timing else frequency_of(text)
+            # the step's own label says when ("Line manager, on the last working day:"), else its text may
+            frequency = (frequency_of(timing) or timing.lower()) if timing else frequency_of(text)
             order = rank.get(chunk.id, len(rank) + 1) * 2 - (1 if names_role else 0)
             duties.append((order, Duty(text, frequency, chunk, duty_group(text, frequency), quote=unit)))
     duties.sort(key=lambda od: od[0])

@@ -185,12 +185,19 @@ def llm_answer(client: LLMClient | None, catalogue: Catalogue, analysis: QueryAn
     t0 = time.perf_counter()
     window = client.config.context_tokens
     all_passages = build_passages(hits, linked_risks)
+    checked: dict[str, Verification] = {}  # the stream's last check is the final one: verified once
+
+    def check(text: str) -> Verification:
+        if text not in checked:
+            checked[text] = verify(text, passages, analysis, catalogue, SYSTEM_PROMPT)
+        return checked[text]
+
     for attempt in (1, 2):
         try:
             messages, passages = fit_messages(analysis.question, all_passages, conversation, catalogue, window,
                                               client.config.max_tokens)
-            text = yield from _generate(client, messages, stream,
-                                        lambda t, p=passages: verify(t, p, analysis, catalogue, SYSTEM_PROMPT))
+            checked.clear()
+            text = yield from _generate(client, messages, stream, check)
             break
         except LLMError as exc:
             if exc.kind == CONTEXT and exc.context_tokens and attempt == 1 and exc.context_tokens != window:
@@ -201,7 +208,7 @@ def llm_answer(client: LLMClient | None, catalogue: Catalogue, analysis: QueryAn
             yield answer
             return
     llm_ms = (time.perf_counter() - t0) * 1000
-    verification = verify(text, passages, analysis, catalogue, SYSTEM_PROMPT)
+    verification = check(text)
     answer = to_answer(verification, passages, analysis, hits, grounded, catalogue)
     answer.timings_ms["llm"] = llm_ms
     yield answer
