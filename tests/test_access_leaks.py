@@ -138,10 +138,7 @@ def test_facade_ask_and_retrieve_never_leak(assistant: Assistant, views: dict[st
                 _, result = assistant.retrieve(question, role=role, mode=mode, top_k=30)
                 problems += [f"{question!r} {mode}: hit {h.chunk.source}" for h in result.hits
                              if h.chunk.source not in view.allowed or h.chunk.class_rank > view.clearance]
-    print(f"\nleak suite, facade ({role}): {asked} questions aimed at {len(view.forbidden)} documents above the "
-          f"clearance, each asked and retrieved in 3 modes: {len(problems)} leaks")
-    assert asked >= 4 * len(view.forbidden)
-    assert not problems, "\n".join(problems[:40])
+    report("facade", view, asked, "questions (each asked and retrieved in 3 modes)", problems, 4 * len(view.forbidden))
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -155,6 +152,14 @@ def test_follow_up_conversations_never_leak(assistant: Assistant, views: dict[st
         for question in turns:
             answer = assistant.ask(question, role=role, conversation=conversation, llm=False)
             problems += [f"{doc.source} {question!r}: {p}" for p in answer_leaks(view, answer)]
+    assert not problems, "\n".join(problems[:40])
+
+
+def report(door: str, view: RoleView, count: int, what: str, problems: list[str], minimum: int) -> None:
+    """Print the door's leak-suite count (figures for the closing note) and fail on any leak."""
+    print(f"\nleak suite, {door} ({view.role}): {count} {what} aimed at {len(view.forbidden)} documents above the "
+          f"clearance: {len(problems)} leaks")
+    assert count >= minimum
     assert not problems, "\n".join(problems[:40])
 
 
@@ -376,10 +381,7 @@ def test_http_api_never_leaks(api_server: object, views: dict[str, RoleView], ro
                 problems += _door_leaks(view, cid, resp.json())
     check = httpx.get(f"{url}/v1/soa/check", headers=headers, timeout=300).json()
     problems += _door_leaks(view, "", check)
-    print(f"\nleak suite, HTTP API ({role}): {calls + 1} requests aimed at {len(view.forbidden)} documents above the "
-          f"clearance: {len(problems)} leaks")
-    assert calls >= 3 * len(view.forbidden)
-    assert not problems, "\n".join(problems[:40])
+    report("HTTP API", view, calls + 1, "requests", problems, 3 * len(view.forbidden))
 
 
 def _json_or_text(text: str) -> object:
@@ -430,10 +432,7 @@ def test_mcp_server_never_leaks(sample_index: Path, views: dict[str, RoleView], 
 
     view = views[role]
     calls, problems = anyio.run(_mcp_calls, sample_index, role, view)
-    print(f"\nleak suite, MCP server over stdio ({role}): {calls} tool calls aimed at {len(view.forbidden)} documents "
-          f"above the clearance: {len(problems)} leaks")
-    assert calls >= 2 * len(view.forbidden)
-    assert not problems, "\n".join(problems[:40])
+    report("MCP server over stdio", view, calls, "tool calls", problems, 2 * len(view.forbidden))
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -449,6 +448,4 @@ def test_langchain_retriever_never_leaks(assistant: Assistant, views: dict[str, 
             found = retriever.invoke(question)
             calls += 1
             problems += _door_leaks(view, question, [{"text": d.page_content, **d.metadata} for d in found])
-    print(f"\nleak suite, LangChain retriever ({role}): {calls} queries aimed at {len(view.forbidden)} documents above "
-          f"the clearance: {len(problems)} leaks")
-    assert not problems, "\n".join(problems[:40])
+    report("LangChain retriever", view, calls, "queries", problems, len(view.forbidden))
