@@ -12,6 +12,7 @@ from typing import Annotated, NoReturn, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 from assistant.errors import ISMSError
 
@@ -34,7 +35,7 @@ LlmOpt = Annotated[bool | None, typer.Option(
 # What a user can fix (a missing index, a locked ingest, a bad question or control id, a missing file):
 # printed as one "error:" line with exit status 2 by `reports_errors`; anything else is a bug and keeps
 # its traceback.
-USER_ERRORS = (ISMSError, ValueError, FileNotFoundError)
+USER_ERRORS = (ISMSError, ValueError, FileNotFoundError, PermissionError)
 
 
 def fail(message: str) -> NoReturn:
@@ -150,6 +151,16 @@ def _print_answer(answer, show_sources: bool = False, text: bool = True) -> None
                 print("    " + c.text.replace("\n", "\n    "))
 
 
+def _who() -> str:
+    """Who is asking on the command line, for the audit trail: the operating-system account."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "cli"
+
+
 def _live_output() -> bool:
     """Stream LLM text only to a terminal; pipes and files get just the verified answer."""
     return sys.stdout.isatty()
@@ -161,7 +172,7 @@ def _stream_answer(assistant, question: str, role: str | None, conversation, llm
     to the grounded one (endpoint failure, too little verified, the model declined), print that after a rule."""
     streamed = ""
     answer = None
-    for item in assistant.ask_stream(question, role=role, conversation=conversation, llm=llm):
+    for item in assistant.ask_stream(question, role=role, conversation=conversation, llm=llm, user=_who()):
         if isinstance(item, str):
             streamed += item
             sys.stdout.write(item)
@@ -190,7 +201,7 @@ def ask(question: Annotated[str, typer.Argument(help="your question")], role: Ro
     if not json_out and _live_output() and assistant.use_llm(llm):
         _stream_answer(assistant, question, role, None, llm, sources)
         return
-    answer = assistant.ask(question, role=role, llm=llm)
+    answer = assistant.ask(question, role=role, llm=llm, user=_who())
     if json_out:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=1))
     else:
@@ -241,7 +252,7 @@ def chat(role: RoleOpt = None, index: IndexOpt = None, llm: LlmOpt = None) -> No
             if _live_output() and assistant.use_llm(llm):
                 last = _stream_answer(assistant, question, role, conversation, llm)
                 continue
-            last = assistant.ask(question, role=role, conversation=conversation, llm=llm)
+            last = assistant.ask(question, role=role, conversation=conversation, llm=llm, user=_who())
         except USER_ERRORS as exc:  # the conversation goes on
             err.print(f"[red]error:[/red] {escape(str(exc))}")
             continue
@@ -313,11 +324,16 @@ def ui(corpus: CorpusOpt = None, index: IndexOpt = None, role: RoleOpt = None,
     env.setdefault("HF_HUB_OFFLINE", "1")
     if role:
         env["ISMS_UI_ROLE"] = role
+    auth: list[str] = []
+    if assistant.settings.auth_mode == "oidc":  # st.login reads the provider from Streamlit secrets
+        from assistant.oidc import write_streamlit_secrets
+
+        auth = ["--secrets.files", str(write_streamlit_secrets(assistant.settings, port))]
     cmd = [sys.executable, "-m", "streamlit", "run", str(app_path), "--server.headless", "true",
            "--server.address", address, "--server.port", str(port), "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer", "--theme.light.primaryColor", "#1f5fae",
            "--theme.dark.primaryColor", "#6ea8fe",
-           "--server.maxUploadSize", str(max(1, math.ceil(assistant.settings.max_file_mb)))]
+           "--server.maxUploadSize", str(max(1, math.ceil(assistant.settings.max_file_mb))), *auth]
     err.print(f"ISMS Assistant: http://{address}:{port}  (Ctrl+C stops it)")
     sys.stderr.flush()
     os.execve(sys.executable, cmd, env)  # become the Streamlit server (signals reach it directly)
@@ -451,6 +467,45 @@ def soa_check(
                 console.print(f"    [{e.n}] {e.source} — {e.section}", markup=False, highlight=False)
     if strict and report.findings:
         raise typer.Exit(1)
+
+
+@app.command()
+@reports_errors
+def audit(since: Annotated[str | None, typer.Option("--since", help="from this date (YYYY-MM-DD, UTC)")] = None,
+          user: Annotated[str | None, typer.Option("--user", help="only this user's events")] = None,
+          event: Annotated[str | None, typer.Option("--event", help="question, soa_edit, soa_approve, soa_export, "
+                                                                    "sign_in, sign_in_failed, sign_out")] = None,
+          json_out: Annotated[bool, typer.Option("--json", help="JSON lines: {time, user, role, event, question, "
+                                                                "sources, abstained, ...}")] = False,
+          csv_out: Annotated[Path | None, typer.Option("--csv", help="write the events to this CSV file")] = None,
+          role: RoleOpt = None, index: IndexOpt = None) -> None:
+    """The audit trail: who asked what, SoA edits, approvals and exports, sign-ins (newest first)."""
+    from datetime import UTC, datetime
+
+    from assistant.audit import EVENTS
+
+    if event and event not in EVENTS:
+        fail(f"unknown event {event!r}; one of {', '.join(EVENTS)}")
+    try:
+        start = datetime.strptime(since, "%Y-%m-%d").replace(tzinfo=UTC) if since else None
+    except ValueError:
+        fail(f"--since {since!r} is not a date like 2026-12-01")
+    assistant = _assistant(index)
+    events = assistant.audit_events(role or "isms-lead", since=start, user=user, event=event)
+    if csv_out is not None:
+        csv_out.write_text(assistant.audit_csv(events), encoding="utf-8")
+        err.print(f"{len(events)} events written to {csv_out}")
+    elif json_out:
+        for e in events:
+            print(json.dumps(e.to_json(), ensure_ascii=False))
+    else:
+        table = Table("time (UTC)", "user", "role", "event", "question / detail", "sources")
+        for e in events:
+            row = e.to_json()
+            table.add_row(row["time"], e.user, e.role, e.event, escape(e.question or e.detail),
+                          escape("; ".join(e.sources[:3])))
+        console.print(table)
+        err.print(f"{len(events)} events")
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)

@@ -96,8 +96,13 @@ class Settings(BaseSettings):
     # SQLAlchemy URL for feedback and SoA edit history (default: SQLite files in the index folder)
     database_url: str | None = None
 
+    # the audit trail (assistant/audit.py): every question, SoA edit/approval/export and sign-in
+    audit_trail: bool = True
+    audit_questions: Literal["full", "hash", "off"] = "full"  # keep the question text, its SHA-256, or neither
+    audit_retention_days: int = Field(default=365, ge=0)  # 0 = keep forever
+
     # Streamlit app: who is using it (ui/auth.py)
-    auth_mode: Literal["none", "users"] = "none"
+    auth_mode: Literal["none", "users", "oidc"] = "none"
     users_file: Path | None = None
     ui_user: str = "local"
     ui_role: str | None = None  # `none` mode: the local user's role (default: default_role)
@@ -105,6 +110,13 @@ class Settings(BaseSettings):
     ui_role_switch: bool = False  # `none` mode: a role picker in the sidebar (local evaluation only)
     session_hours: float = Field(default=12.0, gt=0)  # `users` mode: a sign-in survives reloads this long
     session_secret: str | None = None  # signs session cookies (default: a key kept beside the users file)
+    # `oidc` mode: single sign-on with the organization's identity provider (assistant/oidc.py)
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_redirect_uri: str | None = None  # default http://localhost:<port>/oauth2callback
+    oidc_role_claim: str = "groups"
+    oidc_role_map: dict[str, str] = Field(default_factory=dict)  # claim value -> role; unmapped -> lowest role
 
     # HTTP API and MCP server over HTTP: bearer tokens (hashes → name and role), request limits
     api_tokens_file: Path | None = None  # default: <index folder>/api-tokens.json

@@ -48,3 +48,11 @@ class UnknownControl(ISMSError, LookupError):
 
 class EvalError(ISMSError, ValueError):
     """A question set or an evaluation option is invalid; the message says where."""
+
+
+class SoAConflict(ISMSError, ValueError):
+    """An SoA edit or approval based on a version of the control that someone else changed since."""
+
+
+class DatabaseSchemaError(ISMSError):
+    """The database holds tables of a newer layout than this version of the app knows."""

@@ -25,7 +25,7 @@ from assistant.retrieval.query import Conversation, QueryAnalysis, analyse
 from assistant.retrieval.search import HybridRetriever, SearchResult
 
 if TYPE_CHECKING:
-    from datetime import date
+    from datetime import date, datetime
 
     from assistant.ingest.pipeline import IngestSummary, ProgressFn  # imported on use: `ask` never needs it
     from assistant.soa.checks import CheckReport
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 if TYPE_CHECKING:  # the app's operations (end of `Assistant`)
     from collections.abc import Sequence
 
+    from assistant.audit import AuditEvent, AuditTrail
     from assistant.catalogue import Control
     from assistant.documents import DocumentView, IndexedDocument
     from assistant.feedback import FeedbackRecord, FeedbackStore
@@ -81,6 +82,7 @@ class Assistant:
         self._llm_client: LLMClient | None = None
         # generated SoA drafts per (index generation, role, LLM on/off, day); stored edits are overlaid on copies
         self._draft_cache: dict[tuple[int, str, str], dict[str, SoADraft]] = {}
+        self._oidc_sign_ins: set[tuple[str, Any]] = set()  # (user, token issued at) already logged
 
     # ------------------------------------------------------------------ index
     @property
@@ -173,11 +175,12 @@ class Assistant:
         return self.llm_client.config.configured if llm is None else llm
 
     def ask(self, question: str, role: str | None = None, conversation: Conversation | None = None,
-            llm: bool | None = None) -> Answer:
+            llm: bool | None = None, *, user: str | None = None) -> Answer:
         """Answer with citations. `llm`: True = LLM answerer (grounded fallback on any failure),
-        False = grounded composer only, None = the LLM when an endpoint is configured."""
+        False = grounded composer only, None = the LLM when an endpoint is configured. `user` is who asked,
+        for the audit trail (default: ISMS_UI_USER)."""
         answer: Answer | None = None
-        for item in self._answer(question, role, conversation, llm, stream=False):
+        for item in self._answer(question, role, conversation, llm, stream=False, user=user):
             if isinstance(item, Answer):
                 answer = item
         if answer is None:  # _answer always ends with an Answer
@@ -185,15 +188,15 @@ class Assistant:
         return answer
 
     def ask_stream(self, question: str, role: str | None = None, conversation: Conversation | None = None,
-                   llm: bool | None = None) -> Iterator[str | Answer]:
+                   llm: bool | None = None, *, user: str | None = None) -> Iterator[str | Answer]:
         """Like `ask()`, for live display: yields the LLM's text pieces as they arrive (none on the
         grounded path), then exactly one final, verified `Answer` with its citations resolved. The
         final text can differ from the streamed one (unsupported sentences removed, or a fallback):
         show `answer.answer` (and `answer.notice`) when it does."""
-        yield from self._answer(question, role, conversation, llm, stream=True)
+        yield from self._answer(question, role, conversation, llm, stream=True, user=user)
 
     def _answer(self, question: str, role: str | None, conversation: Conversation | None, llm: bool | None,
-                stream: bool) -> Iterator[str | Answer]:
+                stream: bool, user: str | None = None) -> Iterator[str | Answer]:
         question = question.strip()
         if not question:
             raise ValueError("empty question")
@@ -238,6 +241,7 @@ class Assistant:
                              "total": (time.perf_counter() - t0) * 1000}
         if conversation is not None:
             conversation.update(question, answer.controls or analysis.controls, analysis.topic)
+        self._audit_answer(answer, user, role)
         yield answer
 
     @staticmethod
@@ -406,7 +410,16 @@ class Assistant:
         """The user, or None for a wrong name or password; TooManySignIns while the name is locked out."""
         from assistant.users import load_users, sign_in
 
-        return sign_in(load_users(users_file, set(self.settings.roles)), username, password)
+        try:
+            user = sign_in(load_users(users_file, set(self.settings.roles)), username, password)
+        except Exception:
+            self.record_event("sign_in_failed", user=username, role="", detail="locked out")
+            raise
+        if user is None:
+            self.record_event("sign_in_failed", user=username, role="", detail="wrong user name or password")
+        else:
+            self.record_event("sign_in", user=user.username, role=user.role, detail="users file")
+        return user
 
     def session_token(self, users_file: Path, user: User) -> str:
         """A signed token that keeps `user` signed in across reloads for ISMS_SESSION_HOURS."""
@@ -421,6 +434,66 @@ class Assistant:
 
         secret = session_secret(users_file, self.settings.session_secret)
         return read_session_token(token, secret, load_users(users_file, set(self.settings.roles)))
+
+    # -- the audit trail (assistant.audit): written in the background, never fails what it logs
+    @cached_property
+    def audit_trail(self) -> AuditTrail:
+        from assistant.audit import AuditTrail
+
+        return AuditTrail.for_settings(self.settings)
+
+    def record_event(self, event: str, *, user: str, role: str, detail: str = "", sources: list[str] | None = None,
+                     max_class_rank: int = 0) -> None:
+        """Log a sign-in, sign-out, SoA edit/approval/export (questions are logged by `ask`)."""
+        from assistant.audit import AuditEvent
+
+        self.audit_trail.record(AuditEvent(user=user, role=role, event=event, detail=detail,
+                                           sources=sources or [], max_class_rank=max_class_rank))
+
+    def _audit_answer(self, answer: Answer, user: str | None, role: str) -> None:
+        if not self.settings.audit_trail:
+            return
+        from assistant.audit import AuditEvent
+        from assistant.feedback import answer_class_rank, answer_sources
+
+        try:
+            rank = answer_class_rank(answer, self.index.generation.by_id)
+        except Exception:  # noqa: BLE001 - the audit trail never fails an answer
+            rank = self.clearance(role)
+        self.audit_trail.record(AuditEvent(
+            user=user or self.settings.ui_user, role=role, event="question", question=answer.question,
+            sources=answer_sources(answer), abstained=answer.abstained, answerer=answer.answerer,
+            max_class_rank=rank))
+
+    def audit_events(self, role: str, *, since: datetime | None = None, user: str | None = None,
+                     event: str | None = None) -> list[AuditEvent]:
+        """The audit trail, newest first; only for the highest clearance (PermissionError otherwise)."""
+        if not self.is_admin(role):
+            raise PermissionError(f"the audit trail is for the ISMS lead; role {role!r} may not read it")
+        self.audit_trail.flush(2.0)  # include what this process queued a moment ago
+        return self.audit_trail.events(self.clearance(role), since=since, user=user, event=event)
+
+    def audit_csv(self, events: list[AuditEvent]) -> str:
+        from assistant.audit import events_csv
+
+        return events_csv(events)
+
+    def oidc_user(self, claims: dict[str, Any]) -> User:
+        """The user an identity provider's ID token claims name, with the role its role claim maps to."""
+        from assistant.oidc import user_from_claims
+
+        return user_from_claims(claims, self.settings)
+
+    def record_oidc_sign_in(self, user: User, claims: dict[str, Any]) -> None:
+        """Log a single sign-on once per sign-in: a browser session resumed from the cookie within the
+        token's life carries an older `iat` and is logged only the first time this process sees it."""
+        issued = claims.get("iat")
+        key = (user.username, issued)
+        if key in self._oidc_sign_ins:
+            return
+        self._oidc_sign_ins.add(key)
+        self.record_event("sign_in", user=user.username, role=user.role,
+                          detail=f"single sign-on ({claims.get('iss', 'identity provider')})")
 
     # -- feedback on answers (assistant.feedback), reported within the reader's clearance
     @cached_property
@@ -524,16 +597,27 @@ class Assistant:
         return self._soa_history.history(control_id)
 
     def save_soa_edit(self, draft: SoADraft, by: str, *, justification: str, applicability: str, status: str,
-                      owner: str, reasons: list[str], note: str = "", approve: bool = False) -> list[str]:
+                      owner: str, reasons: list[str], note: str = "", approve: bool = False,
+                      role: str = "") -> list[str]:
         """Store a person's edit of `draft` (when it changes anything), and approve it with `approve`; returns
         what verification found wrong with the text. ValueError (nothing stored) when the store refuses."""
         from assistant.soa.workbench import SoAEdit, save_edit
 
         edit = SoAEdit(justification, applicability, status, owner, reasons, note)
-        return save_edit(self._soa_history, self.catalogue, draft, edit, by, approve=approve)
+        changed = edit.changes(draft)
+        problems = save_edit(self._soa_history, self.catalogue, draft, edit, by, approve=approve)
+        for event, done in (("soa_edit", changed), ("soa_approve", approve)):
+            if done:
+                self.record_event(event, user=by, role=role, sources=[draft.control_id],
+                                  detail=f"{draft.control_id} {'approved' if event == 'soa_approve' else 'edited'}")
+        return problems
 
-    def export_soa(self, drafts: list[SoADraft]) -> dict[str, bytes]:
+    def export_soa(self, drafts: list[SoADraft], *, user: str = "", role: str = "") -> dict[str, bytes]:
         """The drafts as downloads: {"xlsx": …, "csv": …, "md": …}."""
         from assistant.soa.workbench import export_files
 
-        return export_files(drafts)
+        files = export_files(drafts)
+        self.record_event("soa_export", user=user or self.settings.ui_user, role=role,
+                          detail=f"{len(drafts)} controls (xlsx, csv, md)",
+                          max_class_rank=self.clearance(role) if role else 0)
+        return files

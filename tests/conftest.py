@@ -13,8 +13,12 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from pg_server import PostgresServer
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -112,3 +116,26 @@ def api_server(sample_index: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         proc.terminate()
         proc.wait(timeout=30)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the session (Debian's initdb/pg_ctl in a temporary folder). CI installs the
+    binaries (.ci/install-postgres.sh) and fails without them; elsewhere the PostgreSQL tests skip."""
+    from pg_server import start_postgres
+
+    server = start_postgres()
+    if server is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL binaries (initdb, pg_ctl) not found: run .ci/install-postgres.sh")
+        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not installed")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database URL: an SQLite file, then a new database on the real PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'app.db'}"
+    return request.getfixturevalue("postgres_server").new_database()

@@ -39,7 +39,8 @@ def test_both_stores_use_the_configured_database(monkeypatch: pytest.MonkeyPatch
     feedback, history = FeedbackStore.for_settings(settings), SoAStore.for_settings(settings)
     assert feedback.url == history.url == url
     history.save_edit("5.15", "Edited [1]. Reviewed [2].", "daniel.okafor")
-    assert sorted(inspect(feedback.engine).get_table_names()) == ["answer_feedback", "soa_events"]
+    assert sorted(inspect(feedback.engine).get_table_names()) == ["answer_feedback", "isms_schema_version",
+                                                                  "soa_events"]
     assert not (tmp_path / "index").exists()  # nothing is written next to the index
 
 
@@ -47,8 +48,8 @@ def test_default_files_keep_their_own_tables(monkeypatch: pytest.MonkeyPatch, tm
     monkeypatch.delenv("ISMS_DATABASE_URL", raising=False)
     settings = Settings(index_dir=tmp_path / "index")
     feedback, history = FeedbackStore.for_settings(settings), SoAStore.for_settings(settings)
-    assert inspect(feedback.engine).get_table_names() == ["answer_feedback"]
-    assert inspect(history.engine).get_table_names() == ["soa_events"]
+    assert inspect(feedback.engine).get_table_names() == ["answer_feedback", "isms_schema_version"]
+    assert inspect(history.engine).get_table_names() == ["isms_schema_version", "soa_events"]
     assert (tmp_path / "index" / "app.db").exists() and (tmp_path / "index" / "soa-history.sqlite").exists()
 
 

@@ -322,6 +322,12 @@ def test_chat_abstains_with_closest_documents_and_report_lists_it(monkeypatch, s
     assert not at.exception
     text = page_text(at)
     assert "What is the best recipe for sourdough bread?" in text and "not covered" in text
+    at.switch_page("pages/audit_trail.py").run()  # the ISMS lead's audit trail has the question, who and that it
+    assert not at.exception                       # was not answered
+    trail = at.dataframe[0].value
+    asked = trail[trail["event"] == "question asked"].iloc[0]
+    assert asked["question or change"] == "What is the best recipe for sourdough bread?"
+    assert (asked["who"], asked["role"], asked["not answered"]) == ("local", "isms-lead", "yes")
 
 
 @pytest.mark.integration
@@ -555,6 +561,11 @@ def test_users_mode_never_shows_documents_above_the_role(monkeypatch, writable_i
     except ValueError:
         pass
     assert "Answers with feedback" not in page_text(at)
+    try:  # nor the audit trail
+        at.switch_page("pages/audit_trail.py").run()
+    except ValueError:
+        pass
+    assert "question asked" not in page_text(at)
     everything = "\n".join(seen)
     # A path may appear where a visible (internal) passage names it, e.g. the SoA's "Implementing documents"
     # column; anywhere else (citation headers, closest documents, tables) it would reveal a document above

@@ -47,6 +47,7 @@ pages = {
 pages["Ask"].append(st.Page("pages/document.py", title="Document", url_path="document", visibility="hidden"))
 if is_admin(user):
     pages["Admin"].append(st.Page("pages/feedback_report.py", title="Feedback report", icon=":material/reviews:"))
+    pages["Admin"].append(st.Page("pages/audit_trail.py", title="Audit trail", icon=":material/history:"))
 
 nav = st.navigation(pages)
 
@@ -54,7 +55,8 @@ with st.sidebar:
     st.markdown(role_badge(user))
     if role_switch_enabled():
         role_picker(user, sorted(get_assistant().settings.roles))
-    if auth_mode() == "users" and st.button("Sign out", icon=":material/logout:"):
+    if auth_mode() in ("users", "oidc") and st.button("Sign out", icon=":material/logout:"):
+        get_assistant().record_event("sign_out", user=user.username, role=user.role)
         logout()
         st.rerun()
     assistant = get_assistant()

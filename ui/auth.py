@@ -1,6 +1,6 @@
 """Who is using the app, and with which role (the role decides the clearance everywhere).
 
-Two modes, chosen with ``ISMS_AUTH_MODE`` (or ``auth_mode`` in the ``ISMS_CONFIG_FILE`` TOML file):
+Three modes, chosen with ``ISMS_AUTH_MODE`` (or ``auth_mode`` in the ``ISMS_CONFIG_FILE`` TOML file):
 
 - ``none`` (default): a single local user (``ISMS_UI_USER``, default ``local``) with the role
   ``ISMS_UI_ROLE`` (default: the configured ``default_role``, ``staff``). For a demo on one's own machine;
@@ -9,6 +9,10 @@ Two modes, chosen with ``ISMS_AUTH_MODE`` (or ``auth_mode`` in the ``ISMS_CONFIG
   and roles. The file's format, the hashing, the lockout after failed sign-ins and the command that adds
   users (``python -m assistant.users add-user USERS_FILE USERNAME ROLE``) are in ``assistant/users.py``;
   this module is the Streamlit side: the sign-in form and the session.
+
+- ``oidc``: single sign-on with the organization's identity provider through Streamlit's ``st.login``; the
+  role comes from a claim mapped by ``ISMS_OIDC_ROLE_MAP`` (``assistant/oidc.py``; start with
+  ``isms-assistant ui``, which writes the ``[auth]`` secrets Streamlit reads).
 
 A sign-in survives a reload for ``ISMS_SESSION_HOURS`` (default 12): the browser keeps a signed token (HMAC-SHA256,
 ``assistant/users.py``) in a cookie; the sidebar's Sign out removes it.
@@ -60,6 +64,8 @@ def current_user(assistant: Assistant) -> User | None:
             st.error(f"ISMS_UI_ROLE={role!r} is not a configured role ({', '.join(sorted(known_roles))}).")
             st.stop()
         return User(auth.ui_user, auth.ui_user, role, auth.ui_job)
+    if auth.auth_mode == "oidc":
+        return _oidc_user(assistant)
     user = st.session_state.get("auth_user")
     if isinstance(user, User):
         token = st.session_state.pop(PENDING_COOKIE, None)
@@ -84,6 +90,22 @@ def current_user(assistant: Assistant) -> User | None:
             return restored
     _login_form(assistant, auth.users_file)
     return None
+
+
+def _oidc_user(assistant: Assistant) -> User | None:
+    """`oidc` mode: Streamlit's st.login with the organization's identity provider; the role comes from a claim
+    (assistant/oidc.py). Streamlit's own signed cookie keeps the sign-in across reloads."""
+    if not st.user.is_logged_in:
+        st.title("ISMS Assistant")
+        st.caption("Sign in with your organization's account to ask questions about the ISMS.")
+        st.button("Sign in", type="primary", icon=":material/login:", on_click=st.login, key="oidc_sign_in")
+        return None
+    claims = st.user.to_dict()
+    user = assistant.oidc_user(claims)
+    if st.session_state.get("oidc_seen") != user.username:  # once per browser session, not per rerun
+        st.session_state["oidc_seen"] = user.username
+        assistant.record_oidc_sign_in(user, claims)
+    return user
 
 
 def _set_session_cookie(token: str, max_age: int) -> None:
@@ -122,6 +144,9 @@ def _login_form(assistant: Assistant, users_file: Path) -> None:
 def logout() -> None:
     for key in list(st.session_state.keys()):
         del st.session_state[key]
+    if AuthSettings().auth_mode == "oidc":
+        st.logout()  # removes Streamlit's identity cookie and reruns
+        return
     st.session_state[SIGNED_OUT] = True  # this session ignores the cookie it started with
 
 

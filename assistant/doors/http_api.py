@@ -197,9 +197,11 @@ def create_app(assistant: Assistant, tokens: TokenStore | None = None) -> FastAP
     def ask(body: AskRequest, holder: TokenHolder = caller) -> JSONResponse | StreamingResponse:
         conversation = conversations.get(holder, body.conversation_id)
         if not body.stream:
-            answer = assistant.ask(body.question, role=holder.role, conversation=conversation, llm=body.llm)
+            answer = assistant.ask(body.question, role=holder.role, conversation=conversation, llm=body.llm,
+                                   user=holder.name)
             return JSONResponse(answer.to_dict())
-        pieces = assistant.ask_stream(body.question, role=holder.role, conversation=conversation, llm=body.llm)
+        pieces = assistant.ask_stream(body.question, role=holder.role, conversation=conversation, llm=body.llm,
+                                      user=holder.name)
         first = next(pieces)  # errors in the question (empty, too long) surface as JSON errors, not a stream
 
         def events() -> Iterator[str]:

@@ -71,47 +71,49 @@ def build_server(assistant: Assistant, role: str | None = None, *, http: bool = 
                 "auth": AuthSettings(issuer_url=base, resource_server_url=f"{base}/mcp")}
     server: MCPServer = MCPServer("isms-assistant", instructions=INSTRUCTIONS, **auth)
 
-    def caller_role() -> str:
+    def caller() -> tuple[str, str]:
+        """(who, role) of the request: the bearer token's name and role over http, else the fixed role."""
         if not http:
-            return fixed_role
+            return "mcp-stdio", fixed_role
         token = get_access_token()
         scopes = [s for s in (token.scopes if token else []) if s.startswith(ROLE_SCOPE)]
-        if not scopes:
+        if token is None or not scopes:
             raise PermissionError("no bearer token with a role")  # the SDK's auth refuses such requests first
-        return scopes[0].removeprefix(ROLE_SCOPE)
+        return token.client_id or "mcp", scopes[0].removeprefix(ROLE_SCOPE)
 
-    async def run(work: Callable[[str], Any]) -> Any:
-        role_now = caller_role()  # read in the request's context, then work off the event loop
+    async def run(work: Callable[[str, str], Any]) -> Any:
+        """work(who, role) off the event loop; who and role are read in the request's context first."""
+        name, role_now = caller()
         try:
-            return await anyio.to_thread.run_sync(lambda: work(role_now))
+            return await anyio.to_thread.run_sync(lambda: work(name, role_now))
         except (ISMSError, ValueError) as exc:  # a bad question or control id, an SoA above the role's clearance
             raise ToolError(str(exc)) from exc
 
     @server.tool()
     async def ask_isms(question: str) -> dict[str, Any]:
         """Ask a question about the ISMS; the answer quotes the documents and cites each source."""
-        return await run(lambda r: answer_result(assistant.ask(question, role=r, llm=False)))
+        return await run(lambda who, r: answer_result(assistant.ask(question, role=r, llm=False, user=who)))
 
     @server.tool()
     async def search_isms(query: str, k: int = 8) -> dict[str, Any]:
         """Ranked passages from the ISMS documents and registers for a query (k between 1 and 50)."""
-        return await run(lambda r: payloads.search(assistant, query, k, r))
+        return await run(lambda _who, r: payloads.search(assistant, query, k, r))
 
     @server.tool()
     async def get_control(control: str) -> dict[str, Any]:
         """An Annex A control (2022 id such as 5.15, 2013 id such as A.9.2.5, or name): its SoA entry, the risks
         behind it, the documents that implement it and the process steps, with citations."""
-        return await run(lambda r: payloads.control_card(assistant, control, r))
+        return await run(lambda _who, r: payloads.control_card(assistant, control, r))
 
     @server.tool()
     async def draft_soa_justification(control: str) -> dict[str, Any]:
         """Draft the Statement of Applicability justification of one control, citing its risks and documents."""
-        return await run(lambda r: payloads.soa_drafts(assistant, [control], r)[0])
+        return await run(lambda _who, r: payloads.soa_drafts(assistant, [control], r)[0])
 
     @server.tool()
     async def check_soa() -> dict[str, Any]:
         """Check the Statement of Applicability as an auditor would; findings with quotes and fixes."""
-        return await run(lambda r: payloads.soa_check(assistant, r))
+        return await run(lambda _who, r: payloads.soa_check(assistant, r))
 
     return server
 

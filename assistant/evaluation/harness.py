@@ -17,7 +17,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from assistant.config import REPO_DIR
+from assistant.config import REPO_DIR, get_settings
 from assistant.errors import EvalError
 from assistant.evaluation.metrics import Outcome, distinct, summarize_with_tags
 
@@ -269,7 +269,8 @@ def run_eval(questions_path: Path | None = None, corpus: Path | None = None, ind
     if not questions:
         raise EvalError(f"no questions in split {split!r} of {questions_path}")
     names = expand_baselines(baselines)
-    assistant = Assistant(corpus_dir=corpus, index_dir=index)
+    # an evaluation is not a person asking: nothing goes to the audit trail
+    assistant = Assistant(get_settings().model_copy(update={"audit_trail": False}), corpus_dir=corpus, index_dir=index)
     summary = assistant.ingest()
     if log:
         log(f"index generation {summary.generation}: {summary.files} files, {summary.chunks} chunks "

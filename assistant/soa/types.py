@@ -82,6 +82,7 @@ class Provenance:
     evidence_ids: list[str] = field(default_factory=list)  # chunk ids and risk ids
     index_generation: int | None = None
     note: str = ""
+    version: int | None = None  # the stored event this text comes from (0 = nothing stored; None = not looked up)
 
     @property
     def label(self) -> str:

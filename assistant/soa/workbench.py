@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.catalogue import Catalogue
+from assistant.errors import SoAConflict
 from assistant.soa.export import to_csv, to_markdown, write_xlsx
 from assistant.soa.store import SoAStore
 from assistant.soa.types import SoADraft
@@ -40,14 +41,20 @@ def save_edit(store: SoAStore, catalogue: Catalogue, draft: SoADraft, edit: SoAE
     refuses, e.g. an empty text or a version that changed since it was read."""
     changed = edit.changes(draft)
     problems = verify_justification(edit.justification, draft, catalogue) if changed else []
-    version = store.latest(draft.control_id)
+    seen = draft.provenance.version  # the stored event the person read (0 = none); None = not looked up
     if changed:
         fields = {"applicable": APPLICABILITY.get(edit.applicability), "reasons": edit.reasons,
                   "status": edit.status.strip(), "owner": edit.owner.strip()}
         version = store.save_edit(draft.control_id, edit.justification, by, fields=fields,
-                                  evidence_ids=draft.provenance.evidence_ids, note=edit.note)
-    elif version is None:
-        version = store.record_generated(draft)
+                                  evidence_ids=draft.provenance.evidence_ids, note=edit.note,
+                                  expected_version=seen)  # SoAConflict when someone changed it since
+    else:
+        version = store.latest(draft.control_id)
+        if version is not None and seen is not None and version.id != seen:
+            raise SoAConflict(f"{draft.control_id} was changed by {version.by} at {version.at} since you opened "
+                              "it; nothing was saved. Reload the control and re-read it first.")
+        if version is None:
+            version = store.record_generated(draft)
     if approve:
         store.approve(draft.control_id, by, version=version.id, note=edit.note)
     return problems

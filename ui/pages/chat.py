@@ -123,9 +123,9 @@ def answer_stream(question: str) -> Iterator[str | Answer]:
     conversation = st.session_state[CONVERSATION]
     stream = getattr(assistant, "ask_stream", None)
     if stream is None:
-        yield assistant.ask(question, role=user.role, conversation=conversation)
+        yield assistant.ask(question, role=user.role, conversation=conversation, user=user.username)
         return
-    yield from stream(question, role=user.role, conversation=conversation)
+    yield from stream(question, role=user.role, conversation=conversation, user=user.username)
 
 
 def ask(question: str) -> None:

@@ -169,7 +169,7 @@ with text_col:
             try:  # verified, then stored; the problems found are shown, the person decides
                 problems = assistant.save_soa_edit(draft, user.username, justification=text, applicability=appl,
                                                    status=status, owner=owner, reasons=reasons, note=note,
-                                                   approve=approve)
+                                                   approve=approve, role=user.role)
             except ValueError as exc:
                 st.error(str(exc))
             else:
@@ -195,8 +195,9 @@ key = (str(assistant.settings.index_dir), assistant.index_generation(), assistan
        user.role, tuple(export_ids))
 if st.button(f"Prepare export ({len(export_ids)} controls)", icon=":material/download:", key="soa_prepare"):
     with st.spinner(f"Drafting {len(export_ids)} controls…"):  # one facade call: drafts cached per generation
-        st.session_state["soa_export"] = {"key": key, **assistant.export_soa(assistant.draft_soa(export_ids,
-                                                                                                 role=user.role))}
+        drafts = assistant.draft_soa(export_ids, role=user.role)
+        st.session_state["soa_export"] = {"key": key, **assistant.export_soa(drafts, user=user.username,
+                                                                             role=user.role)}
 export = st.session_state.get("soa_export")
 if export and export["key"] == key:
     d1, d2, d3 = st.columns(3)
