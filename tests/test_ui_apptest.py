@@ -384,7 +384,8 @@ def test_soa_edit_approve_and_export(monkeypatch, writable_index: Path, tmp_path
     approve.click().run()
     assert not at.exception, [e.value for e in at.exception]
 
-    history = SoAStore(f"sqlite:///{tmp_path / 'feedback.db'}").history("6.3")  # ISMS_DATABASE_URL holds SoA history too
+    store = SoAStore(f"sqlite:///{tmp_path / 'feedback.db'}")  # ISMS_DATABASE_URL holds SoA history too
+    history = store.history("6.3")
     assert [(e.state, e.by) for e in history] == [("edited", "local"), ("approved", "local")]
     assert history[-1].justification == edited.strip() and history[0].note == "tightened wording"
     table = at.dataframe[0].value.set_index("control")
@@ -402,6 +403,12 @@ def test_soa_edit_approve_and_export(monkeypatch, writable_index: Path, tmp_path
     row = dict(zip(header, [r for r in body if r[0] == "6.3"][0], strict=True))
     assert row["Justification"] == edited.strip() and row["Provenance"].startswith("approved")
     assert b"6.3," in export["csv"] and b"## 6.3 Information security awareness" in export["md"]
+    # someone else (another app process) changes 6.3 while this page is open: the next save is refused
+    store.save_edit("6.3", edited + " Changed elsewhere.", "chen")
+    at.text_area(key="soa_text_6.3").set_value(edited + " Mine.")
+    [b for b in at.form_submit_button if b.label == "Save edit"][0].click().run()
+    assert "since you opened it; nothing was saved" in " ".join(e.value for e in at.error)
+    assert store.latest("6.3").by == "chen" and len(store.history("6.3")) == 3
 
 
 @pytest.mark.integration

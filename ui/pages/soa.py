@@ -149,6 +149,10 @@ with text_col:
         with st.expander("What the SoA says today"):
             st.markdown(md_escape(draft.soa_justification))
     if editor:
+        # the stored version this person opened: a save or approval based on it is refused (conflict message)
+        # when someone else, in this or another app process, changed the control since
+        seen_key = f"soa_seen_{cid}"
+        seen_version = st.session_state.setdefault(seen_key, draft.provenance.version)
         with st.form(f"soa_edit_{cid}"):
             text = st.text_area("Edit the justification (keep the [n] citations and risk ids)", draft.justification,
                                 height=200, key=f"soa_text_{cid}")
@@ -166,6 +170,8 @@ with text_col:
             approve = b2.form_submit_button("Approve", type="primary", icon=":material/verified:",
                                             help="Approve the text as shown (an unsaved edit is saved first)")
         if save or approve:
+            draft.provenance.version = seen_version
+            st.session_state.pop(seen_key, None)  # after a save or a conflict, the next run reads the latest
             try:  # verified, then stored; the problems found are shown, the person decides
                 problems = assistant.save_soa_edit(draft, user.username, justification=text, applicability=appl,
                                                    status=status, owner=owner, reasons=reasons, note=note,

@@ -1,0 +1,116 @@
+"""The organization deployment, as the README describes it: one `chroma run` server, one PostgreSQL database,
+one shared index folder, and two app processes (`isms-assistant ui` on two ports). Both answer; an ingest
+started from one app is picked up by the other without a restart; feedback given in one shows in the other's
+feedback report; both processes' questions land in the one audit trail."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from test_ui_browser import CHROMIUM, CHROMIUM_ARGS, _ask, _free_port, _healthy, _open, _settle
+
+from evals.bench import chroma_server
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO / "corpus"
+SMALL = ["procedures/backup-and-restore-procedure.md", "policies/access-control-policy.md",
+         "people/new-starter-security-guide.txt", "registers/risk-register.csv"]
+NEW_DOC = "policies/physical-security-and-clear-desk-policy.md"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.integration,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed at /usr/bin/chromium"),
+]
+
+
+def _start_app(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "assistant.cli", "ui", "--port", str(port)]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while not _healthy(f"http://127.0.0.1:{port}"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"app on port {port} did not start: {log.read_text()[-2000:]}")
+        time.sleep(0.3)
+    return proc
+
+
+@pytest.fixture(scope="module")
+def deployment(postgres_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[list[str], dict, Path]]:  # noqa: ANN001
+    work = tmp_path_factory.mktemp("deployment")
+    corpus = work / "corpus"
+    for rel in SMALL:
+        (corpus / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(CORPUS / rel, corpus / rel)
+    with chroma_server(work / "chroma-data") as chroma_port:
+        env = dict(os.environ, ISMS_CORPUS_DIR=str(corpus), ISMS_INDEX_DIR=str(work / "index"),
+                   ISMS_CHROMA_HOST="127.0.0.1", ISMS_CHROMA_PORT=str(chroma_port),
+                   ISMS_DATABASE_URL=postgres_server.new_database(), ISMS_UI_ROLE="isms-lead",
+                   HF_HUB_OFFLINE="1", ANONYMIZED_TELEMETRY="False")
+        for key in ("ISMS_AUTH_MODE", "ISMS_USERS_FILE"):
+            env.pop(key, None)
+        subprocess.run([sys.executable, "-m", "assistant.cli", "ingest"], cwd=REPO, env=env, check=True,
+                       capture_output=True, timeout=600)
+        ports = [_free_port(), _free_port()]
+        procs = [_start_app(env, port, work / f"app-{port}.log") for port in ports]
+        try:
+            yield [f"http://127.0.0.1:{p}" for p in ports], env, corpus
+        finally:
+            for proc in procs:
+                proc.terminate()
+                proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser():  # noqa: ANN201 - playwright Browser
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _page(browser, url: str):  # noqa: ANN001, ANN202 - playwright Browser, Page
+    pg = browser.new_context(viewport={"width": 1400, "height": 1600}).new_page()
+    pg.set_default_timeout(180_000)
+    pg.goto(url)
+    pg.get_by_test_id("stChatInputTextArea").wait_for(state="visible")
+    _settle(pg)
+    return pg
+
+
+def test_two_app_processes_share_index_database_and_audit_trail(browser, deployment) -> None:  # noqa: ANN001
+    (one, two), env, corpus = deployment
+    a, b = _page(browser, one), _page(browser, two)
+    for pg in (a, b):  # both answer from the one Chroma server
+        _ask(pg, "How often are backups restore-tested?")
+        assert "procedures/backup-and-restore-procedure.md" in pg.get_by_test_id("stChatMessage").last.inner_text()
+
+    a.get_by_test_id("stChatMessage").last.get_by_role("radio", name="Thumbs down").click()
+    a.get_by_text("What was wrong or missing?").wait_for()
+    _open(b, "Feedback report")  # the other process reads the one database
+    assert b.get_by_test_id("stMetric").nth(2).inner_text().split()[-1] == "1"  # rated down: 1
+
+    (corpus / NEW_DOC).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(CORPUS / NEW_DOC, corpus / NEW_DOC)
+    _open(a, "Corpus")  # an ingest started in the first app...
+    a.get_by_role("button", name="Re-ingest now").click()
+    a.get_by_text("added 1,").first.wait_for(timeout=600_000)
+    _open(b, "Chat")  # ...is picked up by the second without a restart
+    _ask(b, "May I leave papers on my desk overnight?")
+    assert NEW_DOC in b.get_by_test_id("stChatMessage").last.inner_text()
+
+    from assistant.config import Settings
+    from assistant.service import Assistant
+
+    reader = Assistant(Settings(index_dir=Path(env["ISMS_INDEX_DIR"]), database_url=env["ISMS_DATABASE_URL"]))
+    asked = [e for e in reader.audit_events("isms-lead") if e.event == "question"]
+    assert len(asked) == 3 and all(e.role == "isms-lead" for e in asked)
