@@ -29,7 +29,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # The doors (HTTP API, MCP server, LangChain retriever) are thin layers over the facade, like the CLI.
     ("app", ("assistant.service", "assistant.cli", "assistant.evaluation", "assistant.doors", "assistant.integrations")),
     ("features", ("assistant.answer", "assistant.soa", "assistant.responsibilities", "assistant.feedback",
-                  "assistant.llm", "assistant.users", "assistant.uploads", "assistant.documents", "assistant.api_tokens")),
+                  "assistant.llm", "assistant.users", "assistant.uploads", "assistant.documents", "assistant.api_tokens",
+                  "assistant.audit", "assistant.oidc")),
     ("retrieval", ("assistant.retrieval",)),
     ("ingest", ("assistant.ingest",)),  # ingest writes the index through assistant.index
     ("index", ("assistant.index",)),
