@@ -4,7 +4,7 @@
 settings or, at call time, the environment) holds every store. Without it each store keeps an SQLite
 file in the index folder, which survives re-ingests: answer feedback in ``app.db``, SoA edits and
 approvals in ``soa-history.sqlite``, the audit trail in ``app.db``. Several app processes share one PostgreSQL
-database (tests/pg_server.py starts one as the deployment does).
+database (evals/pg_server.py starts one as the deployment does).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from pg_server import PostgresServer
+    from evals.pg_server import PostgresServer
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -122,7 +122,7 @@ def api_server(sample_index: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 def postgres_server() -> Iterator[PostgresServer]:
     """A real PostgreSQL server for the session (Debian's initdb/pg_ctl in a temporary folder). CI installs the
     binaries (.ci/install-postgres.sh) and fails without them; elsewhere the PostgreSQL tests skip."""
-    from pg_server import start_postgres
+    from evals.pg_server import start_postgres
 
     server = start_postgres()
     if server is None:

@@ -5,6 +5,7 @@ feedback report; both processes' questions land in the one audit trail."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -114,3 +115,23 @@ def test_two_app_processes_share_index_database_and_audit_trail(browser, deploym
     reader = Assistant(Settings(index_dir=Path(env["ISMS_INDEX_DIR"]), database_url=env["ISMS_DATABASE_URL"]))
     asked = [e for e in reader.audit_events("isms-lead") if e.event == "question"]
     assert len(asked) == 3 and all(e.role == "isms-lead" for e in asked)
+
+
+@pytest.mark.integration
+def test_load_through_two_app_processes_loses_no_audit_row(tmp_path: Path) -> None:
+    """evals/deployment_load.py, small: browser-free sessions (Streamlit's agent API) on both processes, every
+    question answered and in the PostgreSQL audit trail exactly once."""
+    from evals.pg_server import postgres_bin
+
+    if postgres_bin() is None and not os.environ.get("CI"):
+        pytest.skip("PostgreSQL binaries not installed")
+    corpus = tmp_path / "corpus"
+    for rel in SMALL:
+        (corpus / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(CORPUS / rel, corpus / rel)
+    run = subprocess.run([sys.executable, "evals/deployment_load.py", "--sessions", "4", "--questions", "2",
+                          "--corpus", str(corpus), "--json"], cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-2000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["questions"] == 8 and result["failures"] == 0
+    assert result["audit_rows"] == 8 and result["audit_rows_missing"] == 0

@@ -191,7 +191,7 @@ for i, message in enumerate(messages):
         render_sources(answer.citations, key=f"chat_sources_{i}", expanded=i == len(messages) - 1)
         render_feedback(i, message)
 
-prompt = st.chat_input("Ask about your ISMS…", max_chars=assistant.settings.max_question_chars)
+prompt = st.chat_input("Ask about your ISMS…", max_chars=assistant.settings.max_question_chars, key="chat_prompt")
 pending = st.session_state.pop(PENDING, None)
 question = prompt or pending
 if question:
