@@ -1,7 +1,8 @@
 """The organization deployment, as the README describes it: one `chroma run` server, one PostgreSQL database,
 one shared index folder, and two app processes (`isms-assistant ui` on two ports). Both answer; an ingest
 started from one app is picked up by the other without a restart; feedback given in one shows in the other's
-feedback report; both processes' questions land in the one audit trail."""
+feedback report, an SoA approval in one in the other's workbench; both processes' questions land in the one
+audit trail."""
 
 from __future__ import annotations
 
@@ -55,6 +56,7 @@ def deployment(postgres_server, tmp_path_factory: pytest.TempPathFactory) -> Ite
         env = dict(os.environ, ISMS_CORPUS_DIR=str(corpus), ISMS_INDEX_DIR=str(work / "index"),
                    ISMS_CHROMA_HOST="127.0.0.1", ISMS_CHROMA_PORT=str(chroma_port),
                    ISMS_DATABASE_URL=postgres_server.new_database(), ISMS_UI_ROLE="isms-lead",
+                   STREAMLIT_SERVER_ENABLE_AGENT_API="true",  # browser-free sessions for the SoA approval
                    HF_HUB_OFFLINE="1", ANONYMIZED_TELEMETRY="False")
         for key in ("ISMS_AUTH_MODE", "ISMS_USERS_FILE"):
             env.pop(key, None)
@@ -79,6 +81,20 @@ def browser():  # noqa: ANN201 - playwright Browser
         chromium.close()
 
 
+def _cites(pg, source: str) -> None:  # noqa: ANN001 - playwright Page
+    """The last answer cites `source` (waits while the message is still being drawn)."""
+    _settle(pg)
+    pg.get_by_test_id("stChatMessage").last.get_by_text(source).first.wait_for(state="attached", timeout=60_000)
+
+
+def _interact(url: str, body: dict) -> dict:
+    import httpx
+
+    reply = httpx.post(f"{url}/_stcore/agent/interact", json=body, timeout=300)
+    assert reply.status_code == 200, reply.text[:500]
+    return reply.json()
+
+
 def _page(browser, url: str):  # noqa: ANN001, ANN202 - playwright Browser, Page
     pg = browser.new_context(viewport={"width": 1400, "height": 1600}).new_page()
     pg.set_default_timeout(180_000)
@@ -93,7 +109,7 @@ def test_two_app_processes_share_index_database_and_audit_trail(browser, deploym
     a, b = _page(browser, one), _page(browser, two)
     for pg in (a, b):  # both answer from the one Chroma server
         _ask(pg, "How often are backups restore-tested?")
-        assert "procedures/backup-and-restore-procedure.md" in pg.get_by_test_id("stChatMessage").last.inner_text()
+        _cites(pg, "procedures/backup-and-restore-procedure.md")
 
     a.get_by_test_id("stChatMessage").last.get_by_role("radio", name="Thumbs down").click()
     a.get_by_text("What was wrong or missing?").wait_for()
@@ -107,14 +123,26 @@ def test_two_app_processes_share_index_database_and_audit_trail(browser, deploym
     a.get_by_text("added 1,").first.wait_for(timeout=600_000)
     _open(b, "Chat")  # ...is picked up by the second without a restart
     _ask(b, "May I leave papers on my desk overnight?")
-    assert NEW_DOC in b.get_by_test_id("stChatMessage").last.inner_text()
+    _cites(b, NEW_DOC)
+
+    # an SoA approval in the first process (a browser-free session: Streamlit's agent API) shows in the second
+    control = "6.3 Information security awareness, education and training"
+    opened = _interact(one, {"page": "soa"})
+    opened = _interact(one, {"session_id": opened["session_id"], "widget_state": {"soa_open": control}})
+    approve = next(a["key"] for a in opened["actions"] if a.get("label") == "Approve")
+    _interact(one, {"session_id": opened["session_id"], "trigger": {"key": approve}})
+    other = _interact(two, {"page": "soa"})
+    other = _interact(two, {"session_id": other["session_id"], "widget_state": {"soa_open": control}})
+    assert "Text: approved" in json.dumps(other["tree"]) and "by local" in json.dumps(other["tree"])
 
     from assistant.config import Settings
     from assistant.service import Assistant
 
     reader = Assistant(Settings(index_dir=Path(env["ISMS_INDEX_DIR"]), database_url=env["ISMS_DATABASE_URL"]))
-    asked = [e for e in reader.audit_events("isms-lead") if e.event == "question"]
+    events = reader.audit_events("isms-lead")
+    asked = [e for e in events if e.event == "question"]
     assert len(asked) == 3 and all(e.role == "isms-lead" for e in asked)
+    assert [e.detail for e in events if e.event == "soa_approve"] == ["6.3 approved"]
 
 
 @pytest.mark.integration
