@@ -145,8 +145,8 @@ def logout() -> None:
     for key in list(st.session_state.keys()):
         del st.session_state[key]
     if AuthSettings().auth_mode == "oidc":
-        st.logout()  # removes Streamlit's identity cookie and reruns
-        return
+        st.logout()  # queues the browser's redirect to sign out (Streamlit's cookie, then the provider)
+        st.stop()  # end this run so the redirect is sent (a rerun now could drop it)
     st.session_state[SIGNED_OUT] = True  # this session ignores the cookie it started with
 
 
