@@ -347,6 +347,8 @@ def test_follows_the_os_dark_preference_shows_the_settings_menu_and_fits_a_phone
             box = pg.get_by_test_id("stChatInputTextArea").bounding_box()
             assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 400  # no sideways scroll
             assert pg.evaluate("document.documentElement.scrollWidth") <= 400
+            title = pg.get_by_role("heading", name="Ask the ISMS").bounding_box()
+            assert title is not None and title["y"] >= 60, title  # opens at the title, not under the toolbar
             _shot(pg, "16-phone-400px")
         context.close()
 

@@ -163,6 +163,11 @@ def ask(question: str) -> None:
     st.rerun()
 
 
+# On a phone the starters stack: three of them keep the welcome within one screen, so the page opens at its
+# title (a taller page opens scrolled to the chat box, the title under the toolbar).
+PHONE_STARTERS_CSS = ("<style>@media (max-width: 640px) { .st-key-chat_starter_3, .st-key-chat_starter_4, "
+                      ".st-key-chat_starter_5 { display: none; } }</style>")
+
 # ---------------------------------------------------------------------------- page
 head, action = st.columns([4, 1], vertical_alignment="bottom")
 head.title("Ask the ISMS")
@@ -177,6 +182,7 @@ if not messages:
         "keep the topic. You only see documents your role is cleared for."
     )
     st.markdown("**New here? Try one of these:**")
+    st.html(PHONE_STARTERS_CSS)  # a style only (our constant, never document text)
     cols = st.columns(3)
     for i, q in enumerate(STARTER_QUESTIONS):
         cols[i % 3].button(q, key=f"chat_starter_{i}", on_click=ask_starter, args=(q,), width="stretch")
