@@ -41,6 +41,7 @@ EVENTS = ("question", "soa_edit", "soa_approve", "soa_export", "sign_in", "sign_
 CSV_COLUMNS = ("time", "user", "role", "event", "question", "question_sha256", "sources", "abstained",
                "answerer", "detail")
 MAX_QUESTION_CHARS = 4000
+MAX_QUEUED = 100_000  # events waiting for a database that is down; beyond this they are dropped and counted
 PURGE_EVERY = timedelta(hours=6)
 
 
@@ -125,7 +126,7 @@ class AuditTrail:
         self.enabled = enabled
         self.written = 0
         self.failed = 0
-        self._queue: queue.Queue[AuditEvent] = queue.Queue()
+        self._queue: queue.Queue[AuditEvent] = queue.Queue(maxsize=MAX_QUEUED)
         self._engine: Engine | None = None
         self._writer: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -154,6 +155,9 @@ class AuditTrail:
             event.question_sha256 = event.question_sha256 or digest
             self._start_writer()
             self._queue.put_nowait(event)
+        except queue.Full:  # the database has been unreachable for a long time: memory stays bounded
+            self.failed += 1
+            log.error("audit trail: %d events wait for %s; a %s event was dropped", MAX_QUEUED, self.url, event.event)
         except Exception:  # noqa: BLE001 - the audit trail never fails what it logs
             self.failed += 1
             log.exception("audit trail: could not queue a %s event", event.event)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -226,3 +227,21 @@ def test_an_unreachable_database_still_answers(sample_index: Path, caplog: pytes
     assert answer.citations and not answer.abstained
     assert assistant.audit_trail.flush(30.0) and assistant.audit_trail.failed == 1
     assert "could not be written" in caplog.text
+
+
+def test_a_full_queue_drops_and_counts_instead_of_growing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import assistant.audit as audit
+
+    monkeypatch.setattr(audit, "MAX_QUEUED", 2)
+    trail = AuditTrail(f"sqlite:///{tmp_path / 'app.db'}")
+    blocked = threading.Event()
+    monkeypatch.setattr(trail, "_write", lambda batch: blocked.wait(10))  # a database that hangs
+    trail.record(_question())
+    deadline = time.monotonic() + 10
+    while trail._queue.qsize() and time.monotonic() < deadline:  # the writer took it and hangs on the database
+        time.sleep(0.01)
+    for _ in range(4):
+        trail.record(_question())  # never waits, never raises
+    assert trail.failed == 2  # two wait in the queue; the rest are dropped and counted
+    blocked.set()
+    assert trail.flush(10.0)
