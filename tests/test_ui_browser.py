@@ -361,6 +361,15 @@ def test_follows_the_os_dark_preference_shows_the_settings_menu_and_fits_a_phone
             title = pg.get_by_role("heading", name="Ask the ISMS").bounding_box()
             assert title is not None and title["y"] >= 60, title  # opens at the title, not under the toolbar
             _shot(pg, "16-phone-400px")
+            pg.goto(f"{server}/soa")  # a table too narrow to read becomes stacked cards
+            _settle(pg)
+            cards = pg.locator(".st-key-soa_cards")
+            cards.get_by_text("5.15 Access control").wait_for()
+            assert "Applicable" in cards.inner_text()
+            assert not pg.locator(".st-key-soa_table_wide").is_visible()
+            _shot(pg, "16b-phone-soa-cards")
+            context.close()
+            continue
         context.close()
 
 
