@@ -13,7 +13,7 @@ from assistant.answer.grounded import UnitVectors, abstain, compose
 from assistant.answer.types import Answer
 from assistant.catalogue import Catalogue, get_catalogue
 from assistant.config import Settings, classification_rank, get_settings
-from assistant.errors import QuestionTooLong
+from assistant.errors import QuestionTooLong, TooManySignIns
 from assistant.index import store
 from assistant.index.collection import DenseSearch, VectorStore
 from assistant.index.encoders import QueryEncoder, get_document_encoder, get_query_encoder
@@ -308,6 +308,9 @@ class Assistant:
             drafts = [llm_rewrite(ctx, d, self.llm_client) for d in drafts]
         if history and database_exists(SoAStore.url_for(self.settings)):  # else nothing stored: no empty file made
             drafts = [self._soa_history.apply(d) for d in drafts]
+        elif history:
+            for d in drafts:
+                d.provenance.version = 0  # read with nothing stored: a save checks nobody stored one since
         return drafts
 
     def _grounded_drafts(self, control_ids: list[str], role: str | None) -> dict[str, SoADraft]:
@@ -410,9 +413,10 @@ class Assistant:
         """The user, or None for a wrong name or password; TooManySignIns while the name is locked out."""
         from assistant.users import load_users, sign_in
 
+        users = load_users(users_file, set(self.settings.roles))
         try:
-            user = sign_in(load_users(users_file, set(self.settings.roles)), username, password)
-        except Exception:
+            user = sign_in(users, username, password)
+        except TooManySignIns:
             self.record_event("sign_in_failed", user=username, role="", detail="locked out")
             raise
         if user is None:
