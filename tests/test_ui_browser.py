@@ -363,11 +363,15 @@ def test_follows_the_os_dark_preference_shows_the_settings_menu_and_fits_a_phone
             _shot(pg, "16-phone-400px")
             pg.goto(f"{server}/soa")  # a table too narrow to read becomes stacked cards
             _settle(pg)
-            cards = pg.locator(".st-key-soa_cards")
+            cards = pg.locator(".st-key-cards_soa")
             cards.get_by_text("5.15 Access control").wait_for()
             assert "Applicable" in cards.inner_text()
-            assert not pg.locator(".st-key-soa_table_wide").is_visible()
+            assert not pg.locator(".st-key-wide_soa").is_visible()
             _shot(pg, "16b-phone-soa-cards")
+            pg.goto(f"{server}/corpus")  # every wide table does the same
+            _settle(pg)
+            pg.locator(".st-key-cards_documents").get_by_text("policies/access-control-policy.md").wait_for()
+            assert not pg.locator(".st-key-wide_documents").is_visible()
             context.close()
             continue
         context.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -185,3 +185,30 @@ def control_draft(control_id: str, role: str, with_history: bool = True) -> SoAD
     within the role's clearance; stored edits and approvals overlaid (the facade caches generated drafts
     per index generation and role; each call returns a private copy)."""
     return get_assistant().draft_soa([control_id], role=role, history=with_history)[0]
+
+
+# ---------------------------------------------------------------------------- tables on a phone
+# CSS picks one of two renderings by the screen width: the table, or the same rows as stacked cards (a table
+# too narrow to read at 400 px). A style only (our constant, never document text).
+PHONE_CSS = ("<style>@media (max-width: 640px) { [class*='st-key-wide_'] { display: none; } } "
+             "@media (min-width: 641px) { [class*='st-key-cards_'] { display: none; } }</style>")
+Card = Callable[[dict[str, Any]], tuple[str, list[str]]]  # a row -> (heading, facts)
+
+
+def cards_markdown(rows: Iterable[dict[str, Any]], card: Card, empty: str = "Nothing to show.") -> str:
+    """Rows as stacked cards (Markdown, every text escaped): the heading in bold, the facts on a line below."""
+    lines = []
+    for row in rows:
+        heading, facts = card(row)
+        lines.append(f"- **{md_escape(heading, bold=False)}**  \n  "
+                     f"{md_escape(' · '.join(f for f in facts if f), bold=False)}")
+    return "\n".join(lines) or empty
+
+
+def table_or_cards(frame: Any, name: str, card: Card, **dataframe: Any) -> Any:  # noqa: ANN401 - pandas
+    """`st.dataframe(frame, **dataframe)` on a wide screen, the same rows as cards on a phone (≤ 640 px).
+    Returns what st.dataframe returns (the selection, with on_select)."""
+    st.html(PHONE_CSS)
+    with st.container(key=f"cards_{name}", height=400 if len(frame) > 6 else "content"):
+        st.markdown(cards_markdown(frame.to_dict("records"), card))
+    return st.container(key=f"wide_{name}").dataframe(frame, **dataframe)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 import pandas as pd
 import streamlit as st
 
-from ui.common import get_assistant, get_user, is_admin
+from ui.common import get_assistant, get_user, is_admin, table_or_cards
 
 user = get_user()
 st.title("Audit trail")
@@ -47,7 +47,9 @@ frame = pd.DataFrame([
     for e in events
 ])
 st.metric("Events", len(events))
-st.dataframe(frame, hide_index=True, width="stretch",
+table_or_cards(frame, "audit_trail", lambda r: (r["question or change"] or r["event"], [
+    r["event"], f"{r['who']} ({r['role']})", r["when"], "not answered" if r["not answered"] else ""]),
+    hide_index=True, width="stretch",
              column_config={"question or change": st.column_config.TextColumn(width="large")})
 st.download_button("Download CSV", assistant.audit_csv(events).encode("utf-8"), file_name="isms-audit-trail.csv",
                    mime="text/csv", icon=":material/download:")

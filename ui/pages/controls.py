@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from assistant.catalogue import Control
-from ui.common import control_draft, document_link, get_user, md_escape, require_index
+from ui.common import control_draft, document_link, get_user, md_escape, require_index, table_or_cards
 
 assistant = require_index()
 user = get_user()
@@ -90,9 +90,10 @@ else:
 
 st.subheader("Linked risks")
 if draft.risks:
-    st.dataframe(
+    table_or_cards(
         pd.DataFrame([{"risk": r.risk_id, "title": r.title, "level": r.level, "score": r.score,
                        "treatment": r.treatment, "owner": r.owner, "status": r.status} for r in draft.risks]),
+        "risks", lambda r: (f"{r['risk']} {r['title']}", [r["level"], r["treatment"], r["owner"], r["status"]]),
         hide_index=True, width="stretch",
     )
 else:

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from assistant.errors import IndexNotReady, IngestLocked, UploadRejected
-from ui.common import get_assistant, get_user, is_admin, md_code, md_escape
+from ui.common import get_assistant, get_user, is_admin, md_code, md_escape, table_or_cards
 
 assistant = get_assistant()
 user = get_user()
@@ -69,7 +69,9 @@ rows = [
      "owner": doc.owner, "review date": doc.review_date, "passages": doc.passages}
     for doc in visible
 ]
-st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+table_or_cards(pd.DataFrame(rows), "documents", lambda r: (
+    r["document"], [r["path"], r["classification"], f"owner {r['owner']}" if r["owner"] else "",
+                    f"review {r['review date']}" if r["review date"] else ""]), hide_index=True, width="stretch")
 
 skipped = info.get("skipped", {})
 register_errors = info.get("register_errors", {})

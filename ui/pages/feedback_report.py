@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from ui.common import get_assistant, get_user, is_admin
+from ui.common import get_assistant, get_user, is_admin, table_or_cards
 
 user = get_user()
 st.title("Feedback report")
@@ -42,7 +42,8 @@ frame = pd.DataFrame([
     }
     for r in records
 ])
-st.dataframe(frame, hide_index=True, width="stretch",
+table_or_cards(frame, "feedback", lambda r: (r["question"], [r["problem"], f"{r['who']} ({r['role']})", r["when"],
+                                                          r["comment"]]), hide_index=True, width="stretch",
              column_config={"question": st.column_config.TextColumn(width="large"),
                             "comment": st.column_config.TextColumn(width="medium")})
 safe = frame.map(lambda v: "'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r") else v)

@@ -8,7 +8,15 @@ import streamlit as st
 
 from assistant.errors import SoAAccessError
 from assistant.soa.types import REASON_CODES, SoADraft
-from ui.common import control_draft, document_link, get_user, is_admin, md_escape, require_index
+from ui.common import (
+    control_draft,
+    document_link,
+    get_user,
+    is_admin,
+    md_escape,
+    require_index,
+    table_or_cards,
+)
 
 assistant = require_index()
 user = get_user()
@@ -44,20 +52,14 @@ statuses = f3.multiselect("Status", sorted(table["status"].unique()), key="soa_s
 findings_filter = f4.selectbox("Findings", ["All controls", "With findings", "Without findings"], key="soa_findings")
 states = f5.multiselect("Text", ["generated", "edited", "approved"], key="soa_state",
                         help="generated = drafted from the evidence; edited / approved by a person")
-PHONE_TABLE_CSS = ("<style>@media (max-width: 640px) { .st-key-soa_table_wide { display: none; } } "
-                   "@media (min-width: 641px) { .st-key-soa_cards { display: none; } }</style>")
 
 
-def control_cards(rows: pd.DataFrame) -> str:
-    """The table's rows as stacked cards (Markdown): id and name, then applicability, status and findings."""
-    cards = []
-    for row in rows.itertuples(index=False):
-        findings = int(row.findings)
-        facts = [str(row.applicability), str(row.status) or "status not stated",
-                 f"{findings} finding{'s' if findings != 1 else ''}" if findings else "no findings"]
-        name = md_escape(f"{row.control} {row.title}", bold=False)
-        cards.append(f"- **{name}**  \n  {md_escape(' · '.join(facts), bold=False)}")
-    return "\n".join(cards) or "No controls match the filters."
+def control_card(row: dict) -> tuple[str, list[str]]:
+    """A control on a phone: id and name, then applicability, status and findings."""
+    findings = int(row["findings"])
+    return f"{row['control']} {row['title']}", [
+        str(row["applicability"]), str(row["status"]) or "status not stated",
+        f"{findings} finding{'s' if findings != 1 else ''}" if findings else "no findings"]
 
 
 view = table
@@ -74,14 +76,10 @@ elif findings_filter == "Without findings":
 if states:
     view = view[view["text"].isin(states)]
 
-# the columns that matter; theme, owner, worst finding and who edited show when a control is opened. On a phone
-# (≤ 640 px) the same rows show as stacked cards instead of a table too narrow to read (CSS picks one).
-st.html(PHONE_TABLE_CSS)  # a style only (our constant, never document text)
-with st.container(key="soa_cards", height=400):
-    st.markdown(control_cards(view))
-wide = st.container(key="soa_table_wide")
-clicked = wide.dataframe(
-    view, hide_index=True, width="stretch", height=320, key="soa_table",
+# the columns that matter; theme, owner, worst finding and who edited show when a control is opened
+# (stacked cards on a phone)
+clicked = table_or_cards(
+    view, "soa", control_card, hide_index=True, width="stretch", height=320, key="soa_table",
     on_select="rerun", selection_mode="single-row",
     column_order=["control", "title", "applicability", "status", "findings"],
     column_config={
