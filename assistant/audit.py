@@ -32,7 +32,10 @@ from sqlalchemy import Boolean, DateTime, Integer, String, Text, delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from assistant.answer.types import Answer
 from assistant.database import FEEDBACK_FILE, Base, database_url, open_engine
+from assistant.feedback import answer_class_rank, answer_sources
+from assistant.models import Chunk
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +134,7 @@ class AuditTrail:
         self._writer: threading.Thread | None = None
         self._lock = threading.Lock()
         self._purged_at: datetime | None = None
+        self._once: set[object] = set()  # keys of events recorded with `once`
 
     @classmethod
     def for_settings(cls, settings: Any) -> AuditTrail:  # noqa: ANN401 - assistant.config.Settings
@@ -144,10 +148,13 @@ class AuditTrail:
         return self._engine
 
     # -- writing
-    def record(self, event: AuditEvent) -> None:
-        """Queue an event (the question text kept, hashed or dropped per the mode). Never raises, never waits."""
-        if not self.enabled:
+    def record(self, event: AuditEvent, once: object = None) -> None:
+        """Queue an event (the question text kept, hashed or dropped per the mode). Never raises, never waits.
+        With `once`, an event whose key was recorded before in this process is skipped."""
+        if not self.enabled or (once is not None and once in self._once):
             return
+        if once is not None:
+            self._once.add(once)
         try:
             if event.event not in EVENTS:
                 raise ValueError(f"unknown audit event {event.event!r}")
@@ -229,6 +236,14 @@ class AuditTrail:
         query = query.order_by(AuditRow.at.desc(), AuditRow.id.desc()).limit(limit)
         with Session(self.engine) as session:
             return [_event(row) for row in session.scalars(query)]
+
+
+def question_event(answer: Answer, user: str, role: str, chunks_by_id: dict[str, Chunk]) -> AuditEvent:
+    """The event of one answered (or abstained) question: its cited or closest sources, and the highest
+    classification it shows (so the trail is read within clearance like feedback)."""
+    return AuditEvent(user=user, role=role, event="question", question=answer.question,
+                      sources=answer_sources(answer), abstained=answer.abstained, answerer=answer.answerer,
+                      max_class_rank=answer_class_rank(answer, chunks_by_id))
 
 
 def events_csv(events: list[AuditEvent]) -> str:

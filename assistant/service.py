@@ -13,7 +13,7 @@ from assistant.answer.grounded import UnitVectors, abstain, compose
 from assistant.answer.types import Answer
 from assistant.catalogue import Catalogue, get_catalogue
 from assistant.config import Settings, classification_rank, get_settings
-from assistant.errors import QuestionTooLong, TooManySignIns
+from assistant.errors import QuestionTooLong
 from assistant.index import store
 from assistant.index.collection import DenseSearch, VectorStore
 from assistant.index.encoders import QueryEncoder, get_document_encoder, get_query_encoder
@@ -23,9 +23,10 @@ from assistant.llm.client import LLMClient
 from assistant.models import Chunk
 from assistant.retrieval.query import Conversation, QueryAnalysis, analyse
 from assistant.retrieval.search import HybridRetriever, SearchResult
+from assistant.service_people import PeopleOperations
 
 if TYPE_CHECKING:
-    from datetime import date, datetime
+    from datetime import date
 
     from assistant.ingest.pipeline import IngestSummary, ProgressFn  # imported on use: `ask` never needs it
     from assistant.soa.checks import CheckReport
@@ -36,11 +37,9 @@ if TYPE_CHECKING:
 if TYPE_CHECKING:  # the app's operations (end of `Assistant`)
     from collections.abc import Sequence
 
-    from assistant.audit import AuditEvent, AuditTrail
     from assistant.catalogue import Control
     from assistant.documents import DocumentView, IndexedDocument
-    from assistant.feedback import FeedbackRecord, FeedbackStore
-    from assistant.models import Responsibilities, User
+    from assistant.models import Responsibilities
     from assistant.responsibilities import Library, ProcessSection
     from assistant.soa.overview import ControlOverview
     from assistant.soa.store import SoAEvent
@@ -64,7 +63,7 @@ class LoadedIndex:
         self.retriever = HybridRetriever(self.dense, self.lexical, embedder, settings)
 
 
-class Assistant:
+class Assistant(PeopleOperations):
     """ISMS Assistant: ingest a corpus, answer questions with citations, SoA drafting and checks."""
 
     def __init__(self, settings: Settings | None = None, *, corpus_dir: Path | None = None,
@@ -82,7 +81,6 @@ class Assistant:
         self._llm_client: LLMClient | None = None
         # generated SoA drafts per (index generation, role, LLM on/off, day); stored edits are overlaid on copies
         self._draft_cache: dict[tuple[int, str, str], dict[str, SoADraft]] = {}
-        self._oidc_sign_ins: set[tuple[str, Any]] = set()  # (user, token issued at) already logged
 
     # ------------------------------------------------------------------ index
     @property
@@ -401,126 +399,6 @@ class Assistant:
         from assistant.uploads import save_upload
 
         return save_upload(self.settings.corpus_dir, folder, file_name, data, self.settings.max_file_mb, replace)
-
-    # -- sign-in against a users file (assistant.users), roles checked against the configured ones
-    def check_users_file(self, users_file: Path) -> None:
-        """UsersFileError when the users file is missing or invalid."""
-        from assistant.users import load_users
-
-        load_users(users_file, set(self.settings.roles))
-
-    def sign_in(self, users_file: Path, username: str, password: str) -> User | None:
-        """The user, or None for a wrong name or password; TooManySignIns while the name is locked out."""
-        from assistant.users import load_users, sign_in
-
-        users = load_users(users_file, set(self.settings.roles))
-        try:
-            user = sign_in(users, username, password)
-        except TooManySignIns:
-            self.record_event("sign_in_failed", user=username, role="", detail="locked out")
-            raise
-        if user is None:
-            self.record_event("sign_in_failed", user=username, role="", detail="wrong user name or password")
-        else:
-            self.record_event("sign_in", user=user.username, role=user.role, detail="users file")
-        return user
-
-    def session_token(self, users_file: Path, user: User) -> str:
-        """A signed token that keeps `user` signed in across reloads for ISMS_SESSION_HOURS."""
-        from assistant.users import make_session_token, session_secret
-
-        secret = session_secret(users_file, self.settings.session_secret)
-        return make_session_token(user.username, secret, self.settings.session_hours)
-
-    def user_from_session(self, users_file: Path, token: str) -> User | None:
-        """The user a session token names, if it is valid, unexpired and the user is still in the users file."""
-        from assistant.users import load_users, read_session_token, session_secret
-
-        secret = session_secret(users_file, self.settings.session_secret)
-        return read_session_token(token, secret, load_users(users_file, set(self.settings.roles)))
-
-    # -- the audit trail (assistant.audit): written in the background, never fails what it logs
-    @cached_property
-    def audit_trail(self) -> AuditTrail:
-        from assistant.audit import AuditTrail
-
-        return AuditTrail.for_settings(self.settings)
-
-    def record_event(self, event: str, *, user: str, role: str, detail: str = "", sources: list[str] | None = None,
-                     max_class_rank: int = 0) -> None:
-        """Log a sign-in, sign-out, SoA edit/approval/export (questions are logged by `ask`)."""
-        from assistant.audit import AuditEvent
-
-        self.audit_trail.record(AuditEvent(user=user, role=role, event=event, detail=detail,
-                                           sources=sources or [], max_class_rank=max_class_rank))
-
-    def _audit_answer(self, answer: Answer, user: str | None, role: str) -> None:
-        if not self.settings.audit_trail:
-            return
-        from assistant.audit import AuditEvent
-        from assistant.feedback import answer_class_rank, answer_sources
-
-        try:
-            rank = answer_class_rank(answer, self.index.generation.by_id)
-        except Exception:  # noqa: BLE001 - the audit trail never fails an answer
-            rank = self.clearance(role)
-        self.audit_trail.record(AuditEvent(
-            user=user or self.settings.ui_user, role=role, event="question", question=answer.question,
-            sources=answer_sources(answer), abstained=answer.abstained, answerer=answer.answerer,
-            max_class_rank=rank))
-
-    def audit_events(self, role: str, *, since: datetime | None = None, user: str | None = None,
-                     event: str | None = None) -> list[AuditEvent]:
-        """The audit trail, newest first; only for the highest clearance (PermissionError otherwise)."""
-        if not self.is_admin(role):
-            raise PermissionError(f"the audit trail is for the ISMS lead; role {role!r} may not read it")
-        self.audit_trail.flush(2.0)  # include what this process queued a moment ago
-        return self.audit_trail.events(self.clearance(role), since=since, user=user, event=event)
-
-    def audit_csv(self, events: list[AuditEvent]) -> str:
-        from assistant.audit import events_csv
-
-        return events_csv(events)
-
-    def oidc_user(self, claims: dict[str, Any]) -> User:
-        """The user an identity provider's ID token claims name, with the role its role claim maps to."""
-        from assistant.oidc import user_from_claims
-
-        return user_from_claims(claims, self.settings)
-
-    def record_oidc_sign_in(self, user: User, claims: dict[str, Any]) -> None:
-        """Log a single sign-on once per sign-in: a browser session resumed from the cookie within the
-        token's life carries an older `iat` and is logged only the first time this process sees it."""
-        issued = claims.get("iat")
-        key = (user.username, issued)
-        if key in self._oidc_sign_ins:
-            return
-        self._oidc_sign_ins.add(key)
-        self.record_event("sign_in", user=user.username, role=user.role,
-                          detail=f"single sign-on ({claims.get('iss', 'identity provider')})")
-
-    # -- feedback on answers (assistant.feedback), reported within the reader's clearance
-    @cached_property
-    def _feedback(self) -> FeedbackStore:
-        from assistant.feedback import FeedbackStore
-
-        return FeedbackStore.for_settings(self.settings)
-
-    def record_feedback(self, answer: Answer, *, user: str, role: str, rating: int | None = None) -> int:
-        """Store an answer (rated, or abstained) with who and when and the highest classification it shows."""
-        from assistant.feedback import answer_class_rank
-
-        return self._feedback.record(user=user, role=role, answer=answer, rating=rating,
-                                     max_class_rank=answer_class_rank(answer, self.index.generation.by_id))
-
-    def rate_answer(self, feedback_id: int, *, user: str, rating: int | None, comment: str = "") -> None:
-        self._feedback.rate(feedback_id, user=user, rating=rating, comment=comment)
-
-    def feedback_report(self, role: str, *, problems_only: bool = True) -> list[FeedbackRecord]:
-        return self._feedback.report(self.clearance(role), problems_only=problems_only)
-
-    def feedback_counts(self, role: str) -> dict[str, int]:
-        return self._feedback.counts(self.clearance(role))
 
     # -- what the documents assign to a job role (assistant.responsibilities)
     def _library(self, role: str) -> Library:
