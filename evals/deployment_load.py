@@ -47,18 +47,18 @@ def dev_questions(limit: int) -> list[str]:
 
 
 @contextmanager
-def app_process(env: dict[str, str], port: int, log: Path) -> Iterator[str]:
-    """`isms-assistant ui` on `port` with Streamlit's agent API on."""
+def app_process(env: dict[str, str], port: int, log: Path, host: str = "127.0.0.1") -> Iterator[str]:
+    """`isms-assistant ui` on `port` with Streamlit's agent API on; yields its URL (named with `host`)."""
     cmd = [sys.executable, "-m", "assistant.cli", "ui", "--port", str(port)]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=REPO, env={**env, "STREAMLIT_SERVER_ENABLE_AGENT_API": "true"},
                                 stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://{host}:{port}"
     try:
         deadline = time.monotonic() + 120
         while True:
             try:
-                if httpx.get(f"{url}/_stcore/health", timeout=2).status_code == 200:
+                if httpx.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass

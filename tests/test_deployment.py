@@ -11,14 +11,14 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_ui_browser import CHROMIUM, CHROMIUM_ARGS, _ask, _free_port, _healthy, _open, _settle
+from test_ui_browser import CHROMIUM, CHROMIUM_ARGS, _ask, _free_port, _open, _settle
 
 from evals.bench import chroma_server
+from evals.deployment_load import app_process
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "corpus"
@@ -33,18 +33,6 @@ pytestmark = [
 ]
 
 
-def _start_app(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "assistant.cli", "ui", "--port", str(port)]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    while not _healthy(f"http://127.0.0.1:{port}"):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"app on port {port} did not start: {log.read_text()[-2000:]}")
-        time.sleep(0.3)
-    return proc
-
-
 @pytest.fixture(scope="module")
 def deployment(postgres_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[list[str], dict, Path]]:  # noqa: ANN001
     work = tmp_path_factory.mktemp("deployment")
@@ -56,20 +44,14 @@ def deployment(postgres_server, tmp_path_factory: pytest.TempPathFactory) -> Ite
         env = dict(os.environ, ISMS_CORPUS_DIR=str(corpus), ISMS_INDEX_DIR=str(work / "index"),
                    ISMS_CHROMA_HOST="127.0.0.1", ISMS_CHROMA_PORT=str(chroma_port),
                    ISMS_DATABASE_URL=postgres_server.new_database(), ISMS_UI_ROLE="isms-lead",
-                   STREAMLIT_SERVER_ENABLE_AGENT_API="true",  # browser-free sessions for the SoA approval
                    HF_HUB_OFFLINE="1", ANONYMIZED_TELEMETRY="False")
         for key in ("ISMS_AUTH_MODE", "ISMS_USERS_FILE"):
             env.pop(key, None)
         subprocess.run([sys.executable, "-m", "assistant.cli", "ingest"], cwd=REPO, env=env, check=True,
                        capture_output=True, timeout=600)
-        ports = [_free_port(), _free_port()]
-        procs = [_start_app(env, port, work / f"app-{port}.log") for port in ports]
-        try:
-            yield [f"http://127.0.0.1:{p}" for p in ports], env, corpus
-        finally:
-            for proc in procs:
-                proc.terminate()
-                proc.wait(timeout=30)
+        one, two = _free_port(), _free_port()
+        with app_process(env, one, work / "app-1.log") as first, app_process(env, two, work / "app-2.log") as second:
+            yield [first, second], env, corpus
 
 
 @pytest.fixture(scope="module")

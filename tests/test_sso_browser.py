@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from test_ui_browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, _ask, _free_port, _healthy, _open, _settle
+from test_ui_browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, _ask, _free_port, _open, _settle
+
+from evals.deployment_load import app_process
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "corpus"
@@ -88,26 +90,13 @@ def sso_app(provider: str, sample_index: Path, tmp_path_factory: pytest.TempPath
     shutil.copytree(sample_index, index, ignore=shutil.ignore_patterns("ingest.lock"))
     port = _free_port()
     database = f"sqlite:///{work / 'app.db'}"
-    env = dict(os.environ, ISMS_AUTH_MODE="oidc", ISMS_OIDC_ISSUER=provider, ISMS_OIDC_CLIENT_ID="isms-assistant",
-               ISMS_OIDC_CLIENT_SECRET="a-client-secret", ISMS_OIDC_ROLE_MAP=json.dumps(ROLE_MAP),
+    env = dict(os.environ, ISMS_INDEX_DIR=str(index), ISMS_CORPUS_DIR=str(CORPUS), ISMS_AUTH_MODE="oidc",
+               ISMS_OIDC_ISSUER=provider, ISMS_OIDC_CLIENT_ID="isms-assistant", ISMS_OIDC_CLIENT_SECRET="a-client-secret", ISMS_OIDC_ROLE_MAP=json.dumps(ROLE_MAP),
                ISMS_DATABASE_URL=database, HF_HUB_OFFLINE="1", ANONYMIZED_TELEMETRY="False")
     for key in ("ISMS_UI_ROLE", "ISMS_USERS_FILE", "ISMS_OIDC_REDIRECT_URI"):
         env.pop(key, None)
-    log = work / "app.log"
-    cmd = [sys.executable, "-m", "assistant.cli", "ui", "--index", str(index), "--corpus", str(CORPUS),
-           "--port", str(port)]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://localhost:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while not _healthy(url):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the app did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.3)
+    with app_process(env, port, work / "app.log", host="localhost") as url:  # the redirect URI's host
         yield SSOApp(url, database)
-    finally:
-        _stop(proc)
 
 
 @pytest.fixture(scope="module")
