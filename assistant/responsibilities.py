@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from assistant.actors import DUTY_CUE, YOU, RoleReader
 from assistant.catalogue import Control, normalise
 from assistant.knowledge import Knowledge
 from assistant.models import Chunk, Duty, OwnedItem, Responsibilities
@@ -33,21 +34,15 @@ _FREQUENCY = re.compile(
     r"before (?:they|you|the person) start\w*|immediately)\b",
     re.I,
 )
-_DUTY_CUE = re.compile(
-    r"\b(must|shall|should|will|is responsible|are responsible|responsible for|accountable|approves?|"
-    r"reviews?|owns?|ensures?|runs?|signs?|checks?|maintains?|reports?|notif\w+|decides?|chairs?|attests?|"
-    r"agrees?|keeps?|raises?|confirms?|removes?|revokes?|disables?|records?|escalates?|sponsors?|authori[sz]es?)\b",
-    re.I,
-)
-_YOU = re.compile(r"\b(you|your)\b", re.I)
-# "**People team, as soon as the contract is signed:** create …": a step labelled with who does it and when
-_ACTOR_LABEL = re.compile(r"^\*\*([^*:]{2,160}?):\*\*\s*")
 _FIRST_WEEK = re.compile(r"\b(first (?:day|week|month)|day one|on joining|before (?:they|you|the person) start\w*|"
                          r"induction)\b", re.I)
 _RECURRING = re.compile(r"\b(daily|weekly|fortnightly|monthly|quarterly|annually|yearly|half[- ]yearly|bi-?annually|"
                         r"every|each (?:day|week|month|quarter|year)|once a|twice a|per (?:day|week|month|quarter|year))\b",
                         re.I)
 _ASK = re.compile(r"\b(ask (?:the|your|a|an) (?!self\b)\w+|contact (?:the|your)|speak to|talk to|check with)\b", re.I)
+# "This guide is for anyone who …": a paragraph about the document itself, not duties
+_ABOUT_DOCUMENT = re.compile(r"\bthis (?:guide|document|policy|procedure|standard|page|note)\b[^.]{0,40}?"
+                             r"\b(?:is for|explains|describes|sets out|applies to|covers)\b", re.I)
 _NOISE_PREFIXES = ("aws ", "apple ", "microsoft ", "google ", "azure ")
 ALIASES: dict[str, list[str]] = {
     "dpo": ["data protection officer"],
@@ -95,6 +90,10 @@ def known_roles(chunks: list[Chunk], max_rank: int, min_count: int = 3) -> list[
     return [r for r, n in counts.most_common() if n >= min_count]
 
 
+def _all_roles(chunks: list[Chunk]) -> list[str]:
+    return sorted({clean_role(raw) for chunk in chunks for raw in chunk.roles} - {""}, key=len, reverse=True)
+
+
 def _role_pattern(role: str) -> re.Pattern[str]:
     names = [role, *ALIASES.get(role, [])]
     parts = [r"\s+".join(re.escape(w) for w in name.split()) + r"(?:s|es)?" for name in names if name]
@@ -105,30 +104,13 @@ def _units(chunk: Chunk) -> list[str]:
     out: list[str] = []
     for block in chunk.text.split("\n"):
         block = block.strip()
-        if not block:
+        if not block or _ABOUT_DOCUMENT.search(block):
             continue
         if LIST_MARK.match(block) or chunk.kind != "section":
             out.append(LIST_MARK.sub("", block))
         else:
             out.extend(sentences(block))
     return out
-
-
-def _as_duty(unit: str, pattern: re.Pattern[str], written_for_role: bool) -> tuple[str, str] | None:
-    """(the duty as the reader should see it, the timing its label states) — None for another team's step or a
-    table row that does not concern the role."""
-    label = _ACTOR_LABEL.match(unit)
-    if label:
-        actor, _, timing = label.group(1).partition(",")
-        if not pattern.search(actor):
-            return None  # "People team, …:" — a step of another team in a shared procedure
-        return unit[label.end():].strip(), timing.strip()
-    if " | " in unit:
-        cells = [c.strip(" *") for c in unit.split(" | ") if c.strip(" *")]
-        if len(cells) < 2 or not (pattern.search(cells[0]) or pattern.search(cells[1]) or written_for_role):
-            return None  # "O6 | Tight control of access | … line managers": the role is not who the row is about
-        return f"{cells[0]}: {'; '.join(cells[1:])}", ""
-    return unit, ""
 
 
 def duty_group(text: str, frequency: str) -> str:
@@ -150,6 +132,7 @@ def find_responsibilities(library: Library, role: str) -> Responsibilities:
         return result
     max_rank = library.max_rank
     pattern = _role_pattern(role)
+    reader = RoleReader.for_role(pattern, [r for r in _all_roles(library.chunks) if not pattern.fullmatch(r)])
     hits = library.search(f"responsibilities and duties of the {role}", 25)
     rank = {chunk.id: i for i, chunk in enumerate(hits)}
 
@@ -165,11 +148,11 @@ def find_responsibilities(library: Library, role: str) -> Responsibilities:
         written_for_role = bool(pattern.search(chunk.section))
         for unit in _units(chunk):
             names_role = bool(pattern.search(unit))
-            if not (names_role or (written_for_role and _YOU.search(unit))):
+            if not (names_role or (written_for_role and YOU.search(unit))):
                 continue
-            if not _DUTY_CUE.search(unit):
+            if not DUTY_CUE.search(unit):
                 continue
-            duty = _as_duty(unit, pattern, written_for_role)
+            duty = reader.duty(unit, written_for_role)
             if duty is None:
                 continue
             text, timing = duty
