@@ -8,7 +8,9 @@ named constant below, with where it is used and why it differs: they are not to 
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Collection
 from functools import lru_cache
 
 # ---------------------------------------------------------------------------------------------- control ids
@@ -132,7 +134,8 @@ STOPWORDS = frozenset(
     myself no nor not now of off on once only or other our ours ourselves out over own same she should so
     some such than that the their theirs them themselves then there these they this those through to too
     under until up very was we were what when where which while who whom why will with would you your
-    yours yourself yourselves us our i'm we're what's who's get got also may must shall""".split()
+    yours yourself yourselves us our i'm we're what's who's get got also may must shall
+    whats hows whos wheres whens thats dont doesnt cant isnt im ive""".split()  # as typed without apostrophes
 )
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.\-/][a-z0-9]+)*")
 NUMBER_TOKEN = re.compile(r"[\d.]+")  # a token that is only a number or id ("5.15"), matched whole
@@ -167,3 +170,16 @@ def tokenize(text: str) -> list[str]:
 @lru_cache(maxsize=32_768)  # passages and sentences recur across questions: tokenise each once
 def token_set(text: str) -> frozenset[str]:
     return frozenset(tokenize(text))
+
+
+TYPO_MIN_CHARS = 5  # shorter words are too often another real word one letter away
+
+
+def closest_word(word: str, vocabulary: Collection[str]) -> str | None:
+    """The vocabulary word a mistyped `word` stands for ("pasword" → "password"): same first letter, length
+    within 2, similarity ≥ 0.8; None when the word is known, short, not a word, or nothing is that close."""
+    if word in vocabulary or len(word) < TYPO_MIN_CHARS or not word.isalpha():
+        return None
+    candidates = [v for v in vocabulary if v[:1] == word[:1] and abs(len(v) - len(word)) <= 2]
+    match = difflib.get_close_matches(word, candidates, n=1, cutoff=0.8)
+    return match[0] if match else None

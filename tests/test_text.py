@@ -27,6 +27,7 @@ from assistant.text import (
     REGISTER_RISK_ID,
     RISK_ID,
     SENTENCE_SPLIT,
+    closest_word,
     contains_id,
     passage_units,
     sentences,
@@ -178,3 +179,26 @@ def test_tokenize_keeps_ids_whole_and_stems_words() -> None:
     assert tokenize("See A.5.15 and 8.2") == ["see", "a.5.15", "5", "15", "8.2"]
     assert [stem(w) for w in ("reviews", "reviewed", "reviewing", "policies", "access")] == [
         "review", "review", "review", "policy", "access"]
+
+
+def test_a_mistyped_word_stands_for_the_corpus_word_it_is_closest_to() -> None:
+    vocabulary = {"password", "passport", "length", "minimum", "okta"}
+    assert [closest_word(w, vocabulary) for w in ("pasword", "lenght", "minimun")] == ["password", "length", "minimum"]
+    assert closest_word("password", vocabulary) is None  # known
+    assert closest_word("otka", vocabulary) is None  # too short to guess
+    assert closest_word("banana", vocabulary) is None  # nothing close
+    assert tokenize("whats the minimum, and dont I need it?") == ["minimum", "need"]  # typed without apostrophes
+
+
+def test_lexical_search_forgives_a_typo_in_the_question() -> None:
+    from assistant.index.lexical import LexicalIndex
+    from assistant.models import Chunk
+
+    text = (CORPUS / "standards" / "authentication-and-password-standard.md").read_text(encoding="utf-8")
+    rule = next(line for line in text.splitlines() if "**14 characters**" in line)  # "Passwords must be at least …"
+    chunks = [Chunk(id=str(i), source="s.md", title="T", doc_type="standard", trail=[], text=part, start=1, end=1,
+                    span_unit="line", classification="internal", class_rank=0)
+              for i, part in enumerate([rule, "Laptops lock after 5 minutes of inactivity.",
+                                        "Visitors sign in at reception."])]
+    found = LexicalIndex(chunks).search("minimum pasword lenght", max_rank=0, k=3)
+    assert [chunk.id for chunk, _ in found] == ["0"]

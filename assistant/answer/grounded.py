@@ -7,7 +7,6 @@ it cites. Abstains, showing the closest documents, when the evidence is weak.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 import threading
@@ -30,7 +29,7 @@ from assistant.models import Chunk
 from assistant.registers import RiskRecord
 from assistant.retrieval.query import QueryAnalysis
 from assistant.retrieval.search import Hit
-from assistant.text import LIST_MARK, token_set
+from assistant.text import LIST_MARK, closest_word, token_set
 
 MAX_CHUNKS = 4
 
@@ -58,6 +57,10 @@ class AbstainSignals:
     # the question is about a dated event ("the 2026 pen test", "the June incident") that no top passage dates
     undated_event: bool = False
 
+    def features(self) -> list[float]:
+        """What the abstention model weighs (evals/calibrate_abstention.py fits it on the dev splits)."""
+        return [self.best_dense, self.best_sentence, self.coverage]
+
     def abstain_probability(self, weights: list[float]) -> float:
         """Logistic model over the three signals; weights = [bias, dense, sentence, coverage], fitted on dev."""
         bias, w_dense, w_sentence, w_cov = weights
@@ -66,11 +69,7 @@ class AbstainSignals:
 
 
 def _closest_known(word: str, df: dict[str, int]) -> str:
-    if word in df:
-        return word
-    candidates = [v for v in df if v[:1] == word[:1] and abs(len(v) - len(word)) <= 2]
-    match = difflib.get_close_matches(word, candidates, n=1, cutoff=0.8)
-    return match[0] if match else word
+    return closest_word(word, df) or word
 
 
 def weighted_coverage(words: list[str], passages_tokens: set[str], df: dict[str, int], n: int) -> tuple[float, list[str]]:

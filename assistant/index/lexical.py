@@ -12,7 +12,7 @@ import threading
 import numpy as np
 
 from assistant.models import Chunk
-from assistant.text import tokenize
+from assistant.text import closest_word, tokenize
 
 
 def chunk_lexical_text(chunk: Chunk) -> str:
@@ -62,6 +62,7 @@ class LexicalIndex:
             return []
         k = min(k, len(positions))
         vocab = model.vocab_dict  # type: ignore[attr-defined]
+        tokens = [t if t in vocab else closest_word(t, vocab) or t for t in tokens]  # "pasword" → "password"
         tokens = [t for t in tokens if t in vocab]
         if not tokens:
             return []
