@@ -91,6 +91,38 @@ def test_front_matter_without_opening_dashes_gives_title_and_no_text(tmp_path: P
     assert "read this first" in process_file(prose, "prose.md", "h", get_catalogue(), 1200).chunks[0].text
 
 
+def test_a_grid_table_is_read_as_one_row_per_table_row(tmp_path: Path) -> None:
+    """Pandoc grid tables ("+---+" borders, cells over several lines; the foreign set writes its classification
+    and recovery-time tables so): each row one "cell | cell" line with its cells' lines merged, spacer rows
+    dropped, the row's source lines kept for the citation."""
+    doc = tmp_path / "availability.md"
+    doc.write_text(
+        "# Availability Policy\n\nRecovery limits:\n\n"
+        "+-------------------+------------------+---------------+\n"
+        "|**Availability**   | **Scheduled**    | **Recovery**  |\n"
+        "|**Classification** | **Outage**       | **Time**      |\n"
+        "+===================+==================+===============+\n"
+        "| High              | 30 minutes       | 1 hour        |\n"
+        "|                   |                  |               |\n"
+        "+-------------------+------------------+---------------+\n"
+        "|                   |                  |               |\n"
+        "+-------------------+------------------+---------------+\n"
+        "| Medium            | 2 hours, indivi- | 4 hours       |\n"
+        "|                   | dual systems     |\n"
+        "+-------------------+------------------+---------------+\n\n"
+        "Table 3: Recovery Time\n",
+        encoding="utf-8",
+    )
+    blocks = load_file(doc).blocks
+    rows = [(b.text, b.start, b.end) for b in blocks if " | " in b.text]
+    assert rows == [
+        ("**Availability Classification** | **Scheduled Outage** | **Recovery Time**", 6, 7),
+        ("High | 30 minutes | 1 hour", 9, 10),
+        ("Medium | 2 hours, individual systems | 4 hours", 14, 15),
+    ]
+    assert blocks[-1].text == "Table 3: Recovery Time" and not any("+--" in b.text for b in blocks)
+
+
 def test_document_id_from_front_matter_or_its_id_line_is_on_the_file_record(tmp_path: Path) -> None:
     """An SoA reference "POL-002" resolves through the document's own id, wherever the document states it."""
     front = tmp_path / "scope.md"

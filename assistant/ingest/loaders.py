@@ -170,10 +170,56 @@ def _is_caps_heading(line: str) -> bool:
     return 3 <= len(letters) and all(c.isupper() for c in letters) and not line.endswith(".")
 
 
+_GRID_BORDER = re.compile(r"\+(?:[-=:]+\+)+")  # "+------+-----+" / "+======+=====+" of a grid table
+
+
+def _merge_cell_lines(pieces: list[str]) -> str:
+    """One grid-table cell from its lines: "High to" + "Continuous", "**Access**" + "**Restrictions**" →
+    "**Access Restrictions**", "indivi-" + "duals" → "individuals"."""
+    pieces = [p for p in pieces if p]
+    if pieces and all(p.startswith("**") and p.endswith("**") and len(p) > 4 for p in pieces):
+        return "**" + " ".join(p.strip("*").strip() for p in pieces) + "**"
+    out = ""
+    for piece in pieces:
+        if out.endswith("-") and out[-2:-1].isalpha() and piece[:1].islower():
+            out = out[:-1] + piece
+        else:
+            out = f"{out} {piece}" if out else piece
+    return out
+
+
+def grid_table_rows(lines: list[str], start: int) -> tuple[list[tuple[str, int, int]], int]:
+    """The rows of the grid table (pandoc's "+---+" tables) whose top border is `lines[start]`: (the row as
+    "cell | cell", first line index, last line index), the rows' multi-line cells merged; and the index of
+    the first line after the table. Empty spacer rows are left out."""
+    rows: list[tuple[str, int, int]] = []
+    cells: list[list[str]] = []
+    row_start = start + 1
+    idx = start + 1
+    while idx < len(lines):
+        stripped = lines[idx].strip()
+        if _GRID_BORDER.fullmatch(stripped):
+            merged = [_merge_cell_lines(column) for column in cells]
+            if any(merged):
+                rows.append((" | ".join(merged), row_start, idx - 1))
+            cells, row_start = [], idx + 1
+        elif stripped.startswith("|"):
+            for column, piece in enumerate(stripped.strip("|").split("|")):
+                if column == len(cells):
+                    cells.append([])
+                cells[column].append(piece.strip())
+        else:
+            break
+        idx += 1
+    return rows, idx
+
+
 def text_to_blocks(text: str, markdown: bool, first_line: int = 1) -> list[Block]:
-    """Split text into heading / paragraph / list-item blocks, tracking line numbers."""
+    """Split text into heading / paragraph / list-item blocks, tracking line numbers. A table row (pipe or
+    grid table) is one block, "cell | cell"."""
     lines = text.splitlines()
     blocks: list[Block] = []
+    table_end = 0  # lines before this index belong to a grid table already read
     para: list[str] = []
     para_start = 0
     in_fence = False
@@ -191,6 +237,13 @@ def text_to_blocks(text: str, markdown: bool, first_line: int = 1) -> list[Block
         lineno = first_line + idx
         line = raw.rstrip()
         stripped = line.strip()
+        if idx < table_end:
+            continue
+        if markdown and not in_fence and _GRID_BORDER.fullmatch(stripped):
+            flush(lineno - 1)
+            rows, table_end = grid_table_rows(lines, idx)
+            blocks.extend(Block("item", row, first_line + a, first_line + b) for row, a, b in rows)
+            continue
         if markdown and stripped.startswith("```"):
             if not para:
                 para_start = lineno

@@ -34,9 +34,10 @@ from assistant.models import Chunk, FileRecord
 from assistant.registers import RegisterResult
 
 log = logging.getLogger(__name__)
-INDEX_FORMAT = 4  # 2: repeated passages indexed once, citation-like "[n]" stored as "(n)"; 3: front matter without
+INDEX_FORMAT = 5  # 2: repeated passages indexed once, citation-like "[n]" stored as "(n)"; 3: front matter without
 # an opening "---" read as metadata, risk rows state "Risk score: ..."; 4: file records carry the document's own id,
-# titles from file names take the document's own casing, leading section numbers of headings are not control ids
+# titles from file names take the document's own casing, leading section numbers of headings are not control ids;
+# 5: Markdown grid tables ("+---+") read as one row per table row, multi-line cells merged
 ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
 
 
