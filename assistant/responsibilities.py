@@ -21,7 +21,7 @@ from assistant.actors import DUTY_CUE, YOU, RoleReader
 from assistant.catalogue import Control, normalise
 from assistant.knowledge import Knowledge
 from assistant.models import Chunk, Duty, OwnedItem, Responsibilities
-from assistant.text import LIST_MARK, NUMBERED_STEP, sentences
+from assistant.text import ABOUT_DOCUMENT, LIST_MARK, NUMBERED_STEP, sentences
 
 _FREQUENCY = re.compile(
     r"\b(daily|weekly|fortnightly|monthly|quarterly|annually|yearly|half[- ]yearly|bi-?annually|"
@@ -40,9 +40,6 @@ _RECURRING = re.compile(r"\b(daily|weekly|fortnightly|monthly|quarterly|annually
                         r"every|each (?:day|week|month|quarter|year)|once a|twice a|per (?:day|week|month|quarter|year))\b",
                         re.I)
 _ASK = re.compile(r"\b(ask (?:the|your|a|an) (?!self\b)\w+|contact (?:the|your)|speak to|talk to|check with)\b", re.I)
-# "This guide is for anyone who …": a paragraph about the document itself, not duties
-_ABOUT_DOCUMENT = re.compile(r"\bthis (?:guide|document|policy|procedure|standard|page|note)\b[^.]{0,40}?"
-                             r"\b(?:is for|explains|describes|sets out|applies to|covers)\b", re.I)
 _NOISE_PREFIXES = ("aws ", "apple ", "microsoft ", "google ", "azure ")
 ALIASES: dict[str, list[str]] = {
     "dpo": ["data protection officer"],
@@ -104,7 +101,7 @@ def _units(chunk: Chunk) -> list[str]:
     out: list[str] = []
     for block in chunk.text.split("\n"):
         block = block.strip()
-        if not block or _ABOUT_DOCUMENT.search(block):
+        if not block or ABOUT_DOCUMENT.search(block):
             continue
         if LIST_MARK.match(block) or chunk.kind != "section":
             out.append(LIST_MARK.sub("", block))

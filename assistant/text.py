@@ -172,6 +172,14 @@ def token_set(text: str) -> frozenset[str]:
     return frozenset(tokenize(text))
 
 
+# A sentence about the document itself ("This guide is for anyone who …", "This policy defines the high level
+# objectives …", "The purpose of this procedure is …"): it says what the document covers, never the answer.
+ABOUT_DOCUMENT = re.compile(
+    r"\b(?:this|the present) (?:[\w-]+ ){0,3}(?:guide|document|policy|procedure|standard|page|note|plan|programme|"
+    r"program)\b[^.]{0,40}?\b(?:is for|explains|describes|defines|sets out|establishes|outlines|applies to|covers|"
+    r"is intended|aims)\b|\bthe purpose of this\b", re.I)
+
+
 TYPO_MIN_CHARS = 5  # shorter words are too often another real word one letter away
 
 

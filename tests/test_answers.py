@@ -202,3 +202,11 @@ def test_a_named_control_brings_register_text_but_not_register_fields(assistant:
                            llm=False)
     body = [line for line in _lines(answer.answer) if line.startswith("- ")]
     assert body and not any(re.match(r"- (Controls|Status|Treatment|Risk owner|Risk R-\d+): ", line) for line in body)
+
+
+@pytest.mark.integration
+def test_a_sentence_about_the_document_itself_is_never_quoted(assistant: Assistant) -> None:
+    """"This procedure explains how Halden … fixes them within set times" names the topic; it answers nothing."""
+    answer = assistant.ask("patching timelines under A.12.6.1?", role="staff", llm=False)
+    assert not answer.abstained and "This procedure explains" not in answer.answer
+    assert "procedures/vulnerability-and-patch-management-procedure.md" in {c.source for c in answer.citations}

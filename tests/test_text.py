@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from assistant.text import (
+    ABOUT_DOCUMENT,
     ANSWER_BULLET,
     ANSWER_ID_BARE,
     ANSWER_ID_EXPLICIT,
@@ -202,3 +203,16 @@ def test_lexical_search_forgives_a_typo_in_the_question() -> None:
                                         "Visitors sign in at reception."])]
     found = LexicalIndex(chunks).search("minimum pasword lenght", max_rank=0, k=3)
     assert [chunk.id for chunk, _ in found] == ["0"]
+
+
+@pytest.mark.parametrize(("sentence", "about"), [
+    ("This procedure explains how Halden Analytics finds technical vulnerabilities, rates them, fixes them within "
+     "set times, and protects its systems against malware.", True),
+    ("This data classification policy defines the requirements to ensure that information is protected.", True),
+    ("This guide is for anyone who has just become a line manager at Halden Analytics.", True),
+    ("The purpose of this policy is to set the rules for remote work.", True),
+    ("Line managers make sure their team understands this policy.", False),
+    ("Exceptions to this policy are approved by the Head of Information Security.", False),
+])
+def test_a_sentence_about_the_document_itself(sentence: str, about: bool) -> None:
+    assert bool(ABOUT_DOCUMENT.search(sentence)) is about

@@ -18,7 +18,7 @@ import numpy as np
 from assistant.answer.asks import Ask, answers, answers_ask, detect_asks, value_phrases, values
 from assistant.answer.units import Unit
 from assistant.retrieval.query import QueryAnalysis
-from assistant.text import LIST_MARK, SENTENCE_SPLIT, token_set, tokenize
+from assistant.text import ABOUT_DOCUMENT, LIST_MARK, SENTENCE_SPLIT, token_set, tokenize
 
 MAX_LINES = 6  # quoted units besides list items under a lead-in
 BODY_BUDGET = 580  # characters of quoted units before the answer stops adding supporting evidence
@@ -243,13 +243,15 @@ def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
     pool = units if register_question else prose
     if analysis.controls and not register_question:  # a register row's text, not its fields ("Status: ...")
         pool = prose + [u for u in units if u.chunk.kind in REGISTER_KINDS and not _REGISTER_FIELD.match(u.text)]
+    # a sentence about the document itself ("This procedure explains how … within set times") is never quoted
+    pool = [u for u in pool if not ABOUT_DOCUMENT.search(u.text)] or pool
     ranked = sorted(pool, key=lambda u: u.score, reverse=True)
     if not ranked:
         return Selection([], [], [])
     best = ranked[0].score
     asks = detect_asks(analysis.question)
     builder = _Builder(units, frozenset(analysis.content_tokens), any(a.kind == "list" for a in asks))
-    opening = max(prose, key=lambda u: u.score)
+    opening = max([u for u in ranked if u.chunk.kind not in REGISTER_KINDS] or ranked, key=lambda u: u.score)
     if register_question or ranked[0].score >= REGISTER_LEAD * opening.score:
         opening = ranked[0]  # a register row opens when asked about, or when no document comes close
     factual = [a for a in asks if a.kind != "list"]
