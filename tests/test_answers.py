@@ -210,3 +210,16 @@ def test_a_sentence_about_the_document_itself_is_never_quoted(assistant: Assista
     answer = assistant.ask("patching timelines under A.12.6.1?", role="staff", llm=False)
     assert not answer.abstained and "This procedure explains" not in answer.answer
     assert "procedures/vulnerability-and-patch-management-procedure.md" in {c.source for c in answer.citations}
+
+
+@pytest.mark.integration
+def test_an_soa_row_quoted_for_a_control_question_leaves_its_tail_to_the_risks_line(assistant: Assistant) -> None:
+    """The row's "Linked risks: … Implementing documents: …" tail is said once, by the linked-risks line and the
+    implementing documents' own sentences; a "who …?" question keeps it (it ends with the control owner)."""
+    answer = assistant.ask("collection of evidence during an incident — how is it preserved?", role="isms-lead",
+                           llm=False)
+    lines = _lines(answer.answer)
+    assert lines[0].startswith("- Statement of Applicability: control 5.28") and "Linked risks: R-" not in lines[0]
+    assert "procedures/incident-management-procedure.md" in {c.source for c in answer.citations}
+    who = assistant.ask("Who performs the A.18.2.1 independent review nowadays?", role="isms-lead", llm=False)
+    assert "Internal Audit Lead" in who.answer

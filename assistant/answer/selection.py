@@ -34,6 +34,7 @@ RIVAL_RELEVANCE = 0.9  # ... and the other one answers the question nearly as we
 PART_MARGIN = 0.05  # cosine: a part of the question gets its own unit when the best one is this much closer
 
 REGISTER_KINDS = ("row", "soa", "risk")
+SOA_ROW_TAIL = " Linked risks:"  # an SoA row quoted for a question not about the SoA stops here
 REGISTER_LEAD = 1.2  # a register row opens a non-register answer only when it scores this much above any prose
 _CONTROL_WORD = re.compile(r"\bcontrols?\b", re.I)
 # A register row's field line ("Controls: 8.1 ...", "Status: Treated.", "Risk owner: ..."), as opposed to its
@@ -240,6 +241,13 @@ def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
     # title or alias); a staff process answer quotes the documents only.
     prose = [u for u in units if u.chunk.kind not in REGISTER_KINDS] or units
     register_question = analysis.about_registers
+    asks = detect_asks(analysis.question)
+    if not register_question and not any(a.kind == "who" for a in asks):
+        for unit in units:  # the linked risks get their own line, the implementing documents are quoted; the
+            # tail is kept for "who …?" (it ends with the control owner)
+            cut = unit.text.find(SOA_ROW_TAIL) if unit.chunk.kind == "soa" else -1
+            if cut > 0:
+                unit.text = unit.text[:cut]
     pool = units if register_question else prose
     if analysis.controls and not register_question:  # a register row's text, not its fields ("Status: ...")
         pool = prose + [u for u in units if u.chunk.kind in REGISTER_KINDS and not _REGISTER_FIELD.match(u.text)]
@@ -249,7 +257,6 @@ def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
     if not ranked:
         return Selection([], [], [])
     best = ranked[0].score
-    asks = detect_asks(analysis.question)
     builder = _Builder(units, frozenset(analysis.content_tokens), any(a.kind == "list" for a in asks))
     opening = max([u for u in ranked if u.chunk.kind not in REGISTER_KINDS] or ranked, key=lambda u: u.score)
     if register_question or ranked[0].score >= REGISTER_LEAD * opening.score:
