@@ -329,14 +329,14 @@ def ui(corpus: CorpusOpt = None, index: IndexOpt = None, role: RoleOpt = None,
         from assistant.oidc import write_streamlit_secrets
 
         auth = ["--secrets.files", str(write_streamlit_secrets(assistant.settings, port))]
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app_path), "--server.headless", "true",
+    cmd = [sys.executable, "-m", "assistant.app_server", str(app_path), "--server.headless", "true",
            "--server.address", address, "--server.port", str(port), "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer", "--theme.light.primaryColor", "#1f5fae",
            "--theme.dark.primaryColor", "#6ea8fe",
            "--server.maxUploadSize", str(max(1, math.ceil(assistant.settings.max_file_mb))), *auth]
     err.print(f"ISMS Assistant: http://{address}:{port}  (Ctrl+C stops it)")
     sys.stderr.flush()
-    os.execve(sys.executable, cmd, env)  # become the Streamlit server (signals reach it directly)
+    os.execve(sys.executable, cmd, env)  # become the Streamlit server, the index loading as it starts
 
 
 # ---------------------------------------------------------------------------------------------- other doors

@@ -82,6 +82,15 @@ class Assistant(PeopleOperations):
         # generated SoA drafts per (index generation, role, LLM on/off, day); stored edits are overlaid on copies
         self._draft_cache: dict[tuple[int, str, str], dict[str, SoADraft]] = {}
 
+    def warm(self) -> None:
+        """Load now what the first page and the first question would wait for: the index, the question
+        encoder and the lexical model of each role's clearance."""
+        if not self.has_index():
+            return
+        self.query_encoder.encode_query("warm up")
+        for rank in sorted({self.clearance(role) for role in self.settings.roles}):
+            self.index.lexical.search("warm up", rank, 1)
+
     # ------------------------------------------------------------------ index
     @property
     def embedder(self) -> QueryEncoder:
@@ -503,3 +512,18 @@ class Assistant(PeopleOperations):
                           detail=f"{len(drafts)} controls (xlsx, csv, md)",
                           max_class_rank=self.clearance(role) if role else 0)
         return files
+
+
+_SHARED: dict[tuple[str, str], Assistant] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_assistant(index_dir: str = "", corpus_dir: str = "") -> Assistant:
+    """One facade per process and (index, corpus) folder pair ("" = the configured one): the app's sessions share
+    it, and the app server builds and warms it while Streamlit starts (assistant/app_server.py)."""
+    key = (index_dir, corpus_dir)
+    with _SHARED_LOCK:
+        if key not in _SHARED:
+            _SHARED[key] = Assistant(index_dir=Path(index_dir) if index_dir else None,
+                                     corpus_dir=Path(corpus_dir) if corpus_dir else None)
+        return _SHARED[key]

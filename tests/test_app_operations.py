@@ -259,3 +259,20 @@ def test_session_tokens_prove_a_sign_in_until_they_expire(tmp_path: Path) -> Non
     assert read_session_token(f"{name}.{int(expires) + 9999}.{signature}", secret, users, now=1_000_100) is None
     assert read_session_token("garbage", secret, users) is None
     assert read_session_token(token, secret, {}, now=1_000_100) is None  # a removed user is signed out
+
+
+@pytest.mark.integration
+def test_the_app_server_shares_one_facade_and_loads_it_before_the_first_page(sample_index: Path) -> None:
+    """`isms-assistant ui` starts `assistant.app_server`, which warms the facade the app's sessions share while
+    Streamlit starts: the index, the question encoder and each clearance's lexical model are loaded once."""
+    from assistant.service import shared_assistant
+
+    index, corpus = str(sample_index), str(CORPUS)
+    shared = shared_assistant(index, corpus)
+    assert shared is shared_assistant(index, corpus) and shared is not shared_assistant(index, "")
+    shared.warm()
+    loaded = shared.index
+    assert loaded.generation.chunks and loaded.lexical._by_rank.keys() == {shared.clearance(r)
+                                                                          for r in shared.settings.roles}
+    shared.warm()
+    assert shared.index is loaded  # a second warm-up (the first page's) loads nothing again

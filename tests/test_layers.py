@@ -27,7 +27,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # The facade and what drives the whole product through it: the CLI, and the evaluation harness (it
     # builds an Assistant and runs `ask` over a question set, as the CLI does for one question).
     # The doors (HTTP API, MCP server, LangChain retriever) are thin layers over the facade, like the CLI.
-    ("app", ("assistant.service", "assistant.service_people", "assistant.cli", "assistant.evaluation", "assistant.doors", "assistant.integrations")),
+    ("app", ("assistant.service", "assistant.service_people", "assistant.app_server", "assistant.cli", "assistant.evaluation", "assistant.doors", "assistant.integrations")),
     ("features", ("assistant.answer", "assistant.soa", "assistant.responsibilities", "assistant.actors", "assistant.feedback",
                   "assistant.llm", "assistant.users", "assistant.uploads", "assistant.documents", "assistant.api_tokens",
                   "assistant.audit", "assistant.oidc")),

@@ -1,4 +1,4 @@
-"""End to end in a real browser: `streamlit run ui/app.py` on 127.0.0.1, driven by Playwright with Debian's
+"""End to end in a real browser: `isms-assistant ui` on 127.0.0.1, driven by Playwright with Debian's
 chromium (never `playwright install`). Asks a question, checks the cited sources, walks every page, downloads
 the SoA as XLSX, and saves a screenshot of each page under tests/screenshots/ (git-ignored) for review.
 
@@ -11,18 +11,16 @@ import json
 import os
 import shutil
 import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from evals.deployment_load import app_process
+
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "corpus"
-APP = REPO / "ui" / "app.py"
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = REPO / "tests" / "screenshots"
 TIMINGS = SHOTS / "timings.json"
@@ -44,17 +42,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-            return resp.status == 200
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def server(sample_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`streamlit run` on a private copy of the sample index, as the ISMS lead."""
+    """`isms-assistant ui` on a private copy of the sample index, as the ISMS lead."""
     yield from _serve(sample_index, tmp_path_factory, "isms-lead")
 
 
@@ -78,34 +68,13 @@ def _serve(sample_index: Path, tmp_path_factory: pytest.TempPathFactory, role: s
     work = tmp_path_factory.mktemp("browser")
     index = work / "index"
     shutil.copytree(sample_index, index, ignore=shutil.ignore_patterns("ingest.lock"))
-    port = _free_port()
     env = dict(os.environ, ISMS_INDEX_DIR=str(index), ISMS_CORPUS_DIR=str(CORPUS), ISMS_UI_ROLE=role,
                ISMS_DATABASE_URL=f"sqlite:///{work / 'feedback.db'}", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
                ANONYMIZED_TELEMETRY="False")
     env.pop("ISMS_AUTH_MODE", None)
     env.update(extra)
-    cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
-           "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer", "--theme.light.primaryColor", "#1f5fae",
-           "--theme.dark.primaryColor", "#6ea8fe"]
-    log = open(work / "streamlit.log", "wb")  # noqa: SIM115 - closed after the process ends
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while not _healthy(url):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not start: {(work / 'streamlit.log').read_text()[-2000:]}")
-            time.sleep(0.3)
+    with app_process(env, _free_port(), work / "streamlit.log") as url:  # the product's `isms-assistant ui`
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 @pytest.fixture(scope="module")

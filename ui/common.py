@@ -10,14 +10,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
 from assistant.answer.types import Answer, Citation
 from assistant.models import User
-from assistant.service import Assistant
+from assistant.service import Assistant, shared_assistant
 from assistant.soa.types import SoADraft
 from ui.auth import current_user
 
@@ -37,10 +36,8 @@ STARTER_QUESTIONS = [
 
 @st.cache_resource(show_spinner="Loading the embedding model and the index…")
 def _assistant_for(index_dir: str, corpus_dir: str) -> Assistant:
-    assistant = Assistant(index_dir=Path(index_dir) if index_dir else None,
-                          corpus_dir=Path(corpus_dir) if corpus_dir else None)
-    # load the index and the question encoder now, not on the first question (ONNX when exported: no torch)
-    assistant.query_encoder.encode_query("warm up")
+    assistant = shared_assistant(index_dir, corpus_dir)  # the server process loads it as it starts
+    assistant.warm()  # else now, not on the first question (ONNX when exported: no torch)
     return assistant
 
 
