@@ -93,7 +93,7 @@ if job:
     if found.controls:
         st.markdown("**Controls these duties implement**")
         shown = [cid for cid, _ in found.controls[:8] if cid in assistant.catalogue.controls]
-        cols = st.columns(4)
+        cols = st.columns(2)  # two columns: a control's full name fits ("6.3 Information security awareness, …")
         for i, cid in enumerate(shown):
-            cols[i % 4].page_link("pages/controls.py", label=assistant.catalogue.controls[cid].label,
+            cols[i % 2].page_link("pages/controls.py", label=assistant.catalogue.controls[cid].label,
                                   icon=":material/verified_user:", query_params={"control": cid})
