@@ -50,7 +50,8 @@ class RoleReader:
 
     def duty(self, unit: str, written_for_role: bool) -> tuple[str, str] | None:
         """(the duty as the reader should see it, the timing its label states), or None when the unit is another
-        team's step or a table row that does not concern the role."""
+        team's step or a table row that does not concern the role. A plain unit's duty is a verbatim part of it
+        (its sentences where the role acts); a labelled step loses its label, a table row reads "cell: cell"."""
         label = ACTOR_LABEL.match(unit)
         if label:
             actor, _, timing = label.group(1).partition(",")

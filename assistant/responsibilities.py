@@ -161,7 +161,9 @@ def find_responsibilities(library: Library, role: str) -> Responsibilities:
             # the step's own label says when ("Line manager, on the last working day:"), else its text may
             frequency = (frequency_of(timing) or timing.lower()) if timing else frequency_of(text)
             order = rank.get(chunk.id, len(rank) + 1) * 2 - (1 if names_role else 0)
-            duties.append((order, Duty(text, frequency, chunk, duty_group(text, frequency), quote=unit)))
+            plain = text in unit and not timing and not unit.startswith("**") and " | " not in unit
+            quote = text if plain else unit  # an answer quotes the role's own sentences, or the step with its label
+            duties.append((order, Duty(text, frequency, chunk, duty_group(text, frequency), quote=quote)))
     duties.sort(key=lambda od: od[0])
     result.duties = [d for _, d in duties[:MAX_DUTIES]]
 
