@@ -216,10 +216,23 @@ def test_a_sentence_about_the_document_itself_is_never_quoted(assistant: Assista
 def test_an_soa_row_quoted_for_a_control_question_leaves_its_tail_to_the_risks_line(assistant: Assistant) -> None:
     """The row's "Linked risks: … Implementing documents: …" tail is said once, by the linked-risks line and the
     implementing documents' own sentences; a "who …?" question keeps it (it ends with the control owner)."""
-    answer = assistant.ask("collection of evidence during an incident — how is it preserved?", role="isms-lead",
-                           llm=False)
-    lines = _lines(answer.answer)
-    assert lines[0].startswith("- Statement of Applicability: control 5.28") and "Linked risks: R-" not in lines[0]
-    assert "procedures/incident-management-procedure.md" in {c.source for c in answer.citations}
+    answer = assistant.ask("8.9 - where are the secure baselines defined and what are they based on?",
+                           role="isms-lead", llm=False)
+    rows = [line for line in _lines(answer.answer) if "Statement of Applicability: control 8.9" in line]
+    assert rows and not [line for line in rows if "Linked risks: R-" in line]
+    assert "Linked risks (risk register): R-006" in answer.answer
     who = assistant.ask("Who performs the A.18.2.1 independent review nowadays?", role="isms-lead", llm=False)
     assert "Internal Audit Lead" in who.answer
+
+
+@pytest.mark.integration
+def test_a_staff_question_on_a_controls_topic_opens_with_the_documents(assistant: Assistant) -> None:
+    """Naming a control's topic ("collection of evidence") is not asking about the SoA: the documents open the
+    answer; the SoA row may support it. Asking about the control's status opens with the row."""
+    topic = assistant.ask("collection of evidence during an incident — how is it preserved?", role="isms-lead",
+                          llm=False)
+    assert not _lines(topic.answer)[0].startswith("- Statement of Applicability")
+    assert topic.citations[0].source == "procedures/incident-management-procedure.md"
+    status = assistant.ask("what is the status of control 5.28 collection of evidence?", role="isms-lead",
+                           llm=False)
+    assert _lines(status.answer)[0].startswith("- Statement of Applicability: control 5.28")

@@ -22,7 +22,7 @@ from assistant.text import ABOUT_DOCUMENT, LIST_MARK, SENTENCE_SPLIT, token_set,
 
 MAX_LINES = 6  # quoted units besides list items under a lead-in
 BODY_BUDGET = 580  # characters of quoted units before the answer stops adding supporting evidence
-SLACK = 150  # a supporting unit may overrun the budget by this much
+SLACK = 100  # a supporting unit may overrun the budget by this much
 MAX_FOLLOWERS = 8
 FOLLOWER_BUDGET = 900
 SUPPORT_RATIO = 0.72  # supporting units must score at least this share of the best unit
@@ -258,12 +258,16 @@ def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
         return Selection([], [], [])
     best = ranked[0].score
     builder = _Builder(units, frozenset(analysis.content_tokens), any(a.kind == "list" for a in asks))
-    opening = max([u for u in ranked if u.chunk.kind not in REGISTER_KINDS] or ranked, key=lambda u: u.score)
-    if register_question or ranked[0].score >= REGISTER_LEAD * opening.score:
-        opening = ranked[0]  # a register row opens when asked about, or when no document comes close
+    documents = [u for u in ranked if u.chunk.kind not in REGISTER_KINDS] or ranked
+    # a register row opens an answer about the SoA or risks, or about a control when no document comes close;
+    # a staff question that only names a topic (a control's catalogue name) opens with the documents
+    openers = ranked if register_question or is_control_question(analysis) else documents
+    opening = documents[0]
+    if register_question or openers[0].score >= REGISTER_LEAD * opening.score:
+        opening = openers[0]
     factual = [a for a in asks if a.kind != "list"]
     if factual and not answers(factual[0].kind, opening.text):
-        better = next((u for u in ranked if u.score >= 0.85 * best and answers(factual[0].kind, u.text)), None)
+        better = next((u for u in openers if u.score >= 0.85 * best and answers(factual[0].kind, u.text)), None)
         opening = better or opening
     builder.add(opening)
     missing: list[Ask] = []
