@@ -40,6 +40,17 @@ def test_asks_of_a_question_follow_its_parts() -> None:
         ["Who approves access", "how often are rights reviewed"]
 
 
+def test_what_happens_if_it_is_not_done_is_an_ask_of_its_own() -> None:
+    question = "got an access review task - how long do i have to complete it and what happens if i just dont?"
+    asks = detect_asks(question)
+    assert [a.kind for a in asks] == ["when", "if-not"]
+    escalation = ("Entitlements not attested within 10 working days are escalated to the Head of Information "
+                  "Security, who may suspend them until the reviewer responds.")
+    assert answers_ask(asks[1], escalation)
+    assert not answers_ask(asks[1], "The system owner and line manager attest in the Service Portal.")
+    assert [a.kind for a in detect_asks("What happens if a laptop is lost?")] == []  # an incident, not a sanction
+
+
 def test_an_ask_is_answered_by_its_kind_of_fact_about_its_own_part() -> None:
     archive, active = detect_asks("How long is it kept in active use, and how long is it archived?")[::-1]
     assert answers_ask(archive, "The default archiving period of information shall be 7 years.")

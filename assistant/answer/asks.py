@@ -3,7 +3,8 @@
 A question often asks two or three things at once ("who approves access and how often are rights
 reviewed?"). The composer answers each ask with the best sentence that carries that kind of fact: a role
 for *who*, a frequency for *how often*, a time limit or period for *by when / how long*, a place or tool
-for *where*, the list items under a lead-in for *which items*. Detection is by wording, so it works on any
+for *where*, the list items under a lead-in for *which items*, an escalation or sanction for *what happens
+if it is not done*. Detection is by wording, so it works on any
 organization's documents; nothing here knows a corpus.
 """
 
@@ -34,6 +35,10 @@ QUESTION_PATTERNS: dict[str, re.Pattern[str]] = {
         r"\btime ?lines?\b|\btimescales?\b|\bdeadlines?\b|\bsla\b", re.I),
     "where": re.compile(r"\bwhere\b(?! (?:are|is) (?:we|things|it) (?:with|at|on)\b)|\b(?:which|what) (?:tool|system|portal|form|address|channel|site|platform)\b",
                         re.I),
+    "if-not": re.compile(
+        r"\bwhat (?:happens|if)\b.{0,40}?\b(?:not|don'?t|doesn'?t|didn'?t|miss\w*|fail\w*|forget|ignore|late|overdue)|"
+        r"\bif (?:i|we|you|they|someone|he|she) (?:just )?(?:don'?t|do not|doesn'?t|miss|fail|forget|ignore)\b|"
+        r"\bconsequences?\b|\bpenalt(?:y|ies)\b", re.I),
     "list": re.compile(
         r"\b(?:requirements|levels|types|categories|rules|criteria|conditions|classes|kinds|elements|checks)\b|"
         r"\band so on\b|\betc\b|\blist\b|\([^)]*,[^)]*\)", re.I),
@@ -54,6 +59,10 @@ EVIDENCE_PATTERNS: dict[str, re.Pattern[str]] = {
     "when": re.compile(
         rf"\b(?:within|no later than|immediately|promptly|without delay|same (?:business |working )?day|"
         rf"next (?:business |working )?day|by the end of|{_AMOUNT}\s*{_UNIT})\b", re.I),
+    "if-not": re.compile(
+        r"\b(?:escalat\w*|reminders?|overdue|suspend\w*|disabled?|revoked?|withdrawn|disciplinary|consequences?|"
+        r"not (?:attested|completed|done|approved|returned|renewed|met)|(?:closed|removed) automatically|"
+        r"fails? to|failure to)\b", re.I),
     "where": re.compile(
         r"@|https?://|\b(?:portal|form|tool|service ?desk|help ?desk|ticket\w*|e-?mail|intranet|sharepoint|jira|"
         r"servicenow|slack|teams|hotline|phone|repository|password manager|vpn)\b|"
@@ -66,6 +75,7 @@ ASK_LABELS: dict[str, str] = {
     "when": "the time limit or period",
     "where": "where or with which tool",
     "list": "the individual items",
+    "if-not": "what happens when it is not done",
 }
 
 # Values of a time limit or frequency, for telling when two sentences disagree ("1 hour" vs "same day").
@@ -85,7 +95,7 @@ _CLAUSE_BREAK = re.compile(
 
 @dataclass(frozen=True)
 class Ask:
-    kind: str  # who | how-often | when | where | list
+    kind: str  # who | how-often | when | where | list | if-not
     words: frozenset[str] = frozenset()  # words of its own part of the question (not shared with the others)
 
     @property
@@ -131,7 +141,7 @@ def answers_ask(ask: Ask, text: str) -> bool:
     has words of its own."""
     if not answers(ask.kind, text):
         return False
-    if not ask.words:
+    if not ask.words or ask.kind == "if-not":  # "… and what happens if I don't?" has no topic words of its own
         return True
     stems = {w[:5] for w in token_set(text)}  # "approves" / "approved" stem apart; their first letters agree
     return any(w[:5] in stems for w in ask.words)
