@@ -247,3 +247,13 @@ def test_a_staff_question_on_a_controls_topic_opens_with_the_documents(assistant
     status = assistant.ask("what is the status of control 5.28 collection of evidence?", role="isms-lead",
                            llm=False)
     assert _lines(status.answer)[0].startswith("- Statement of Applicability: control 5.28")
+
+
+@pytest.mark.integration
+def test_a_deadline_is_no_rival_to_a_retention_period(assistant: Assistant) -> None:
+    """"Complete the training within 2 weeks" and "training records are kept for employment + 6 years" give
+    different kinds of time: no "documents disagree" between them; the retention question gets the retention."""
+    answer = assistant.ask("how long do we keep training completion and phishing simulation records?", role="staff",
+                           llm=False)
+    assert "Length of employment + 6 years" in answer.answer
+    assert "The documents disagree" not in answer.answer

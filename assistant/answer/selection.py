@@ -11,6 +11,7 @@ SoA) are quoted only when the question is about risks, controls or the SoA.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,6 +37,8 @@ PART_MARGIN = 0.05  # cosine: a part of the question gets its own unit when the 
 REGISTER_KINDS = ("row", "soa", "risk")
 SOA_ROW_TAIL = " Linked risks:"  # an SoA row quoted for a question not about the SoA stops here
 REGISTER_LEAD = 1.2  # a register row opens a non-register answer only when it scores this much above any prose
+RETENTION = re.compile(r"\b(?:kept|keep|keeps|retain\w*|retention|stored?|held|delet\w*|archiv\w*|destroy\w*|"
+                       r"dispos\w*)\b", re.I)
 _CONTROL_WORD = re.compile(r"\bcontrols?\b", re.I)
 # A register row's field line ("Controls: 8.1 ...", "Status: Treated.", "Risk owner: ..."), as opposed to its
 # description or an SoA justification.
@@ -196,8 +199,8 @@ class _Builder:
                 new.setdefault(unit.chunk.id, []).append(unit)
         self.by_chunk.update(new)
 
-    def covered_text(self) -> list[str]:
-        return [u.text for line in self.lines for u in (line.unit, *line.followers)]
+    def covered(self) -> list[Unit]:
+        return [u for line in self.lines for u in (line.unit, *line.followers)]
 
     def add(self, unit: Unit) -> bool:
         """Quote `unit` (with its list items); a near-duplicate of a quoted unit only adds a citation. A
@@ -265,11 +268,19 @@ def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
     opening = documents[0]
     if register_question or openers[0].score >= REGISTER_LEAD * opening.score:
         opening = openers[0]
+    keeps_asked = bool(RETENTION.search(analysis.question))
+
+    def fits(kind: str, unit: Unit) -> bool:  # "how long do we keep …?" wants a retention period, not a deadline
+        return answers(kind, unit.text) and not (keeps_asked and kind == "when" and not _keeps(unit, builder))
+
     factual = [a for a in asks if a.kind != "list"]
-    if factual and not answers(factual[0].kind, opening.text):
-        better = next((u for u in openers if u.score >= 0.85 * best and answers(factual[0].kind, u.text)), None)
+    if factual and not fits(factual[0].kind, opening):
+        better = next((u for u in openers if u.score >= 0.85 * best and fits(factual[0].kind, u)), None)
         opening = better or opening
     builder.add(opening)
+    extra_units, extra_vectors = rivals if rivals is not None else ([], None)
+    extra_relevance = (extra_vectors @ query_vector if extra_vectors is not None and query_vector is not None
+                       and len(extra_units) else None)
     missing: list[Ask] = []
     for ask in asks:
         if ask.kind == "list":
@@ -279,9 +290,13 @@ def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
                 if score >= ASK_RATIO * best:
                     builder.add(ranked[i])
             continue
-        if any(answers_ask(ask, text) for text in builder.covered_text()):
+        if any(answers_ask(ask, u.text) and fits(ask.kind, u) for u in builder.covered()):
             continue
-        unit = next((u for u in ranked if u.score >= ASK_RATIO * best and answers_ask(ask, u.text)), None)
+        unit = next((u for u in ranked if u.score >= ASK_RATIO * best and answers_ask(ask, u.text)
+                     and fits(ask.kind, u)), None)
+        if unit is None and extra_relevance is not None:  # the passages nearest the evidence may answer it
+            unit = _from_neighbours(ask, extra_units, extra_relevance, RIVAL_RELEVANCE * float(sims.max()), fits,
+                                    builder)
         if unit is None:
             missing.append(ask)
         else:
@@ -301,6 +316,17 @@ def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
             continue
         builder.add(unit)
     return Selection(_ordered(builder.lines), missing, disagreements)
+
+
+def _from_neighbours(ask: Ask, units: list[Unit], relevance: np.ndarray, floor: float,
+                     fits: Callable[[str, Unit], bool], builder: _Builder) -> Unit | None:
+    """The unit of another passage near the evidence that answers an ask the retrieved passages leave open
+    ("how long do we keep training records?" — the retention table of another document), when it answers the
+    question about as well as the best retrieved sentence."""
+    builder.know(units)
+    found = [(float(relevance[i]), u) for i, u in enumerate(units)
+             if relevance[i] >= floor and answers_ask(ask, u.text) and fits(ask.kind, u)]
+    return max(found, key=lambda ru: ru[0])[1] if found else None
 
 
 def _answer_parts(units: list[Unit], pool: list[Unit], part_sims: np.ndarray, builder: _Builder) -> None:
@@ -332,15 +358,24 @@ def _disagreements(asks: list[Ask], units: list[Unit], vectors: np.ndarray, rele
         stated = values(ask.kind, first.text)
         closeness = vectors @ vectors[index[id(first)]]
         floor = RIVAL_RELEVANCE * relevance[index[id(first)]] if relevance is not None else -1.0
+        retention = _keeps(first, builder)
         rivals = [(float(closeness[i]), u) for i, u in enumerate(units)
                   if u.chunk.source != first.chunk.source and u.chunk.kind not in REGISTER_KINDS
                   and closeness[i] >= SAME_STATEMENT and (relevance is None or relevance[i] >= floor)
-                  and (other := values(ask.kind, u.text)) and not other & stated]
+                  and (other := values(ask.kind, u.text)) and not other & stated
+                  and _keeps(u, builder) == retention]  # "kept for 6 years" is no rival to "complete within 2 weeks"
         if rivals:
             rival = max(rivals, key=lambda cu: cu[0])[1]
             builder.add(rival)
             out.append((ask, first, rival))
     return out
+
+
+def _keeps(unit: Unit, builder: _Builder) -> bool:
+    """Does the unit state how long something is kept (a retention period), rather than a deadline? A table row
+    is read with its table's first row ("Record | Retention")."""
+    header = _table_header(unit, builder.by_chunk.get(unit.chunk.id, [unit]))
+    return bool(RETENTION.search(unit.text) or (header is not unit and RETENTION.search(header.text)))
 
 
 def _ordered(lines: list[Line]) -> list[Line]:
