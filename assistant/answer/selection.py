@@ -240,22 +240,9 @@ def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
     units' sentence vectors; `rivals` more units (with vectors) from passages that state nearly the same
     as the evidence, where a different time limit or frequency is looked for."""
     score_units(analysis, units, sims)
-    # Register rows may open an answer about the SoA or risks; they support one about a named control (by id,
-    # title or alias); a staff process answer quotes the documents only.
-    prose = [u for u in units if u.chunk.kind not in REGISTER_KINDS] or units
     register_question = analysis.about_registers
     asks = detect_asks(analysis.question)
-    if not register_question and not any(a.kind == "who" for a in asks):
-        for unit in units:  # the linked risks get their own line, the implementing documents are quoted; the
-            # tail is kept for "who …?" (it ends with the control owner)
-            cut = unit.text.find(SOA_ROW_TAIL) if unit.chunk.kind == "soa" else -1
-            if cut > 0:
-                unit.text = unit.text[:cut]
-    pool = units if register_question else prose
-    if analysis.controls and not register_question:  # a register row's text, not its fields ("Status: ...")
-        pool = prose + [u for u in units if u.chunk.kind in REGISTER_KINDS and not _REGISTER_FIELD.match(u.text)]
-    # a sentence about the document itself ("This procedure explains how … within set times") is never quoted
-    pool = [u for u in pool if not ABOUT_DOCUMENT.search(u.text)] or pool
+    pool = _answer_pool(analysis, units, asks)
     ranked = sorted(pool, key=lambda u: u.score, reverse=True)
     if not ranked:
         return Selection([], [], [])
@@ -278,29 +265,10 @@ def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
         better = next((u for u in openers if u.score >= 0.85 * best and fits(factual[0].kind, u)), None)
         opening = better or opening
     builder.add(opening)
-    extra_units, extra_vectors = rivals if rivals is not None else ([], None)
-    extra_relevance = (extra_vectors @ query_vector if extra_vectors is not None and query_vector is not None
-                       and len(extra_units) else None)
-    missing: list[Ask] = []
-    for ask in asks:
-        if ask.kind == "list":
-            if not any(line.followers for line in builder.lines):
-                leads = [(_list_score(u, builder.by_chunk[u.chunk.id]), i) for i, u in enumerate(ranked)]
-                score, i = max(leads, default=(0.0, 0))
-                if score >= ASK_RATIO * best:
-                    builder.add(ranked[i])
-            continue
-        if any(answers_ask(ask, u.text) and fits(ask.kind, u) for u in builder.covered()):
-            continue
-        unit = next((u for u in ranked if u.score >= ASK_RATIO * best and answers_ask(ask, u.text)
-                     and fits(ask.kind, u)), None)
-        if unit is None and extra_relevance is not None:  # the passages nearest the evidence may answer it
-            unit = _from_neighbours(ask, extra_units, extra_relevance, RIVAL_RELEVANCE * float(sims.max()), fits,
-                                    builder)
-        if unit is None:
-            missing.append(ask)
-        else:
-            builder.add(unit)
+    neighbours = None
+    if rivals is not None and query_vector is not None and len(rivals[0]):
+        neighbours = (rivals[0], rivals[1] @ query_vector, RIVAL_RELEVANCE * float(sims.max()))
+    missing = _answer_asks(asks, ranked, builder, fits, neighbours)
     if part_sims is not None and len(part_sims) > 1:
         _answer_parts(units, pool, part_sims, builder)
     disagreements: list[tuple[Ask, Unit, Unit]] = []
@@ -316,6 +284,55 @@ def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
             continue
         builder.add(unit)
     return Selection(_ordered(builder.lines), missing, disagreements)
+
+
+def _answer_pool(analysis: QueryAnalysis, units: list[Unit], asks: list[Ask]) -> list[Unit]:
+    """The units an answer may quote. Register rows may open an answer about the SoA or risks; they support one
+    about a named control (by id, title or alias) with their text, not their fields ("Status: ..."); a staff
+    process answer quotes the documents only. A sentence about the document itself is never quoted."""
+    register_question = analysis.about_registers
+    if not register_question and not any(a.kind == "who" for a in asks):
+        for unit in units:  # the linked risks get their own line, the implementing documents are quoted; the
+            # tail is kept for "who …?" (it ends with the control owner)
+            cut = unit.text.find(SOA_ROW_TAIL) if unit.chunk.kind == "soa" else -1
+            if cut > 0:
+                unit.text = unit.text[:cut]
+    prose = [u for u in units if u.chunk.kind not in REGISTER_KINDS] or units
+    pool = units if register_question else prose
+    if analysis.controls and not register_question:
+        pool = prose + [u for u in units if u.chunk.kind in REGISTER_KINDS and not _REGISTER_FIELD.match(u.text)]
+    # "This procedure explains how … within set times" names the topic; it answers nothing
+    return [u for u in pool if not ABOUT_DOCUMENT.search(u.text)] or pool
+
+
+Neighbours = tuple[list[Unit], np.ndarray, float]  # units near the evidence, their relevance, the relevance floor
+
+
+def _answer_asks(asks: list[Ask], ranked: list[Unit], builder: _Builder, fits: Callable[[str, Unit], bool],
+                 neighbours: Neighbours | None) -> list[Ask]:
+    """One unit per ask the quoted lines leave open (a lead-in with its items for a list ask); the asks no
+    unit answers."""
+    best = ranked[0].score
+    missing: list[Ask] = []
+    for ask in asks:
+        if ask.kind == "list":
+            if not any(line.followers for line in builder.lines):
+                leads = [(_list_score(u, builder.by_chunk[u.chunk.id]), i) for i, u in enumerate(ranked)]
+                score, i = max(leads, default=(0.0, 0))
+                if score >= ASK_RATIO * best:
+                    builder.add(ranked[i])
+            continue
+        if any(answers_ask(ask, u.text) and fits(ask.kind, u) for u in builder.covered()):
+            continue
+        unit = next((u for u in ranked if u.score >= ASK_RATIO * best and answers_ask(ask, u.text)
+                     and fits(ask.kind, u)), None)
+        if unit is None and neighbours is not None:  # the passages nearest the evidence may answer it
+            unit = _from_neighbours(ask, *neighbours, fits, builder)
+        if unit is None:
+            missing.append(ask)
+        else:
+            builder.add(unit)
+    return missing
 
 
 def _from_neighbours(ask: Ask, units: list[Unit], relevance: np.ndarray, floor: float,

@@ -214,6 +214,21 @@ def grid_table_rows(lines: list[str], start: int) -> tuple[list[tuple[str, int, 
     return rows, idx
 
 
+def _plain_text_heading(lines: list[str], idx: int) -> tuple[int, str] | None:
+    """(level, title) when line `idx` of a plain-text document is a heading: after a blank line, numbered
+    ("4.2 Reviews"), in capitals, or underlined ("====")."""
+    stripped = lines[idx].strip()
+    nxt = lines[idx + 1].strip() if idx + 1 < len(lines) else ""
+    if not (idx == 0 or not lines[idx - 1].strip()):
+        return None
+    m = _NUMBERED_HEADING.match(stripped)
+    if m and (not nxt or not LIST_ITEM_LINE.match(stripped)):
+        return (1 + m.group(1).count("."), stripped)
+    if _is_caps_heading(stripped) or (_SETEXT.match(nxt) and len(stripped) <= 80):
+        return (1, stripped)
+    return None
+
+
 def text_to_blocks(text: str, markdown: bool, first_line: int = 1) -> list[Block]:
     """Split text into heading / paragraph / list-item blocks, tracking line numbers. A table row (pipe or
     grid table) is one block, "cell | cell"."""
@@ -269,15 +284,7 @@ def text_to_blocks(text: str, markdown: bool, first_line: int = 1) -> list[Block
                 blocks.append(Block("heading", title, lineno - 1, lineno, level))
                 continue
         else:
-            nxt = lines[idx + 1].strip() if idx + 1 < len(lines) else ""
-            prev_blank = idx == 0 or not lines[idx - 1].strip()
-            m = _NUMBERED_HEADING.match(stripped)
-            if prev_blank and m and (not nxt or not LIST_ITEM_LINE.match(stripped)):
-                heading = (1 + m.group(1).count("."), stripped)
-            elif prev_blank and _is_caps_heading(stripped):
-                heading = (1, stripped)
-            elif prev_blank and _SETEXT.match(nxt) and len(stripped) <= 80:
-                heading = (1, stripped)
+            heading = _plain_text_heading(lines, idx)
         if heading:
             flush(lineno - 1)
             blocks.append(Block("heading", heading[1], lineno, lineno, heading[0]))
