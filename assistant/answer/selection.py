@@ -27,6 +27,7 @@ SLACK = 100  # a supporting unit may overrun the budget by this much
 MAX_FOLLOWERS = 8
 FOLLOWER_BUDGET = 900
 SUPPORT_RATIO = 0.72  # supporting units must score at least this share of the best unit
+OPENING_RATIO = 0.75  # a unit answering the main ask opens instead of the best one when it scores this share
 ASK_RATIO = 0.6  # a unit answering an ask the others leave open may score lower
 DUPLICATE_JACCARD = 0.6
 VALUE_KINDS = ("when", "how-often")
@@ -261,8 +262,11 @@ def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
         return answers(kind, unit.text) and not (keeps_asked and kind == "when" and not _keeps(unit, builder))
 
     factual = [a for a in asks if a.kind != "list"]
-    if factual and not fits(factual[0].kind, opening):
-        better = next((u for u in openers if u.score >= 0.85 * best and fits(factual[0].kind, u)), None)
+    if asks and asks[0].kind == "list":  # "what requirements must my laptop meet (OS, encryption, …)?": the list
+        lead = _best_list(ranked, builder)
+        opening = lead or opening
+    elif factual and not fits(factual[0].kind, opening):
+        better = next((u for u in openers if u.score >= OPENING_RATIO * best and fits(factual[0].kind, u)), None)
         opening = better or opening
     builder.add(opening)
     neighbours = None
@@ -316,11 +320,9 @@ def _answer_asks(asks: list[Ask], ranked: list[Unit], builder: _Builder, fits: C
     missing: list[Ask] = []
     for ask in asks:
         if ask.kind == "list":
-            if not any(line.followers for line in builder.lines):
-                leads = [(_list_score(u, builder.by_chunk[u.chunk.id]), i) for i, u in enumerate(ranked)]
-                score, i = max(leads, default=(0.0, 0))
-                if score >= ASK_RATIO * best:
-                    builder.add(ranked[i])
+            lead = None if any(line.followers for line in builder.lines) else _best_list(ranked, builder)
+            if lead is not None:
+                builder.add(lead)
             continue
         if any(answers_ask(ask, u.text) and fits(ask.kind, u) for u in builder.covered()):
             continue
@@ -333,6 +335,13 @@ def _answer_asks(asks: list[Ask], ranked: list[Unit], builder: _Builder, fits: C
         else:
             builder.add(unit)
     return missing
+
+
+def _best_list(ranked: list[Unit], builder: _Builder) -> Unit | None:
+    """The lead-in (or table) whose list answers a question asking for the items, when it scores well enough."""
+    leads = [(_list_score(u, builder.by_chunk[u.chunk.id]), i) for i, u in enumerate(ranked)]
+    score, i = max(leads, default=(0.0, 0))
+    return ranked[i] if ranked and score >= ASK_RATIO * ranked[0].score else None
 
 
 def _from_neighbours(ask: Ask, units: list[Unit], relevance: np.ndarray, floor: float,
