@@ -77,7 +77,7 @@ def score_units(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray) ->
         words = token_set(unit.text + " " + " ".join(unit.chunk.trail[-1:]))
         lex = (len(words & q_words) + 0.5 * len(words & exp_words)) / max(1.0, len(q_words) + 0.5 * len(exp_words))
         prior = 1.0 / (1 + unit.hit_rank)
-        unit.score = 0.55 * float(sims[i]) + 0.30 * lex + 0.15 * prior
+        unit.score = 0.45 * float(sims[i]) + 0.40 * lex + 0.15 * prior
 
 
 def _marker(text: str) -> str:
