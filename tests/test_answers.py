@@ -257,3 +257,13 @@ def test_a_deadline_is_no_rival_to_a_retention_period(assistant: Assistant) -> N
                            llm=False)
     assert "Length of employment + 6 years" in answer.answer
     assert "The documents disagree" not in answer.answer
+
+
+@pytest.mark.integration
+def test_a_rare_term_the_readers_documents_use_is_answered_not_refused(assistant: Assistant) -> None:
+    """"PCI DSS" is used by one passage the reader may see: the question is in scope even though its wording is
+    far from the passage's. A name only a restricted record uses counts as unknown, not rare, for staff."""
+    answer = assistant.ask("are we subject to PCI DSS? what level are we?", role="staff", llm=False)
+    assert not answer.abstained and "does not take card payments" in answer.answer
+    hidden = assistant.ask("where are we with Operation Bluebell?", role="staff", llm=False)
+    assert hidden.abstained and "hr-investigation-note" not in hidden.answer

@@ -29,7 +29,7 @@ from assistant.models import Chunk
 from assistant.registers import RiskRecord
 from assistant.retrieval.query import QueryAnalysis
 from assistant.retrieval.search import Hit
-from assistant.text import LIST_MARK, closest_word, token_set
+from assistant.text import LIST_MARK, closest_word, token_set, tokenize
 
 MAX_CHUNKS = 4
 
@@ -56,6 +56,8 @@ class AbstainSignals:
     missing_words: list[str]
     # the question is about a dated event ("the 2026 pen test", "the June incident") that no top passage dates
     undated_event: bool = False
+    # the question names a term the reader's documents rarely use ("PCI DSS") and a top passage uses it
+    rare_term: bool = False
 
     def features(self) -> list[float]:
         """What the abstention model weighs (evals/calibrate_abstention.py fits it on the dev splits)."""
@@ -108,7 +110,17 @@ def evidence_signals(analysis: QueryAnalysis, hits: list[Hit], sentence_sims: np
     if dates and units and sentence_sims is not None and len(sentence_sims) == len(units):
         closest = " ".join(units[i].text.lower() for i in np.argsort(-sentence_sims)[:DATED_SENTENCES])
         undated = not any(re.search(rf"\b{re.escape(d)}\b", closest) for d in dates)
-    return AbstainSignals(best_dense, best_sentence, coverage, named, missing, undated)
+    rare = any(0 < df.get(key, 0) <= RARE_TERM_DF and key in seen for key in _named_terms(analysis.question))
+    return AbstainSignals(best_dense, best_sentence, coverage, named, missing, undated, rare)
+
+
+RARE_TERM_DF = 3  # passages (of those the reader may see) that may use a term for it to count as rare
+# A name in a question: an acronym ("PCI", "DSS", "KMS") or a capitalized word inside the sentence ("Okta").
+_NAME = re.compile(r"(?<!^)(?<![.?!] )\b(?:[A-Z]{2,}[0-9]*|[A-Z][a-z]+[A-Z0-9]\w*|[A-Z][a-z]{2,})\b")
+
+
+def _named_terms(question: str) -> list[str]:
+    return [t for name in _NAME.findall(question.strip()) for t in tokenize(name)]
 
 
 def should_abstain(signals: AbstainSignals, weights: list[float]) -> bool:
@@ -116,6 +128,8 @@ def should_abstain(signals: AbstainSignals, weights: list[float]) -> bool:
         return False  # a control or risk id the catalogue knows always has an answer (even "not in the SoA")
     if signals.undated_event:
         return True  # general rules about pen tests do not tell what "the 2026 pen test" found
+    if signals.rare_term:
+        return False  # "are we subject to PCI DSS?" and a passage the reader may see says "PCI DSS. …"
     return signals.abstain_probability(weights) >= 0.5
 
 
