@@ -267,3 +267,14 @@ def test_a_rare_term_the_readers_documents_use_is_answered_not_refused(assistant
     assert not answer.abstained and "does not take card payments" in answer.answer
     hidden = assistant.ask("where are we with Operation Bluebell?", role="staff", llm=False)
     assert hidden.abstained and "hr-investigation-note" not in hidden.answer
+
+
+@pytest.mark.integration
+def test_one_fact_in_two_documents_is_quoted_once_citing_both(assistant: Assistant) -> None:
+    """The onboarding procedure and the training programme both say the security team gives the induction on day
+    one, in other words: one line citing both, and the room goes to the next fact (MFA enrolment)."""
+    answer = assistant.ask("I'm starting on Monday - what security stuff happens on my first day?", role="staff",
+                           llm=False)
+    induction = [line for line in _lines(answer.answer) if line.startswith("- **Security team, on day one:**")]
+    assert len(induction) == 1 and induction[0].endswith("[1][2]")
+    assert "Okta Verify" in answer.answer

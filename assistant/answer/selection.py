@@ -30,6 +30,7 @@ SUPPORT_RATIO = 0.72  # supporting units must score at least this share of the b
 OPENING_RATIO = 0.75  # a unit answering the main ask opens instead of the best one when it scores this share
 ASK_RATIO = 0.6  # a unit answering an ask the others leave open may score lower
 DUPLICATE_JACCARD = 0.6
+SAME_FACT = 0.75  # cosine of two units of different documents that state one fact (same values), quoted once
 VALUE_KINDS = ("when", "how-often")
 SAME_STATEMENT = 0.55  # cosine of two sentences that state the same rule (with different values)
 RIVAL_RELEVANCE = 0.9  # ... and the other one answers the question nearly as well (cosine to the question)
@@ -182,7 +183,8 @@ def _duplicate(a: frozenset[str], b: frozenset[str]) -> bool:
 
 
 class _Builder:
-    def __init__(self, units: list[Unit], question_words: frozenset[str], wants_list: bool) -> None:
+    def __init__(self, units: list[Unit], question_words: frozenset[str], wants_list: bool,
+                 vectors: np.ndarray | None = None) -> None:
         self.question_words = question_words
         self.wants_list = wants_list
         self.by_chunk: dict[str, list[Unit]] = {}
@@ -190,6 +192,9 @@ class _Builder:
         self.lines: list[Line] = []
         self.used: set[int] = set()
         self.words: list[frozenset[str]] = []
+        # sentence vectors by unit: two documents stating one fact in other words collapse into one line
+        self.vectors: dict[int, np.ndarray] = {id(u): vectors[i] for i, u in enumerate(units)} if vectors is not None \
+            else {}
         self.chars = 0
 
     def know(self, units: list[Unit]) -> None:
@@ -210,8 +215,12 @@ class _Builder:
         if id(unit) in self.used:
             return False
         words = _words(unit)
+        vector = self.vectors.get(id(unit))
         for line, seen in zip(self.lines, self.words, strict=True):
-            if _duplicate(words, seen):
+            other = self.vectors.get(id(line.unit))
+            same = (vector is not None and other is not None and float(vector @ other) >= SAME_FACT
+                    and all(values(k, unit.text) == values(k, line.unit.text) for k in VALUE_KINDS))
+            if _duplicate(words, seen) or (same and unit.chunk.source != line.unit.chunk.source):
                 self.used.add(id(unit))
                 if unit.chunk.source != line.unit.chunk.source and all(
                         u.chunk.id != unit.chunk.id for u in line.also):
@@ -248,7 +257,7 @@ def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
     if not ranked:
         return Selection([], [], [])
     best = ranked[0].score
-    builder = _Builder(units, frozenset(analysis.content_tokens), any(a.kind == "list" for a in asks))
+    builder = _Builder(units, frozenset(analysis.content_tokens), any(a.kind == "list" for a in asks), vectors)
     documents = [u for u in ranked if u.chunk.kind not in REGISTER_KINDS] or ranked
     # a register row opens an answer about the SoA or risks, or about a control when no document comes close;
     # a staff question that only names a topic (a control's catalogue name) opens with the documents
