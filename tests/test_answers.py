@@ -60,9 +60,10 @@ def test_an_ask_is_answered_by_its_kind_of_fact_about_its_own_part() -> None:
     assert answers_ask(who, "Report it to the Information Security Manager (ISM).")
     assert not answers_ask(who, "When a team member tells you about a lost laptop, make sure it was reported.")
     assert values("when", "within 1 hour of noticing") == frozenset({"1 hour"})
-    assert values("when", "five (5) business days") == frozenset({"five business days"})
+    assert values("when", "five (5) business days") == frozenset({"five business day"})
+    assert values("when", "a 30-day waiting period") == values("when", "within 30 days") == frozenset({"30 day"})
     assert values("when", "lock your screen even for a minute") == frozenset()  # "a minute" is no time limit
-    assert values("how-often", "reviewed quarterly and every six months") == frozenset({"quarterly", "every six months"})
+    assert values("how-often", "reviewed quarterly and every six months") == frozenset({"quarterly", "every six month"})
 
 
 def test_a_lead_in_brings_its_items_up_to_the_next_item_of_its_own_level() -> None:
@@ -278,3 +279,13 @@ def test_one_fact_in_two_documents_is_quoted_once_citing_both(assistant: Assista
     induction = [line for line in _lines(answer.answer) if line.startswith("- **Security team, on day one:**")]
     assert len(induction) == 1 and induction[0].endswith("[1][2]")
     assert "Okta Verify" in answer.answer
+
+
+@pytest.mark.integration
+def test_a_hyphenated_time_limit_answers_the_time_ask(assistant: Assistant) -> None:
+    """"a 30-day waiting period" is a time limit: it opens the answer, and the answer never claims the documents
+    leave the time unsaid."""
+    answer = assistant.ask("how long is the waiting period before a KMS key actually gets deleted?", role="isms-lead",
+                           llm=False)
+    assert "30-day waiting period" in _lines(answer.answer)[0]
+    assert "don't say" not in answer.answer

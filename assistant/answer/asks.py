@@ -58,7 +58,7 @@ EVIDENCE_PATTERNS: dict[str, re.Pattern[str]] = {
         re.I),
     "when": re.compile(
         rf"\b(?:within|no later than|immediately|promptly|without delay|same (?:business |working )?day|"
-        rf"next (?:business |working )?day|by the end of|{_AMOUNT}\s*{_UNIT})\b", re.I),
+        rf"next (?:business |working )?day|by the end of|{_AMOUNT}[\s-]*{_UNIT})\b", re.I),
     "if-not": re.compile(
         r"\b(?:escalat\w*|reminders?|overdue|suspend\w*|disabled?|revoked?|withdrawn|disciplinary|consequences?|"
         r"not (?:attested|completed|done|approved|returned|renewed|met)|(?:closed|removed) automatically|"
@@ -80,7 +80,7 @@ ASK_LABELS: dict[str, str] = {
 
 # Values of a time limit or frequency, for telling when two sentences disagree ("1 hour" vs "same day").
 _VALUES: dict[str, re.Pattern[str]] = {
-    "when": re.compile(rf"\b(?:{_COUNT}\s*{_UNIT}|immediately|same (?:business |working )?day|"
+    "when": re.compile(rf"\b(?:{_COUNT}[\s-]*{_UNIT}|immediately|same (?:business |working )?day|"
                        rf"next (?:business |working )?day)\b", re.I),
     "how-often": re.compile(r"\b(?:annual(?:ly)?|yearly|quarterly|monthly|weekly|daily|hourly|once a \w+|twice a \w+|"
                             r"every\s+(?:\w+\s+)?(?:day|week|month|quarter|year|hour)s?)\b", re.I),
@@ -153,7 +153,15 @@ def values(kind: str, text: str) -> frozenset[str]:
     pattern = _VALUES.get(kind)
     if pattern is None:
         return frozenset()
-    return frozenset(" ".join(_PAREN_NUMBER.sub("", m.group(0)).lower().split()) for m in pattern.finditer(text))
+    return frozenset(_normal_value(m.group(0)) for m in pattern.finditer(text))
+
+
+def _normal_value(phrase: str) -> str:
+    """"Five (5) business days", "30-day" → "five business day", "30 day": one spelling per value."""
+    words = _PAREN_NUMBER.sub("", phrase).lower().replace("-", " ").split()
+    if len(words) > 1 and words[-1].endswith("s") and not words[-1].endswith("ss"):
+        words[-1] = words[-1][:-1]
+    return " ".join(words)
 
 
 def value_phrases(kind: str, text: str) -> list[str]:
