@@ -285,7 +285,7 @@ def test_one_fact_in_two_documents_is_quoted_once_citing_both(assistant: Assista
 def test_a_hyphenated_time_limit_answers_the_time_ask(assistant: Assistant) -> None:
     """"a 30-day waiting period" is a time limit: it opens the answer, and the answer never claims the documents
     leave the time unsaid."""
-    answer = assistant.ask("how long is the waiting period before a KMS key actually gets deleted?", role="isms-lead",
-                           llm=False)
+    answer = assistant.ask("how many people can be KMS key administrators, and how long is the waiting period "
+                           "before a KMS key actually gets deleted?", role="isms-lead", llm=False)
     assert "30-day waiting period" in _lines(answer.answer)[0]
     assert "don't say" not in answer.answer
