@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from assistant.text import sentences
+
 DUTY_CUE = re.compile(
     r"\b(must|shall|should|will|is responsible|are responsible|responsible for|accountable|approves?|"
     r"reviews?|owns?|ensures?|runs?|signs?|checks?|maintains?|reports?|notif\w+|decides?|chairs?|attests?|"
@@ -37,16 +39,25 @@ _VERB_AFTER = r"(?:\*\*)?\s+(?:must|should|will|shall|may|can|is|are|has|have|\w
 
 @dataclass(frozen=True)
 class RoleReader:
-    """Reads units for one role. `role` matches the role's names; `others` the other actors the corpus names."""
+    """Reads units for one role. `role` matches the role's names; `others` the other actors the corpus names;
+    `acts` the role followed by a verb; `agent` the role as the agent of a passive; `leads` a cell that starts with
+    the role."""
 
     role: re.Pattern[str]
     others: re.Pattern[str]
+    acts: re.Pattern[str]
+    agent: re.Pattern[str]
+    leads: re.Pattern[str]
 
     @classmethod
     def for_role(cls, role: re.Pattern[str], other_roles: list[str]) -> RoleReader:
         names = [r"\s+".join(re.escape(w) for w in name.split()) for name in other_roles if name]
         alternatives = "|".join([*names, _ACTOR_WORDS])
-        return cls(role, re.compile(r"\b(?:" + alternatives + r")s?\b", re.I))
+        named = r"(?:" + role.pattern + r")"
+        return cls(role, re.compile(r"\b(?:" + alternatives + r")s?\b", re.I),
+                   acts=re.compile(named + _VERB_AFTER, re.I),
+                   agent=re.compile(r"\bby\b[^.;]{0,60}?" + named, re.I),
+                   leads=re.compile(r"(?:the\s+)?" + named, re.I))
 
     def duty(self, unit: str, written_for_role: bool) -> tuple[str, str] | None:
         """(the duty as the reader should see it, the timing its label states), or None when the unit is another
@@ -73,8 +84,7 @@ class RoleReader:
         if len(cells) < 2 or not named:
             return None
         who = named[1] if len(named) > 1 else ""
-        if not (self.role.search(named[0]) or re.match(r"(?:the\s+)?(?:" + self.role.pattern + ")", who, re.I)
-                or written_for_role):
+        if not (self.role.search(named[0]) or self.leads.match(who) or written_for_role):
             return None  # "O6 | Tight control of access | … line managers", "Requester | Any user or their line
             # manager | Raises the request": the role is not who the row is about
         return f"{cells[0]}: {'; '.join(cells[1:])}", ""
@@ -84,9 +94,9 @@ class RoleReader:
         actor does, None when the clause does not concern the role."""
         if not (self.role.search(clause) or (written_for_role and YOU.search(clause))):
             return None
-        if re.search(r"(?:" + self.role.pattern + r")" + _VERB_AFTER, clause, re.I):
+        if self.acts.search(clause):
             return True  # "Security Operations exports the entitlements", "the line manager confirms"
-        if re.search(r"\bby\b[^.;]{0,60}?(?:" + self.role.pattern + r")", clause, re.I):
+        if self.agent.search(clause):
             return True  # "must be approved by the Head of Engineering and the Head of Information Security"
         cue = DUTY_CUE.search(clause)
         if cue is None:
@@ -104,8 +114,6 @@ class RoleReader:
         """The unit from its first sentence where the role acts to its last one where no one else does (verbatim);
         None when the role acts in none. In a section written for the role, sentences that name nobody ("If the
         work is continuing, raise an extension") are the reader's too."""
-        from assistant.text import sentences
-
         parts = sentences(unit)
         verdicts: list[bool | None] = []
         for sentence in parts:
