@@ -252,7 +252,9 @@ def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
     score_units(analysis, units, sims)
     register_question = analysis.about_registers
     asks = detect_asks(analysis.question)
-    pool = _answer_pool(analysis, units, asks)
+    if not register_question and not any(a.kind == "who" for a in asks):
+        _trim_soa_rows(units)
+    pool = _answer_pool(analysis, units)
     ranked = sorted(pool, key=lambda u: u.score, reverse=True)
     if not ranked:
         return Selection([], [], [])
@@ -299,17 +301,21 @@ def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
     return Selection(_ordered(builder.lines), missing, disagreements)
 
 
-def _answer_pool(analysis: QueryAnalysis, units: list[Unit], asks: list[Ask]) -> list[Unit]:
+def _trim_soa_rows(units: list[Unit]) -> None:
+    """An SoA row quoted for a question not about the SoA (nor "who …?": the tail ends with the control owner)
+    stops before "Linked risks: … Implementing documents: …": the linked-risks line and the implementing documents'
+    own sentences say that. The quote stays a verbatim prefix of the row."""
+    for unit in units:
+        cut = unit.text.find(SOA_ROW_TAIL) if unit.chunk.kind == "soa" else -1
+        if cut > 0:
+            unit.text = unit.text[:cut]
+
+
+def _answer_pool(analysis: QueryAnalysis, units: list[Unit]) -> list[Unit]:
     """The units an answer may quote. Register rows may open an answer about the SoA or risks; they support one
     about a named control (by id, title or alias) with their text, not their fields ("Status: ..."); a staff
     process answer quotes the documents only. A sentence about the document itself is never quoted."""
     register_question = analysis.about_registers
-    if not register_question and not any(a.kind == "who" for a in asks):
-        for unit in units:  # the linked risks get their own line, the implementing documents are quoted; the
-            # tail is kept for "who …?" (it ends with the control owner)
-            cut = unit.text.find(SOA_ROW_TAIL) if unit.chunk.kind == "soa" else -1
-            if cut > 0:
-                unit.text = unit.text[:cut]
     prose = [u for u in units if u.chunk.kind not in REGISTER_KINDS] or units
     pool = units if register_question else prose
     if analysis.controls and not register_question:
