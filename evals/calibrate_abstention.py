@@ -8,8 +8,10 @@ than one corpus keeps the model from learning one organization's vocabulary. Mul
 with their earlier turns in one conversation.
 
 Signals per question (assistant.answer.grounded.evidence_signals): best passage cosine, best sentence
-cosine, idf-weighted coverage of the question's words. Questions naming a control/risk id never abstain
-and are left out of the fit. The model is a class-balanced, L2-regularised logistic regression.
+cosine, idf-weighted coverage of the question's words, and how far the best passage stands above the
+median of the dense candidates. Questions naming a control/risk id never abstain
+and are left out of the fit. The model is an L2-regularised logistic regression in which each corpus
+counts the same and, within a corpus, the out-of-scope class counts `--oos-weight` of the answerable one.
 """
 
 from __future__ import annotations
@@ -33,20 +35,29 @@ def signals_for(assistant: Assistant, question: str, role: str, turns: list[str]
     units = candidate_units(result.hits)
     sims = loaded.unit_vectors.for_units(units) @ result.query_vector if units else np.zeros(0)
     s = evidence_signals(analysis, result.hits, sims, loaded.lexical.document_frequencies(assistant.clearance(role)),
-                         units)
+                         units, result.dense_peak)
     return s.features(), s.named_entity
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 0.05, steps: int = 20000, lr: float = 0.5) -> np.ndarray:
+def fit_logistic(x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, l2: float = 0.05, steps: int = 20000,
+                 lr: float = 0.5) -> np.ndarray:
     xb = np.hstack([np.ones((len(x), 1)), x])
     w = np.zeros(xb.shape[1])
-    pos = y.mean()
-    sample_weight = np.where(y == 1, 0.5 / pos, 0.5 / (1 - pos))
     for _ in range(steps):
         p = 1 / (1 + np.exp(-xb @ w))
-        grad = xb.T @ ((p - y) * sample_weight) / len(y) + l2 * np.r_[0, w[1:]]
+        grad = xb.T @ ((p - y) * sample_weight) / sample_weight.sum() + l2 * np.r_[0, w[1:]]
         w -= lr * grad
     return w
+
+
+def balanced_weights(sets: list[str], y: np.ndarray, oos_weight: float) -> np.ndarray:
+    """Each corpus counts the same, and within a corpus each class does (the out-of-scope class times
+    `oos_weight`): the largest question set must not decide the model alone."""
+    out = np.zeros(len(y))
+    for i, (name, label) in enumerate(zip(sets, y, strict=True)):
+        same = sum(1 for n, lab in zip(sets, y, strict=True) if n == name and lab == label)
+        out[i] = (oos_weight if label else 1.0) / same
+    return out
 
 
 def main() -> None:
@@ -54,6 +65,8 @@ def main() -> None:
     parser.add_argument("--set", action="append", dest="sets", metavar="QUESTIONS:CORPUS:INDEX",
                         help="question file, its corpus and an index folder (repeatable)")
     parser.add_argument("--l2", type=float, default=0.001)
+    parser.add_argument("--oos-weight", type=float, default=0.6,
+                        help="weight of the out-of-scope class against the answerable one (within each corpus)")
     args = parser.parse_args()
     sets = args.sets or ["evals/questions.jsonl:corpus:"]
     data: dict[str, list[tuple[list[float], bool, bool]]] = {}
@@ -68,8 +81,10 @@ def main() -> None:
                 continue  # the holdout split is never read here
             feats, named = signals_for(assistant, q["question"], q.get("role", "staff"), q.get("turns", []))
             data[questions].append((feats, named, bool(q["abstain"])))
-    dev = [(f, a) for items in data.values() for f, named, a in items if not named]
-    w = fit_logistic(np.array([f for f, _ in dev]), np.array([a for _, a in dev], dtype=float), l2=args.l2)
+    dev = [(name, f, a) for name, items in data.items() for f, named, a in items if not named]
+    y = np.array([a for _, _, a in dev], dtype=float)
+    w = fit_logistic(np.array([f for _, f, _ in dev]), y, balanced_weights([n for n, _, _ in dev], y, args.oos_weight),
+                     l2=args.l2)
 
     def accuracy(items: list[tuple[list[float], bool, bool]]) -> float:
         ok = 0

@@ -50,6 +50,22 @@ def assistant(sample_index: Path):  # noqa: ANN201 - assistant.service.Assistant
     return Assistant(Settings(corpus_dir=CORPUS, index_dir=sample_index))
 
 
+@pytest.fixture(scope="session")
+def second_org(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - assistant.service.Assistant
+    """The second sample organization (tests/data/second-org) ingested once, its test fixtures left out."""
+    from assistant.config import Settings
+    from assistant.ingest.pipeline import run_ingest
+    from assistant.service import Assistant
+
+    root = tmp_path_factory.mktemp("second-org")
+    corpus = root / "corpus"
+    shutil.copytree(REPO / "tests" / "data" / "second-org", corpus,
+                    ignore=shutil.ignore_patterns("EXPECTED.md", "expected.json"))
+    settings = Settings(corpus_dir=corpus, index_dir=root / "index")
+    run_ingest(settings)
+    return Assistant(settings)
+
+
 @pytest.fixture
 def corpus_copy(tmp_path: Path) -> Path:
     """A private, writable copy of the sample corpus."""

@@ -289,3 +289,36 @@ def test_a_hyphenated_time_limit_answers_the_time_ask(assistant: Assistant) -> N
                            "before a KMS key actually gets deleted?", role="isms-lead", llm=False)
     assert "30-day waiting period" in _lines(answer.answer)[0]
     assert "don't say" not in answer.answer
+
+
+@pytest.mark.integration
+def test_the_best_passage_stands_out_for_a_question_the_documents_answer(assistant: Assistant) -> None:
+    """The dense peak (best passage cosine above the median of the dense candidates) is the abstention signal
+    that does not depend on one corpus's cosine scale: high for a covered question, low for an off-topic one."""
+    _, covered = assistant.retrieve("how often are access rights reviewed?", role="staff")
+    _, off_topic = assistant.retrieve("What is the best recipe for sourdough bread?", role="staff")
+    assert covered.dense_peak > 0.15 > off_topic.dense_peak
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("question", [
+    "I'd like to work from my parents' place in Portugal for six weeks this summer. is that ok, and who do I need to ask?",
+    "ugh, I think I just clicked a link in a dodgy email. how quickly do I need to flag it and where do I do that?",
+])
+def test_casual_questions_on_another_organizations_documents_are_answered(second_org: Assistant,
+                                                                          question: str) -> None:
+    """Phrased far from the second organization's wording (its cosines run lower than the sample's), yet
+    answered from its remote working and incident documents rather than refused."""
+    answer = second_org.ask(question, role="staff", llm=False)
+    assert not answer.abstained and answer.citations
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("question", [
+    "how many days of holiday do I get a year?",
+    "What is the best recipe for sourdough bread?",
+])
+def test_off_topic_questions_on_another_organizations_documents_are_refused(second_org: Assistant,
+                                                                            question: str) -> None:
+    answer = second_org.ask(question, role="staff", llm=False)
+    assert answer.abstained and not answer.citations

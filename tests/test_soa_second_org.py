@@ -10,7 +10,6 @@ documents, template wording. Unit tests classify real justification sentences of
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -134,20 +133,6 @@ def test_a_gap_on_most_rows_is_one_finding() -> None:
 
 
 # ---------------------------------------------------------------------------------------------- integration
-@pytest.fixture(scope="module")
-def second_org(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from assistant.config import Settings
-    from assistant.ingest.pipeline import run_ingest
-    from assistant.service import Assistant
-
-    root = tmp_path_factory.mktemp("second-org")
-    corpus = root / "corpus"
-    shutil.copytree(SECOND_ORG, corpus, ignore=shutil.ignore_patterns("EXPECTED.md", "expected.json"))
-    settings = Settings(corpus_dir=corpus, index_dir=root / "index")
-    run_ingest(settings)
-    return Assistant(settings)
-
-
 @pytest.fixture(scope="module")
 def report(second_org: Any) -> Any:
     return second_org.check_soa(role="isms-lead", as_of=AS_OF)

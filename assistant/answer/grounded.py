@@ -58,15 +58,18 @@ class AbstainSignals:
     undated_event: bool = False
     # the question names a term the reader's documents rarely use ("PCI DSS") and a top passage uses it
     rare_term: bool = False
+    # best dense cosine minus the median of the dense candidates' (search.SearchResult.dense_peak): relative to
+    # the corpus, so it transfers between document sets whose cosine scales differ
+    dense_peak: float = 0.0
 
     def features(self) -> list[float]:
         """What the abstention model weighs (evals/calibrate_abstention.py fits it on the dev splits)."""
-        return [self.best_dense, self.best_sentence, self.coverage]
+        return [self.best_dense, self.best_sentence, self.coverage, self.dense_peak]
 
     def abstain_probability(self, weights: list[float]) -> float:
-        """Logistic model over the three signals; weights = [bias, dense, sentence, coverage], fitted on dev."""
-        bias, w_dense, w_sentence, w_cov = weights
-        z = bias + w_dense * self.best_dense + w_sentence * self.best_sentence + w_cov * self.coverage
+        """Logistic model over the four signals; weights = [bias, dense, sentence, coverage, peak], fitted on
+        the dev splits of three corpora."""
+        z = weights[0] + sum(w * f for w, f in zip(weights[1:], self.features(), strict=True))
         return 1.0 / (1.0 + math.exp(-z))
 
 
@@ -94,7 +97,8 @@ DATED_SENTENCES = 8  # the sentences closest to the question that must date an e
 
 
 def evidence_signals(analysis: QueryAnalysis, hits: list[Hit], sentence_sims: np.ndarray | None,
-                     frequencies: tuple[dict[str, int], int] | None, units: list[Unit] | None = None) -> AbstainSignals:
+                     frequencies: tuple[dict[str, int], int] | None, units: list[Unit] | None = None,
+                     dense_peak: float = 0.0) -> AbstainSignals:
     top = hits[:3]
     best_dense = max((h.dense for h in top), default=0.0)
     best_sentence = float(np.max(sentence_sims)) if sentence_sims is not None and len(sentence_sims) else 0.0
@@ -111,7 +115,7 @@ def evidence_signals(analysis: QueryAnalysis, hits: list[Hit], sentence_sims: np
         closest = " ".join(units[i].text.lower() for i in np.argsort(-sentence_sims)[:DATED_SENTENCES])
         undated = not any(re.search(rf"\b{re.escape(d)}\b", closest) for d in dates)
     rare = any(0 < df.get(key, 0) <= RARE_TERM_DF and key in seen for key in _named_terms(analysis.question))
-    return AbstainSignals(best_dense, best_sentence, coverage, named, missing, undated, rare)
+    return AbstainSignals(best_dense, best_sentence, coverage, named, missing, undated, rare, dense_peak)
 
 
 RARE_TERM_DF = 3  # passages (of those the reader may see) that may use a term for it to count as rare
@@ -237,6 +241,7 @@ def compose(
     abstain_weights: list[float],
     frequencies: tuple[dict[str, int], int] | None = None,
     neighbours: Callable[[np.ndarray], list[Chunk]] | None = None,
+    dense_peak: float = 0.0,
 ) -> Answer:
     """The grounded answer to `analysis` from `hits`. `neighbours` (a sentence vector → the passages the
     reader may see that are nearest to it) lets the composer look beyond the hits for a document that
@@ -247,7 +252,7 @@ def compose(
     if units and unit_vectors is not None:
         vectors = unit_vectors.for_units(units).astype(np.float32)
         sims = vectors @ query_vector
-    signals = evidence_signals(analysis, hits, sims, frequencies, units)
+    signals = evidence_signals(analysis, hits, sims, frequencies, units, dense_peak)
     if not units or should_abstain(signals, abstain_weights):
         return abstain(analysis, hits)
     parts = question_parts(analysis.question)

@@ -36,6 +36,9 @@ class SearchResult:
     hits: list[Hit]
     query_vector: np.ndarray
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # how far the best dense passage stands above the median of the dense candidates: a question the
+    # documents answer has a few passages clearly closer than the rest, whatever the corpus's cosine scale
+    dense_peak: float = 0.0
 
 
 class HybridRetriever:
@@ -57,9 +60,11 @@ class HybridRetriever:
         vector = self.embedder.encode_query(analysis.expanded)
         timings["embed"] = (time.perf_counter() - t) * 1000
         hits: dict[str, Hit] = {}
+        dense_sims: list[float] = []
         if mode in ("hybrid", "dense"):
             t = time.perf_counter()
             for rank, (chunk, sim) in enumerate(self.dense.visible_neighbours(vector, max_rank, s.dense_k)):
+                dense_sims.append(sim)
                 hit = hits.setdefault(chunk.id, Hit(chunk, 0.0))
                 hit.dense, hit.dense_rank = sim, rank
                 hit.score += 1.0 / (s.rrf_k + rank + 1)
@@ -95,7 +100,8 @@ class HybridRetriever:
         ranked = sorted(hits.values(), key=lambda h: h.score, reverse=True)
         result = collapse_near_duplicates(ranked, limit=top_k)
         timings["fusion"] = (time.perf_counter() - t) * 1000
-        return SearchResult(hits=result, query_vector=vector, timings_ms=timings)
+        peak = float(dense_sims[0] - np.median(dense_sims)) if dense_sims else 0.0
+        return SearchResult(hits=result, query_vector=vector, timings_ms=timings, dense_peak=peak)
 
 
 def collapse_near_duplicates(hits: list[Hit], threshold: float = 0.9, limit: int | None = None) -> list[Hit]:
