@@ -248,7 +248,7 @@ class Assistant(PeopleOperations):
                              **answer.timings_ms, "answer": (time.perf_counter() - t) * 1000,
                              "total": (time.perf_counter() - t0) * 1000}
         if conversation is not None:
-            conversation.update(question, answer.controls or analysis.controls, analysis.topic)
+            conversation.update(question, answer.controls or analysis.controls, analysis.topic, not answer.abstained)
         self._audit_answer(answer, user, role)
         yield answer
 

@@ -9,9 +9,10 @@ with their earlier turns in one conversation.
 
 Signals per question (assistant.answer.grounded.evidence_signals): best passage cosine, best sentence
 cosine, idf-weighted coverage of the question's words, and how far the best passage stands above the
-median of the dense candidates. Questions naming a control/risk id never abstain
-and are left out of the fit. The model is an L2-regularised logistic regression in which each corpus
-counts the same and, within a corpus, the out-of-scope class counts `--oos-weight` of the answerable one.
+median of the dense candidates. Questions naming a control/risk id and follow-ups of an answered turn
+never abstain and are left out of the fit. The model is an L2-regularised logistic regression in which
+each corpus counts the same and, within a corpus, the out-of-scope class counts `--oos-weight` of the
+answerable one.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def signals_for(assistant: Assistant, question: str, role: str, turns: list[str]
     sims = loaded.unit_vectors.for_units(units) @ result.query_vector if units else np.zeros(0)
     s = evidence_signals(analysis, result.hits, sims, loaded.lexical.document_frequencies(assistant.clearance(role)),
                          units, result.dense_peak)
-    return s.features(), s.named_entity
+    return s.features(), s.named_entity or s.continues_answer
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, l2: float = 0.05, steps: int = 20000,

@@ -322,3 +322,21 @@ def test_off_topic_questions_on_another_organizations_documents_are_refused(seco
                                                                             question: str) -> None:
     answer = second_org.ask(question, role="staff", llm=False)
     assert answer.abstained and not answer.citations
+
+
+def test_a_follow_up_is_never_refused_after_an_answer_but_may_be_after_a_refusal() -> None:
+    from assistant.answer.grounded import AbstainSignals, should_abstain
+
+    catalogue = get_catalogue()
+    answered = Conversation()
+    answered.update("what can we do with a risk that comes out as unacceptable?", [], answered=True)
+    refused = Conversation()
+    refused.update("what is the best recipe for sourdough bread?", [], answered=False)
+    question = "and when are we allowed to just accept it?"
+    assert analyse(question, catalogue, answered).continues_answer
+    assert not analyse(question, catalogue, refused).continues_answer
+    weak = AbstainSignals(0.2, 0.3, 0.2, False, [], dense_peak=0.02)
+    weights = [6.157, -7.132, -5.152, -0.959, -5.327]
+    assert should_abstain(weak, weights)
+    weak.continues_answer = True
+    assert not should_abstain(weak, weights)

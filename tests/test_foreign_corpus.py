@@ -47,3 +47,15 @@ def test_a_question_asking_for_the_items_opens_with_the_list(foreign: Assistant)
 def test_a_sentence_about_the_policy_itself_is_not_the_answer(foreign: Assistant) -> None:
     answer = foreign.ask("What data classification levels does the organization use?", llm=False)
     assert not answer.abstained and "This policy defines" not in answer.answer
+
+
+def test_a_follow_up_of_an_answered_turn_is_answered_not_refused(foreign: Assistant) -> None:
+    """"and when are we allowed to just accept it?" is read against the risk question answered a turn before;
+    alone its words are far from any passage, but its subject is in the documents."""
+    conversation = foreign.new_conversation()
+    first = foreign.ask("what can we do with a risk that comes out as unacceptable?", conversation=conversation,
+                        llm=False)
+    assert not first.abstained
+    follow = foreign.ask("and when are we allowed to just accept it and do nothing?", conversation=conversation,
+                         llm=False)
+    assert not follow.abstained and any(c.source == "policies/risk.md" for c in follow.citations)

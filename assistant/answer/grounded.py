@@ -61,6 +61,8 @@ class AbstainSignals:
     # best dense cosine minus the median of the dense candidates' (search.SearchResult.dense_peak): relative to
     # the corpus, so it transfers between document sets whose cosine scales differ
     dense_peak: float = 0.0
+    # a follow-up of a turn that was answered ("and who signs it off?"): its subject is in the documents
+    continues_answer: bool = False
 
     def features(self) -> list[float]:
         """What the abstention model weighs (evals/calibrate_abstention.py fits it on the dev splits)."""
@@ -115,7 +117,8 @@ def evidence_signals(analysis: QueryAnalysis, hits: list[Hit], sentence_sims: np
         closest = " ".join(units[i].text.lower() for i in np.argsort(-sentence_sims)[:DATED_SENTENCES])
         undated = not any(re.search(rf"\b{re.escape(d)}\b", closest) for d in dates)
     rare = any(0 < df.get(key, 0) <= RARE_TERM_DF and key in seen for key in _named_terms(analysis.question))
-    return AbstainSignals(best_dense, best_sentence, coverage, named, missing, undated, rare, dense_peak)
+    return AbstainSignals(best_dense, best_sentence, coverage, named, missing, undated, rare, dense_peak,
+                          analysis.continues_answer)
 
 
 RARE_TERM_DF = 3  # passages (of those the reader may see) that may use a term for it to count as rare
@@ -134,6 +137,8 @@ def should_abstain(signals: AbstainSignals, weights: list[float]) -> bool:
         return True  # general rules about pen tests do not tell what "the 2026 pen test" found
     if signals.rare_term:
         return False  # "are we subject to PCI DSS?" and a passage the reader may see says "PCI DSS. …"
+    if signals.continues_answer:
+        return False  # the topic was answered a turn ago; an ask it leaves open is said to be unsaid
     return signals.abstain_probability(weights) >= 0.5
 
 

@@ -33,10 +33,12 @@ class Conversation:
     last_question: str = ""
     turns: int = 0
     topic: str = ""
+    answered: bool = False  # the previous turn was answered (not refused)
 
-    def update(self, question: str, controls: list[str], topic: str = "") -> None:
+    def update(self, question: str, controls: list[str], topic: str = "", answered: bool = True) -> None:
         self.controls = controls[:4]
         self.last_question = question
+        self.answered = answered
         self.topic = (topic or question)[-TOPIC_CHARS:]
         self.turns += 1
 
@@ -54,6 +56,7 @@ class QueryAnalysis:
     content_tokens: list[str]  # the question's content words, with the topic's for a follow-up (coverage, abstention)
     topic: str = ""  # the question as read: the previous topic + the question for a follow-up
     documents: list[str] = field(default_factory=list)  # implementing documents of the controls named by id
+    continues_answer: bool = False  # a follow-up of a turn that was answered: its topic is in the documents
 
     @property
     def about_registers(self) -> bool:
@@ -105,5 +108,5 @@ def analyse(question: str, catalogue: Catalogue, conversation: Conversation | No
         question=question, controls=controls, explicit_ids=explicit, legacy_ids=legacy,
         risks=detect_risks(question), roles=detect_roles(question), followup=followup, expanded=expanded,
         content_tokens=list(dict.fromkeys(t for t in tokenize(topic) if not NUMBER_TOKEN.fullmatch(t))),
-        topic=topic,
+        topic=topic, continues_answer=followup and conversation is not None and conversation.answered,
     )
