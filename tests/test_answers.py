@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 
 from assistant.answer.asks import answers_ask, detect_asks, question_parts, values
@@ -340,3 +341,21 @@ def test_a_follow_up_is_never_refused_after_an_answer_but_may_be_after_a_refusal
     assert should_abstain(weak, weights)
     weak.continues_answer = True
     assert not should_abstain(weak, weights)
+
+
+def test_question_parts_are_served_when_a_line_comes_from_a_passage_beyond_the_retrieved_ones() -> None:
+    """An ask answered from a neighbouring passage quotes a unit the parts' similarities do not cover; the parts
+    are still served (this raised KeyError and the question failed)."""
+    from assistant.answer.selection import Line, _answer_parts, _Builder
+
+    retrieved = split_units(_chunk("Patch scripts are kept in the Ops repository. Patches are applied monthly."))
+    neighbour = split_units(Chunk(
+        id="c2", source="policies/y.md", title="Y Policy", doc_type="policy", trail=["Policy"],
+        text="Operating system patches are applied every month.", start=1, end=2, span_unit="line",
+        classification="internal", class_rank=1))[0]
+    builder = _Builder(retrieved, frozenset(), wants_list=False)
+    builder.know([neighbour])
+    builder.lines.append(Line(neighbour))
+    builder.words.append(frozenset())
+    _answer_parts(retrieved, retrieved, np.array([[0.9, 0.1], [0.1, 0.8]]), builder)
+    assert [line.unit.text for line in builder.lines[1:]] == [u.text for u in retrieved]

@@ -374,7 +374,9 @@ def _answer_parts(units: list[Unit], pool: list[Unit], part_sims: np.ndarray, bu
     index = {id(u): i for i, u in enumerate(units)}
     allowed = [index[id(u)] for u in pool]
     for row in part_sims:
-        quoted = [index[id(u)] for line in builder.lines for u in (line.unit, *line.followers, *line.also)]
+        # a unit quoted from a passage beyond the retrieved ones (an ask answered by a neighbour) has no row here
+        quoted = [index[id(u)] for line in builder.lines for u in (line.unit, *line.followers, *line.also)
+                  if id(u) in index]
         top = max(allowed, key=lambda i: row[i])
         if quoted and row[top] - max(row[i] for i in quoted) < PART_MARGIN:
             continue  # a quoted unit serves this part about as well as the best one
