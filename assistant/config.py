@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     top_k: int = 8
     # logistic abstention model [bias, best passage cosine, best sentence cosine, idf-weighted coverage],
     # fitted on the dev split by evals/calibrate_abstention.py
-    abstain_weights: list[float] = Field(default_factory=lambda: [6.157, -7.132, -5.152, -0.959, -5.327])
+    abstain_weights: list[float] = Field(default_factory=lambda: [7.903, -8.225, -1.102, -6.737, -3.071])
     max_question_chars: int = 2000
 
     # SQLAlchemy URL for feedback and SoA edit history (default: SQLite files in the index folder)

@@ -7,9 +7,9 @@ missing); the default is the sample corpus with evals/questions.jsonl. Fitting o
 than one corpus keeps the model from learning one organization's vocabulary. Multi-turn items are asked
 with their earlier turns in one conversation.
 
-Signals per question (assistant.answer.grounded.evidence_signals): best passage cosine, best sentence
-cosine, idf-weighted coverage of the question's words, and how far the best passage stands above the
-median of the dense candidates. Questions naming a control/risk id and follow-ups of an answered turn
+Signals per question (assistant.answer.grounded.evidence_signals): best sentence cosine, idf-weighted
+coverage of the question's words, how far the best passage stands above the median of the dense
+candidates, and whether the dense and lexical searches agree on the best passage. Questions naming a control/risk id and follow-ups of an answered turn
 never abstain and are left out of the fit. The model is an L2-regularised logistic regression in which
 each corpus counts the same and, within a corpus, the out-of-scope class counts `--oos-weight` of the
 answerable one.
@@ -36,7 +36,7 @@ def signals_for(assistant: Assistant, question: str, role: str, turns: list[str]
     units = candidate_units(result.hits)
     sims = loaded.unit_vectors.for_units(units) @ result.query_vector if units else np.zeros(0)
     s = evidence_signals(analysis, result.hits, sims, loaded.lexical.document_frequencies(assistant.clearance(role)),
-                         units, result.dense_peak)
+                         units, result.dense_peak, result.rank_agreement)
     return s.features(), s.named_entity or s.continues_answer
 
 

@@ -336,8 +336,10 @@ def test_a_follow_up_is_never_refused_after_an_answer_but_may_be_after_a_refusal
     question = "and when are we allowed to just accept it?"
     assert analyse(question, catalogue, answered).continues_answer
     assert not analyse(question, catalogue, refused).continues_answer
-    weak = AbstainSignals(0.2, 0.3, 0.2, False, [], dense_peak=0.02)
-    weights = [6.157, -7.132, -5.152, -0.959, -5.327]
+    from assistant.config import Settings
+
+    weak = AbstainSignals(0.2, 0.3, 0.2, False, [], dense_peak=0.02, rank_agreement=0.5)
+    weights = Settings().abstain_weights
     assert should_abstain(weak, weights)
     weak.continues_answer = True
     assert not should_abstain(weak, weights)

@@ -39,6 +39,9 @@ class SearchResult:
     # how far the best dense passage stands above the median of the dense candidates: a question the
     # documents answer has a few passages clearly closer than the rest, whatever the corpus's cosine scale
     dense_peak: float = 0.0
+    # the best fused (reciprocal-rank) score before any boost, as a share of its maximum: 1.0 when the dense and
+    # the lexical search both rank the same passage first; off-topic questions rarely get that agreement
+    rank_agreement: float = 0.0
 
 
 class HybridRetriever:
@@ -76,6 +79,7 @@ class HybridRetriever:
                 hit.lexical, hit.lexical_rank = score, rank
                 hit.score += 1.0 / (s.rrf_k + rank + 1)
             timings["lexical"] = (time.perf_counter() - t) * 1000
+        agreement = max((h.score for h in hits.values()), default=0.0) * (s.rrf_k + 1) / 2
         t = time.perf_counter()
         if analysis.explicit_ids and mode == "hybrid":
             # only controls asked for by id: a catalogue name or alias in the question ("encryption") is a
@@ -101,7 +105,8 @@ class HybridRetriever:
         result = collapse_near_duplicates(ranked, limit=top_k)
         timings["fusion"] = (time.perf_counter() - t) * 1000
         peak = float(dense_sims[0] - np.median(dense_sims)) if dense_sims else 0.0
-        return SearchResult(hits=result, query_vector=vector, timings_ms=timings, dense_peak=peak)
+        return SearchResult(hits=result, query_vector=vector, timings_ms=timings, dense_peak=peak,
+                            rank_agreement=agreement)
 
 
 def collapse_near_duplicates(hits: list[Hit], threshold: float = 0.9, limit: int | None = None) -> list[Hit]:
