@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pytest
 
-from assistant.answer.asks import answers_ask, detect_asks, question_parts, values
+from assistant.answer.asks import answers, answers_ask, detect_asks, question_parts, values
 from assistant.answer.roles import asked_role
 from assistant.answer.selection import followers
 from assistant.answer.units import split_units
@@ -361,3 +361,18 @@ def test_question_parts_are_served_when_a_line_comes_from_a_passage_beyond_the_r
     builder.words.append(frozenset())
     _answer_parts(retrieved, retrieved, np.array([[0.9, 0.1], [0.1, 0.8]]), builder)
     assert [line.unit.text for line in builder.lines[1:]] == [u.text for u in retrieved]
+
+
+@pytest.mark.integration
+def test_an_answer_never_says_the_documents_leave_open_what_it_quotes(second_org: Assistant) -> None:
+    """"how long have we got to tell the regulator, and who decides?" is answered by "the Data Protection Lead
+    decides … within 72 hours" (the ICO, not "regulator"): no line claims the time or the decider is unsaid."""
+    answer = second_org.ask("if customer or driver personal data leaks, how long have we got to tell the regulator, "
+                            "and who decides whether we have to?", role="staff", llm=False)
+    assert "within 72 hours" in answer.answer and "Data Protection Lead" in answer.answer
+    assert "don't say" not in answer.answer
+
+
+def test_a_tool_a_record_is_logged_in_answers_where() -> None:
+    assert answers("where", "Exceptions are logged in Freshservice with an expiry date.")
+    assert not answers("where", "Exceptions must be approved by the Head of IT & Security.")

@@ -66,7 +66,8 @@ EVIDENCE_PATTERNS: dict[str, re.Pattern[str]] = {
     "where": re.compile(
         r"@|https?://|\b(?:portal|form|tool|service ?desk|help ?desk|ticket\w*|e-?mail|intranet|sharepoint|jira|"
         r"servicenow|slack|teams|hotline|phone|repository|password manager|vpn)\b|"
-        r"\b(?:defined|set out|described|documented|recorded|kept|held|stored|listed) in\b", re.I),
+        r"\b(?:defined|set out|described|documented|recorded|kept|held|stored|listed|logged|tracked|raised|saved|"
+        r"filed|entered|uploaded|posted) (?:in|into|on|to|through|via)\b", re.I),
 }
 
 ASK_LABELS: dict[str, str] = {
