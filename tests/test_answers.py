@@ -376,3 +376,11 @@ def test_an_answer_never_says_the_documents_leave_open_what_it_quotes(second_org
 def test_a_tool_a_record_is_logged_in_answers_where() -> None:
     assert answers("where", "Exceptions are logged in Freshservice with an expiry date.")
     assert not answers("where", "Exceptions must be approved by the Head of IT & Security.")
+
+
+def test_a_what_about_part_asks_the_previous_question_again() -> None:
+    asks = detect_asks("how long do we hang on to drivers' GPS tracks, and what about the doorstep photos?")
+    assert [a.kind for a in asks] == ["when", "when"]
+    assert "photo" in asks[1].words
+    assert [a.kind for a in detect_asks("who approves access? what about admin rights?")] == ["who", "who"]
+    assert [a.kind for a in detect_asks("what about the photos?")] == []  # nothing before it to ask again

@@ -94,6 +94,10 @@ _CLAUSE_BREAK = re.compile(
     r",\s+(?=(?:how|who|what|when|where|which)\b)", re.I)
 
 
+# A part that asks the previous part's question again about something else: "…, and what about the photos?"
+_SAME_ASK_AGAIN = re.compile(r"^\s*(?:and\s+)?(?:(?:what|how) about|what of|same for)\b", re.I)
+
+
 @dataclass(frozen=True)
 class Ask:
     kind: str  # who | how-often | when | where | list | if-not
@@ -117,11 +121,15 @@ def detect_asks(question: str) -> list[Ask]:
     part_words = [token_set(p) for p in parts]
     asks: list[Ask] = []
     seen: set[tuple[str, frozenset[str]]] = set()
+    previous: list[tuple[int, str]] = []
     for i, part in enumerate(parts):
         others = frozenset().union(*(w for j, w in enumerate(part_words) if j != i))
         own = part_words[i] - others if len(parts) > 1 else frozenset()
         found = sorted((m.start(), kind) for kind, pattern in QUESTION_PATTERNS.items()
                        if (m := pattern.search(part)))
+        if not found and _SAME_ASK_AGAIN.match(part):
+            found = previous  # "how long do we keep GPS tracks, and what about the photos?": a time ask again
+        previous = found or previous
         for _, kind in found:
             key = (kind, own if any(a.kind == kind for a in asks) else frozenset())
             if key in seen:
