@@ -298,6 +298,9 @@ def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
         if builder.chars + len(unit.text) > BODY_BUDGET + SLACK:
             continue
         builder.add(unit)
+    # an ask is said to be left open only when no quoted line carries that kind of fact at all: "within 72 hours"
+    # quoted for "how long have we got to tell the regulator?" answers it in other words ("ICO")
+    missing = [a for a in missing if not any(fits(a.kind, u) for u in builder.covered())]
     return Selection(_ordered(builder.lines), missing, disagreements)
 
 
@@ -346,10 +349,7 @@ def _answer_asks(asks: list[Ask], ranked: list[Unit], builder: _Builder, fits: C
         if unit is None and neighbours is not None:  # the passages nearest the evidence may answer it
             unit = _from_neighbours(ask, *neighbours, fits, builder)
         if unit is None:
-            # said missing only when no quoted line carries that kind of fact at all: "within 72 hours" quoted for
-            # "how long have we got to tell the regulator?" answers it in other words ("ICO")
-            if not any(fits(ask.kind, u) for u in builder.covered()):
-                missing.append(ask)
+            missing.append(ask)
         else:
             builder.add(unit)
     return missing
