@@ -59,3 +59,12 @@ def test_a_follow_up_of_an_answered_turn_is_answered_not_refused(foreign: Assist
     follow = foreign.ask("and when are we allowed to just accept it and do nothing?", conversation=conversation,
                          llm=False)
     assert not follow.abstained and any(c.source == "policies/risk.md" for c in follow.citations)
+
+
+def test_no_note_says_an_ask_is_unsaid_when_a_later_line_answers_it(foreign: Assistant) -> None:
+    """The approver comes from the line added for the second part of the question; the note is judged on the
+    finished answer."""
+    answer = foreign.ask("the pen test on our web app came back with a high-risk finding. how fast does it have to "
+                         "be fixed? and if we need to push an emergency release before it's been assessed, who has "
+                         "to OK that?", llm=False)
+    assert "Chief Information Officer" in answer.answer and "don't say" not in answer.answer
