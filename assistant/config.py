@@ -88,9 +88,10 @@ class Settings(BaseSettings):
     rrf_k: int = 60
     control_boost: float = 0.35
     top_k: int = 8
-    # logistic abstention model [bias, best passage cosine, best sentence cosine, idf-weighted coverage],
-    # fitted on the dev split by evals/calibrate_abstention.py
-    abstain_weights: list[float] = Field(default_factory=lambda: [7.903, -8.225, -1.102, -6.737, -3.071])
+    # logistic abstention model [bias, best sentence cosine, idf-weighted coverage, dense peak, rank agreement]
+    # (assistant.answer.grounded.AbstainSignals), fitted on the dev splits by evals/calibrate_abstention.py
+    abstain_weights: list[float] = Field(default_factory=lambda: [7.903, -8.225, -1.102, -6.737, -3.071],
+                                         min_length=5, max_length=5)
     max_question_chars: int = 2000
 
     # SQLAlchemy URL for feedback and SoA edit history (default: SQLite files in the index folder)

@@ -384,3 +384,16 @@ def test_a_what_about_part_asks_the_previous_question_again() -> None:
     assert "photo" in asks[1].words
     assert [a.kind for a in detect_asks("who approves access? what about admin rights?")] == ["who", "who"]
     assert [a.kind for a in detect_asks("what about the photos?")] == []  # nothing before it to ask again
+
+
+def test_abstention_weights_of_the_old_three_signal_model_are_refused_at_start() -> None:
+    """A bias and one weight per signal: an old setting (four numbers) is a clear settings error, not a failure
+    on the first question."""
+    from pydantic import ValidationError
+
+    from assistant.answer.grounded import AbstainSignals
+    from assistant.config import Settings
+
+    assert len(Settings().abstain_weights) == 1 + len(AbstainSignals(0, 0, 0, False, []).features())
+    with pytest.raises(ValidationError, match="abstain_weights"):
+        Settings(abstain_weights=[8.2, -8.4, -8.1, -0.9])
