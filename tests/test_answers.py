@@ -302,27 +302,21 @@ def test_the_best_passage_stands_out_for_a_question_the_documents_answer(assista
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("question", [
-    "I'd like to work from my parents' place in Portugal for six weeks this summer. is that ok, and who do I need to ask?",
-    "ugh, I think I just clicked a link in a dodgy email. how quickly do I need to flag it and where do I do that?",
+@pytest.mark.parametrize(("question", "covered"), [
+    ("I'd like to work from my parents' place in Portugal for six weeks this summer. is that ok, and who do I need "
+     "to ask?", True),
+    ("ugh, I think I just clicked a link in a dodgy email. how quickly do I need to flag it and where do I do that?",
+     True),
+    ("how many days of holiday do I get a year?", False),
+    ("What is the best recipe for sourdough bread?", False),
 ])
-def test_casual_questions_on_another_organizations_documents_are_answered(second_org: Assistant,
-                                                                          question: str) -> None:
-    """Phrased far from the second organization's wording (its cosines run lower than the sample's), yet
-    answered from its remote working and incident documents rather than refused."""
+def test_another_organizations_casual_questions_are_answered_and_off_topic_ones_refused(
+        second_org: Assistant, question: str, covered: bool) -> None:
+    """Phrased far from the second organization's wording (its cosines run lower than the sample's), the covered
+    questions are answered from its remote working and incident documents; off-topic ones are refused."""
     answer = second_org.ask(question, role="staff", llm=False)
-    assert not answer.abstained and answer.citations
-
-
-@pytest.mark.integration
-@pytest.mark.parametrize("question", [
-    "how many days of holiday do I get a year?",
-    "What is the best recipe for sourdough bread?",
-])
-def test_off_topic_questions_on_another_organizations_documents_are_refused(second_org: Assistant,
-                                                                            question: str) -> None:
-    answer = second_org.ask(question, role="staff", llm=False)
-    assert answer.abstained and not answer.citations
+    assert answer.abstained is not covered
+    assert bool(answer.citations) is covered
 
 
 def test_a_follow_up_is_never_refused_after_an_answer_but_may_be_after_a_refusal() -> None:
