@@ -332,7 +332,7 @@ def test_a_follow_up_is_never_refused_after_an_answer_but_may_be_after_a_refusal
     assert not analyse(question, catalogue, refused).continues_answer
     from assistant.config import Settings
 
-    weak = AbstainSignals(0.2, 0.3, 0.2, False, [], dense_peak=0.02, rank_agreement=0.5)
+    weak = AbstainSignals(0.3, 0.2, False, [], dense_peak=0.02, rank_agreement=0.5)
     weights = Settings().abstain_weights
     assert should_abstain(weak, weights)
     weak.continues_answer = True
@@ -388,6 +388,6 @@ def test_abstention_weights_of_the_old_three_signal_model_are_refused_at_start()
     from assistant.answer.grounded import AbstainSignals
     from assistant.config import Settings
 
-    assert len(Settings().abstain_weights) == 1 + len(AbstainSignals(0, 0, 0, False, []).features())
+    assert len(Settings().abstain_weights) == 1 + len(AbstainSignals(0, 0, False, []).features())
     with pytest.raises(ValidationError, match="abstain_weights"):
         Settings(abstain_weights=[8.2, -8.4, -8.1, -0.9])

@@ -49,7 +49,6 @@ EVENT_DATE = re.compile(r"\b(?:19|20)\d\d\b|\b(?:january|february|march|april|ju
 
 @dataclass
 class AbstainSignals:
-    best_dense: float  # best cosine similarity between the question and a top passage (not weighed: corpus-scaled)
     best_sentence: float  # best cosine similarity between the question and one sentence of the top passages
     coverage: float  # idf-weighted share of the question's words found in the top passages (typos forgiven)
     named_entity: bool  # the question names a control or risk id the catalogue / register knows
@@ -105,7 +104,6 @@ def evidence_signals(analysis: QueryAnalysis, hits: list[Hit], sentence_sims: np
                      frequencies: tuple[dict[str, int], int] | None, units: list[Unit] | None = None,
                      dense_peak: float = 0.0, rank_agreement: float = 0.0) -> AbstainSignals:
     top = hits[:3]
-    best_dense = max((h.dense for h in top), default=0.0)
     best_sentence = float(np.max(sentence_sims)) if sentence_sims is not None and len(sentence_sims) else 0.0
     words = [w for w in analysis.content_tokens if w not in FILLER]
     seen: set[str] = set()
@@ -120,7 +118,7 @@ def evidence_signals(analysis: QueryAnalysis, hits: list[Hit], sentence_sims: np
         closest = " ".join(units[i].text.lower() for i in np.argsort(-sentence_sims)[:DATED_SENTENCES])
         undated = not any(re.search(rf"\b{re.escape(d)}\b", closest) for d in dates)
     rare = any(0 < df.get(key, 0) <= RARE_TERM_DF and key in seen for key in _named_terms(analysis.question))
-    return AbstainSignals(best_dense, best_sentence, coverage, named, missing, undated, rare, dense_peak,
+    return AbstainSignals(best_sentence, coverage, named, missing, undated, rare, dense_peak,
                           rank_agreement, analysis.continues_answer)
 
 
