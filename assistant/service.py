@@ -244,6 +244,8 @@ class Assistant(PeopleOperations):
                     answer = item
                 else:
                     yield item
+        # the documents retrieval ranked for the question, cited first (the app lists the uncited ones as related)
+        answer.retrieved_sources = list(dict.fromkeys([*answer.retrieved_sources, *result.documents]))
         answer.timings_ms = {"analysis": analysis_ms, **result.timings_ms, "retrieve": retrieve_ms,
                              **answer.timings_ms, "answer": (time.perf_counter() - t) * 1000,
                              "total": (time.perf_counter() - t0) * 1000}

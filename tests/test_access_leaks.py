@@ -272,6 +272,7 @@ def test_retrieval_results_are_always_within_clearance(assistant: Assistant, vie
     for hit in result.hits:
         assert hit.chunk.class_rank <= clearance, (role, hit.chunk.source)
         assert allowed is None or hit.chunk.source in allowed, (role, hit.chunk.source)
+    assert allowed is None or set(result.documents) <= allowed, (role, result.documents)
 
 
 class CountingCollection:

@@ -50,6 +50,18 @@ def test_control_id_questions_retrieve_the_implementing_documents(assistant: Ass
 
 
 @pytest.mark.integration
+def test_retrieval_ranks_documents_beyond_the_passages_it_returns(assistant: Assistant) -> None:
+    question = "How often are access rights reviewed?"
+    _, result = assistant.retrieve(question, role="staff", top_k=3)
+    passages = list(dict.fromkeys(h.chunk.source for h in result.hits))
+    assert len(result.documents) >= 5 > len(passages) and result.documents[0] == passages[0]
+    answer = assistant.ask(question, role="staff")
+    cited = list(dict.fromkeys(c.source for c in sorted(answer.citations, key=lambda c: c.n)))
+    # cited documents first, then the other documents retrieval ranked (the app lists them as related)
+    assert answer.retrieved_sources[: len(cited)] == cited and len(answer.retrieved_sources) >= 5
+
+
+@pytest.mark.integration
 @pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
 def test_restricted_documents_never_reach_a_staff_user(assistant: Assistant, mode: str) -> None:
     for question in ("Operation Bluebell personal Gmail account HR investigation",

@@ -179,6 +179,9 @@ def test_chat_answer_with_sources_follow_up_and_feedback(monkeypatch, sample_ind
     assert any(e.label.startswith("Sources (") for e in at.expander)
     text = page_text(at)
     assert "policies/access-control-policy.md" in text and "Review of access rights" in text
+    answer = at.session_state["chat_messages"][-1]["answer"]
+    related = [s for s in answer.retrieved_sources if s not in {c.source for c in answer.citations}]
+    assert related and "Related documents" in text and related[0] in text  # uncited documents found too
 
     ask(at, "and for the other systems?")  # follow-up keeps the topic
     conversation = at.session_state["chat_conversation"]

@@ -162,6 +162,21 @@ def document_link(source: str, chunk_id: str, where: Any = None) -> None:
                             query_params={"source": source, "chunk": chunk_id} if chunk_id else {"source": source})
 
 
+RELATED_SHOWN = 3  # uncited documents the retrieval also ranked high, listed under an answer
+
+
+def render_related(answer: Answer) -> None:
+    """Documents the retrieval ranked high for the question that the answer did not quote (the reader's own
+    clearance: they come from the same search)."""
+    cited = {c.source for c in answer.citations}
+    related = [s for s in answer.retrieved_sources if s not in cited][:RELATED_SHOWN]
+    if answer.abstained or not related:
+        return
+    st.caption("Related documents")
+    for source in related:
+        st.page_link("pages/document.py", label=source, icon=":material/description:", query_params={"source": source})
+
+
 def render_closest(answer: Answer) -> None:
     if not answer.closest:
         return

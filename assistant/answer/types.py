@@ -31,7 +31,7 @@ class Answer:
     controls: list[str] = field(default_factory=list)
     risks: list[str] = field(default_factory=list)
     closest: list[dict[str, str]] = field(default_factory=list)  # shown when abstaining
-    retrieved_sources: list[str] = field(default_factory=list)  # ranked distinct sources (for evals)
+    retrieved_sources: list[str] = field(default_factory=list)  # ranked distinct documents retrieved, cited first
     timings_ms: dict[str, float] = field(default_factory=dict)
     answerer: str = "grounded"
     fallback_reason: str | None = None

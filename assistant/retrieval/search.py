@@ -42,6 +42,12 @@ class SearchResult:
     # the best fused (reciprocal-rank) score before any boost, as a share of its maximum: 1.0 when the dense and
     # the lexical search both rank the same passage first; off-topic questions rarely get that agreement
     rank_agreement: float = 0.0
+    # distinct documents of every fused candidate in rank order (not only the top_k passages): the documents
+    # related to the question, cited or not
+    documents: list[str] = field(default_factory=list)
+
+
+RELATED_DOCUMENTS = 10  # distinct documents kept from the fused candidates (SearchResult.documents)
 
 
 class HybridRetriever:
@@ -102,11 +108,12 @@ class HybridRetriever:
                 if wanted_risks & set(hit.chunk.risks):
                     hit.score += s.control_boost / (s.rrf_k + 1)
         ranked = sorted(hits.values(), key=lambda h: h.score, reverse=True)
+        documents = list(dict.fromkeys(h.chunk.source for h in ranked))[:RELATED_DOCUMENTS]
         result = collapse_near_duplicates(ranked, limit=top_k)
         timings["fusion"] = (time.perf_counter() - t) * 1000
         peak = float(dense_sims[0] - np.median(dense_sims)) if dense_sims else 0.0
         return SearchResult(hits=result, query_vector=vector, timings_ms=timings, dense_peak=peak,
-                            rank_agreement=agreement)
+                            rank_agreement=agreement, documents=documents)
 
 
 def collapse_near_duplicates(hits: list[Hit], threshold: float = 0.9, limit: int | None = None) -> list[Hit]:

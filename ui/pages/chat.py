@@ -16,6 +16,7 @@ from ui.common import (
     get_user,
     md_escape,
     render_closest,
+    render_related,
     render_sources,
     require_index,
 )
@@ -195,6 +196,7 @@ for i, message in enumerate(messages):
         answer = message["answer"]
         render_answer(answer)
         render_sources(answer.citations, key=f"chat_sources_{i}", expanded=i == len(messages) - 1)
+        render_related(answer)
         render_feedback(i, message)
 
 prompt = st.chat_input("Ask about your ISMS…", max_chars=assistant.settings.max_question_chars, key="chat_prompt")
