@@ -21,6 +21,7 @@ from assistant.index.lexical import LexicalIndex
 from assistant.knowledge import Knowledge
 from assistant.llm.client import LLMClient
 from assistant.models import Chunk
+from assistant.retrieval.plain_words import formal_words
 from assistant.retrieval.query import Conversation, QueryAnalysis, analyse
 from assistant.retrieval.search import HybridRetriever, SearchResult
 from assistant.service_people import PeopleOperations
@@ -167,6 +168,9 @@ class Assistant(PeopleOperations):
         controls it names by id (retrieval prefers them)."""
         analysis = self.analyse(question, conversation)
         analysis.documents = self.index.knowledge.implementing_documents(analysis.explicit_ids, max_rank)
+        plain = formal_words(question, self.index.lexical.document_frequencies(max_rank)[0])
+        if plain:  # "memory stick" searched as "removable media" too, where the documents never say "stick"
+            analysis.expanded = " ".join([analysis.expanded, *plain])
         return analysis
 
     # ------------------------------------------------------------------ LLM (optional)

@@ -391,3 +391,14 @@ def test_abstention_weights_of_the_old_three_signal_model_are_refused_at_start()
     assert len(Settings().abstain_weights) == 1 + len(AbstainSignals(0, 0, False, []).features())
     with pytest.raises(ValidationError, match="abstain_weights"):
         Settings(abstain_weights=[8.2, -8.4, -8.1, -0.9])
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("question", ["can I give a customer their files on a pen drive?",
+                                      "is it fine to copy the delivery files onto a thumb drive for the client?"])
+def test_everyday_words_find_the_rule_written_in_the_documents_words(second_org: Assistant, question: str) -> None:
+    """The second organization writes "USB storage devices are blocked"; nobody there asks about "USB storage"."""
+    answer = second_org.ask(question, role="staff", llm=False)
+    assert not answer.abstained
+    assert answer.answer.startswith("- USB storage devices are blocked on all laptops"), answer.answer
+    assert answer.citations[0].source == "acceptable-use-policy.md"

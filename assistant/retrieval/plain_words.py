@@ -1,0 +1,66 @@
+"""Everyday words people ask with, and the words security documents use for the same thing.
+
+Staff ask "I left my work phone on the train" or "can I put the files on a memory stick?"; policies say
+"lost or stolen mobile device" and "removable media". A phrase is searched with the documents' words only
+when the documents never use one of its own words: where they say "memory stick" themselves, nothing is
+added. The list is general security vocabulary (no organization's names or terms), so it holds for any
+document set.
+"""
+
+from __future__ import annotations
+
+import re
+
+from assistant.text import tokenize
+
+# everyday phrase (regex, whole words) -> the words documents tend to use
+PLAIN_TO_FORMAL: list[tuple[str, str]] = [
+    (r"memory sticks?|thumb ?drives?|pen ?drives?|flash drives?|usb sticks?|usb keys?", "removable media USB"),
+    (r"(?:work |company |my )?(?:phone|mobile|smartphone|tablet|ipad)s?", "mobile device"),
+    (r"laptops?|notebooks?|computers?|pcs?|macbooks?", "laptop endpoint device"),
+    (r"misplaced|nicked|went missing|gone missing|can't find", "lost stolen"),
+    (r"log ?ins?|sign ?ins?|accounts?|credentials", "account access"),
+    (r"passwords?|passcodes?|pins?", "password authentication"),
+    (r"leav(?:es|ing)|leaver|quits?|quitting|fired|last day|finishing up|moving on|resign(?:s|ed|ing)?",
+     "leaver termination offboarding revoke access"),
+    (r"new (?:starters?|joiners?|hires?|staff)|starting|first (?:day|week)|onboard(?:ing)?", "joiner onboarding"),
+    (r"hack(?:ed|s)?|breach(?:ed|es)?|compromised?|something (?:bad|wrong)|suspicious", "security incident"),
+    (r"dodgy|scam|fake|phish(?:y|ing)?", "phishing suspicious email"),
+    (r"holes?|bugs?|flaws?|weakness(?:es)?", "vulnerability"),
+    (r"fix(?:ed|ing)?|patch(?:ed|ing)?", "remediate patch"),
+    (r"wipe(?:d)?|erase(?:d)?|shred(?:ded)?|get rid of|throw (?:away|out)|bin", "disposal deletion wipe"),
+    (r"keep|hang on to|hold on to|store(?:d)? for|how long .{0,30}(?:kept|stored)", "retention period retain"),
+    (r"sue[sd]?|lawsuit|court|legal (?:action|claim)", "litigation legal hold"),
+    (r"home|from my (?:parents|house|flat)|abroad|overseas|coffee shop|caf[eé]|train|hotel", "remote working"),
+    (r"visitors?|guests?|contractors? on site|electricians?|cleaners?|engineers? on site", "visitor escort"),
+    (r"boss|line manager|my manager", "manager approval"),
+    (r"sign(?:ed)? off|allowed to|permission|let me", "approval authorised"),
+    (r"cloud (?:app|tool|service)s?|online tools?|saas|web apps?|apps?", "cloud service approval"),
+    (r"vendors?|third parties|third-party|outsourc\w+|contractors?", "supplier"),
+    (r"customer data|client (?:data|files)|personal (?:data|info\w*)|customers? details", "personal data"),
+    (r"email(?:ed|ing)? (?:it|them|files?)|send(?:ing)? (?:it|them|files?)|share|sharing|transfer",
+     "information transfer"),
+    (r"backups?|copies|restore", "backup restore"),
+    (r"outage|goes down|went down|disaster|fire|flood", "disaster recovery continuity"),
+    (r"risk scores?|scores? \d+|how risky", "risk assessment likelihood impact"),
+    (r"exceptions?|exemptions?|waivers?|bypass|work ?around", "policy exception"),
+    (r"tell|report|who do i (?:call|contact|ring)", "report"),
+    (r"door codes?|badges?|fobs?|swipe cards?|building pass(?:es)?", "physical access"),
+    (r"screens?|desks?|walk(?:ing)? away", "clear desk clear screen lock"),
+    (r"training|course|e-?learning|awareness", "security awareness training"),
+    (r"encrypt\w*|scrambled", "encryption"),
+    (r"reverted|rolled back|roll ?back|undo(?:ne)?", "rollback backout"),
+]
+
+_COMPILED = [(re.compile(rf"\b(?:{pattern})\b", re.IGNORECASE), formal) for pattern, formal in PLAIN_TO_FORMAL]
+
+
+def formal_words(question: str, document_frequencies: dict[str, int]) -> list[str]:
+    """The documents' words for the everyday phrases in `question` that the documents (token → number of
+    passages using it) do not use themselves; each once, in list order."""
+    out: list[str] = []
+    for pattern, formal in _COMPILED:
+        for match in pattern.finditer(question):
+            if formal not in out and any(document_frequencies.get(t, 0) == 0 for t in tokenize(match.group(0))):
+                out.append(formal)
+    return out
