@@ -402,3 +402,27 @@ def test_everyday_words_find_the_rule_written_in_the_documents_words(second_org:
     assert not answer.abstained
     assert answer.answer.startswith("- USB storage devices are blocked on all laptops"), answer.answer
     assert answer.citations[0].source == "acceptable-use-policy.md"
+
+
+def test_a_question_about_a_documents_review_date_asks_for_its_record_not_a_time_limit() -> None:
+    asks = detect_asks("who owns the cryptography policy and when is it due for review?")
+    assert [a.kind for a in asks] == ["who", "record"]
+    assert [a.kind for a in detect_asks("what version is the backup procedure on?")] == ["record"]
+    assert [a.kind for a in detect_asks("when must a lost laptop be reported?")] == ["when"]
+    assert answers("record", "Next review | 30 April 2027")
+    assert answers("record", "Document ID: PRO-003; Owner: Platform Lead; Version: 1.6; Next review: 2027-05-31")
+    assert not answers("record", "Access is reviewed within 5 days of a change.")
+
+
+@pytest.mark.integration
+def test_a_documents_review_date_comes_from_its_control_table(assistant: Assistant) -> None:
+    answer = assistant.ask("who owns the cryptography policy and when is it due for review?", role="staff", llm=False)
+    assert "30 April 2027" in answer.answer and "Head of Information Security" in answer.answer, answer.answer
+    assert {c.source for c in answer.citations} == {"policies/cryptography-policy.md"}
+
+
+@pytest.mark.integration
+def test_a_documents_version_comes_from_the_document_register(second_org: Assistant) -> None:
+    answer = second_org.ask("what version is the backup procedure on?", role="staff", llm=False)
+    assert "Version: 1.6" in answer.answer, answer.answer
+    assert "document-register.csv" in {c.source for c in answer.citations}

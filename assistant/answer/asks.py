@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from assistant.retrieval.query import DOCUMENT_RECORD_QUESTION
 from assistant.text import token_set
 
 _NUMBER_WORDS = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fourteen|fifteen|twenty|thirty|"
@@ -39,6 +40,7 @@ QUESTION_PATTERNS: dict[str, re.Pattern[str]] = {
         r"\bwhat (?:happens|if)\b.{0,40}?\b(?:not|don'?t|doesn'?t|didn'?t|miss\w*|fail\w*|forget|ignore|late|overdue)|"
         r"\bif (?:i|we|you|they|someone|he|she) (?:just )?(?:don'?t|do not|doesn'?t|miss|fail|forget|ignore)\b|"
         r"\bconsequences?\b|\bpenalt(?:y|ies)\b", re.I),
+    "record": DOCUMENT_RECORD_QUESTION,
     "list": re.compile(
         r"\b(?:requirements|levels|types|categories|rules|criteria|conditions|classes|kinds|elements|checks)\b|"
         r"\band so on\b|\betc\b|\blist\b|\([^)]*,[^)]*\)", re.I),
@@ -63,6 +65,9 @@ EVIDENCE_PATTERNS: dict[str, re.Pattern[str]] = {
         r"\b(?:escalat\w*|reminders?|overdue|suspend\w*|disabled?|revoked?|withdrawn|disciplinary|consequences?|"
         r"not (?:attested|completed|done|approved|returned|renewed|met)|(?:closed|removed) automatically|"
         r"fails? to|failure to)\b", re.I),
+    # a document control field with its value: "Next review | 30 April 2027", "Version: 2.4"
+    "record": re.compile(r"\b(?:next review|review date|last review\w*|reviewed on|version|approved on|date approved|"
+                         r"approval date|effective date)\b\W{0,4}[^\n;|]{0,12}\d", re.I),
     "where": re.compile(
         r"@|https?://|\b(?:portal|form|tool|service ?desk|help ?desk|ticket\w*|e-?mail|intranet|sharepoint|jira|"
         r"servicenow|slack|teams|hotline|phone|repository|password manager|vpn)\b|"
@@ -76,6 +81,7 @@ ASK_LABELS: dict[str, str] = {
     "when": "the time limit or period",
     "where": "where or with which tool",
     "list": "the individual items",
+    "record": "the document's review date or version",
     "if-not": "what happens when it is not done",
 }
 
@@ -100,7 +106,7 @@ _SAME_ASK_AGAIN = re.compile(r"^\s*(?:and\s+)?(?:(?:what|how) about|what of|same
 
 @dataclass(frozen=True)
 class Ask:
-    kind: str  # who | how-often | when | where | list | if-not
+    kind: str  # who | how-often | when | where | list | if-not | record
     words: frozenset[str] = frozenset()  # words of its own part of the question (not shared with the others)
 
     @property
@@ -127,6 +133,8 @@ def detect_asks(question: str) -> list[Ask]:
         own = part_words[i] - others if len(parts) > 1 else frozenset()
         found = sorted((m.start(), kind) for kind, pattern in QUESTION_PATTERNS.items()
                        if (m := pattern.search(part)))
+        if any(kind == "record" for _, kind in found):  # "when is it due for review?" wants a date, not a time limit
+            found = [(at, kind) for at, kind in found if kind != "when"]
         if not found and _SAME_ASK_AGAIN.match(part):
             found = previous  # "how long do we keep GPS tracks, and what about the photos?": a time ask again
         previous = found or previous

@@ -323,6 +323,8 @@ def _answer_pool(analysis: QueryAnalysis, units: list[Unit]) -> list[Unit]:
     pool = units if register_question else prose
     if analysis.controls and not register_question:
         pool = prose + [u for u in units if u.chunk.kind in REGISTER_KINDS and not _REGISTER_FIELD.match(u.text)]
+    if analysis.about_document_record:  # a document register row says when a document is next reviewed
+        pool = pool + [u for u in units if u.chunk.register_kind == "document_register" and u not in pool]
     # "This procedure explains how … within set times" names the topic; it answers nothing
     return [u for u in pool if not ABOUT_DOCUMENT.search(u.text)] or pool
 

@@ -19,6 +19,12 @@ _NEW_TOPIC = re.compile(
 REGISTER_QUESTION = re.compile(
     r"\b(?:soa|statement of applicability|applicab\w*|risks?|risk register|justif\w*|status|implemented|"
     r"implementation|treatment|register|excluded|exclusion|annex a)\b|\bR-\d{2,4}\b", re.I)
+# A question about a document's own record: when it is next reviewed, its version, who approved it.
+DOCUMENT_RECORD_QUESTION = re.compile(
+    r"\b(?:review date|(?:next|last) review\w*|due (?:for )?(?:a |its |another )?review|"
+    r"(?:last|next) (?:reviewed|updated)|reviewed (?:last|next)|(?:which|what|current|latest) version|"
+    r"version (?:number|is)|who approved (?:it|this|that|the)|approval date|when was (?:it|this|that|the [\w ]{1,40}) "
+    r"(?:last )?(?:reviewed|approved|updated))\b", re.I)
 TOPIC_CHARS = 300  # how much of a chain of follow-ups is carried as the topic
 
 
@@ -62,6 +68,11 @@ class QueryAnalysis:
     def about_registers(self) -> bool:
         """About the SoA, risks or a control's status (not how a control is carried out)."""
         return bool(self.risks or REGISTER_QUESTION.search(self.question))
+
+    @property
+    def about_document_record(self) -> bool:
+        """About a document's review date, version or approval (its document control table or register row)."""
+        return bool(DOCUMENT_RECORD_QUESTION.search(self.question))
 
 
 def is_followup(question: str, conversation: Conversation | None) -> bool:

@@ -7,6 +7,7 @@ assistant/index/collection.py), lexical hits come from a per-clearance BM25 inde
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -47,6 +48,9 @@ class SearchResult:
     documents: list[str] = field(default_factory=list)
 
 
+# the fields of a document control table ("Owner | …", "Next review: …"), one per line
+RECORD_FIELD = re.compile(r"^\W*(?:document id|owner|version|approved by|date approved|next review|review date|"
+                          r"last reviewed|classification)\W*\s*[|:]", re.I | re.M)
 RELATED_DOCUMENTS = 10  # distinct documents kept from the fused candidates (SearchResult.documents)
 
 
@@ -107,6 +111,10 @@ class HybridRetriever:
             for hit in hits.values():
                 if wanted_risks & set(hit.chunk.risks):
                     hit.score += s.control_boost / (s.rrf_k + 1)
+        if analysis.about_document_record and mode == "hybrid":  # "when is the X policy due for review?"
+            for hit in hits.values():
+                if is_document_record(hit.chunk):
+                    hit.score += s.control_boost / (s.rrf_k + 1)
         ranked = sorted(hits.values(), key=lambda h: h.score, reverse=True)
         documents = list(dict.fromkeys(h.chunk.source for h in ranked))[:RELATED_DOCUMENTS]
         result = collapse_near_duplicates(ranked, limit=top_k)
@@ -114,6 +122,11 @@ class HybridRetriever:
         peak = float(dense_sims[0] - np.median(dense_sims)) if dense_sims else 0.0
         return SearchResult(hits=result, query_vector=vector, timings_ms=timings, dense_peak=peak,
                             rank_agreement=agreement, documents=documents)
+
+
+def is_document_record(chunk: Chunk) -> bool:
+    """A document register row, or a document's control table (owner, version, next review …)."""
+    return chunk.register_kind == "document_register" or len(RECORD_FIELD.findall(chunk.text)) >= 2
 
 
 def collapse_near_duplicates(hits: list[Hit], threshold: float = 0.9, limit: int | None = None) -> list[Hit]:
