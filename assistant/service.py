@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.answer.grounded import UnitVectors, abstain, compose
+from assistant.answer.register_lists import register_list_answer
 from assistant.answer.types import Answer
 from assistant.catalogue import Catalogue, get_catalogue
 from assistant.config import Settings, classification_rank, get_settings
@@ -228,8 +229,11 @@ class Assistant(PeopleOperations):
         t = time.perf_counter()
         linked = loaded.knowledge.linked_risks(analysis.controls, max_rank) if result.hits else []
         duties = self._role_answer(question, role) if not analysis.followup else None
+        rows = register_list_answer(question, loaded.knowledge, max_rank) if duties is None else None
         if duties is not None:
             answer, llm = duties, False  # the duties are the answer; an LLM would only paraphrase them
+        elif rows is not None:
+            answer, llm = rows, False  # the register rows asked for, each quoted and cited
         elif result.hits:
             answer = compose(
                 analysis, result.hits, result.query_vector, loaded.unit_vectors, self.catalogue,

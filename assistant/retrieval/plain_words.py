@@ -41,6 +41,8 @@ PLAIN_TO_FORMAL: list[tuple[str, str]] = [
     (r"email(?:ed|ing)? (?:it|them|files?)|send(?:ing)? (?:it|them|files?)|share|sharing|transfer",
      "information transfer"),
     (r"backups?|copies|restore", "backup restore"),
+    (r"(?:copy|list) of (?:all )?(?:everything|the data|the info\w*|what)\b.{0,30}\b(?:holds?|has|keeps?|have) on (?:me|them|him|her)|"
+     r"(?:see|get) (?:all )?(?:my|their) (?:own )?(?:personal )?data", "subject access request"),
     (r"outage|goes down|went down|disaster|fire|flood", "disaster recovery continuity"),
     (r"risk scores?|scores? \d+|how risky", "risk assessment likelihood impact"),
     (r"exceptions?|exemptions?|waivers?|bypass|work ?around", "policy exception"),

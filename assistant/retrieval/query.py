@@ -9,7 +9,7 @@ from assistant.catalogue import Catalogue
 from assistant.ingest.metadata import detect_risks, detect_roles
 from assistant.text import NUMBER_TOKEN, QUESTION_ID_2013, QUESTION_ID_2013_BLANK, QUESTION_ID_2022, tokenize
 
-_FOLLOWUP_START = re.compile(r"^\s*(and|but|also|what about|how about|so|then|ok|okay)\b", re.I)
+_FOLLOWUP_START = re.compile(r"^\s*(and|but|also|what about|how about|what if|so|then|ok|okay)\b", re.I)
 _PRONOUN = re.compile(r"\b(it|its|this|that|these|those|they|them|there|he|she|one)\b", re.I)
 # The user says the question is a new one: the previous topic and controls are dropped.
 _NEW_TOPIC = re.compile(
