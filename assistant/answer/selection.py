@@ -38,6 +38,7 @@ PART_MARGIN = 0.05  # cosine: a part of the question gets its own unit when the 
 
 REGISTER_KINDS = ("row", "soa", "risk")
 SOA_ROW_TAIL = " Linked risks:"  # an SoA row quoted for a question not about the SoA stops here
+BARE_WORDS = 2  # own words (besides control ids) of a question about a control itself: "how is A.12.3.1 handled?"
 REGISTER_LEAD = 1.2  # a register row opens a non-register answer only when it scores this much above any prose
 RETENTION = re.compile(r"\b(?:kept|keep|keeps|retain\w*|retention|stored?|held|delet\w*|archiv\w*|destroy\w*|"
                        r"dispos\w*)\b", re.I)
@@ -68,6 +69,13 @@ def is_control_question(analysis: QueryAnalysis) -> bool:
     """About a control (its risks, its status, what implements it): the linked risks are shown."""
     return bool(analysis.about_registers or analysis.explicit_ids
                 or (analysis.controls and _CONTROL_WORD.search(analysis.question)))
+
+
+def _asks_a_process(analysis: QueryAnalysis) -> bool:
+    """A question that names a control but asks how something is done ("A.15.1.2 - what has to be written into a
+    supplier's contract?") is answered from the documents first; "what do we do for 8.32?" may open with the SoA."""
+    own = [t for t in analysis.content_tokens if len(t) > 2 and not any(ch.isdigit() for ch in t)]
+    return len(own) > BARE_WORDS
 
 
 def score_units(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray) -> None:
@@ -263,7 +271,7 @@ def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
     documents = [u for u in ranked if u.chunk.kind not in REGISTER_KINDS] or ranked
     # a register row opens an answer about the SoA or risks, or about a control when no document comes close;
     # a staff question that only names a topic (a control's catalogue name) opens with the documents
-    openers = ranked if register_question or is_control_question(analysis) else documents
+    openers = ranked if register_question or (is_control_question(analysis) and not _asks_a_process(analysis)) else documents
     opening = documents[0]
     if register_question or openers[0].score >= REGISTER_LEAD * opening.score:
         opening = openers[0]
