@@ -14,6 +14,7 @@ def test_an_everyday_phrase_the_documents_never_use_is_searched_in_their_words()
     documents = frequencies("USB storage devices are blocked. Removable media must be encrypted.")
     assert formal_words("can I put the files on a memory stick?", documents) == ["removable media USB"]
     assert formal_words("someone might sue us, who stops the deletion?", documents) == ["litigation legal hold"]
+    assert formal_words("what sensitivity levels do we sort data into?", documents) == ["classification levels"]
 
 
 def test_a_phrase_the_documents_use_themselves_adds_nothing() -> None:

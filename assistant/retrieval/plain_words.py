@@ -51,6 +51,8 @@ PLAIN_TO_FORMAL: list[tuple[str, str]] = [
     (r"screens?|desks?|walk(?:ing)? away", "clear desk clear screen lock"),
     (r"training|course|e-?learning|awareness", "security awareness training"),
     (r"encrypt\w*|scrambled", "encryption"),
+    (r"sensitivity (?:levels?|labels?|categor\w*|tiers?)|how (?:sensitive|secret|confidential)|"
+     r"(?:sort|label|mark|tag) (?:our |the |my )?(?:info\w*|data|documents?|files?)", "classification levels"),
     (r"reverted|rolled back|roll ?back|undo(?:ne)?", "rollback backout"),
 ]
 
