@@ -25,11 +25,13 @@ _DUTY_QUESTION = re.compile(
     r"what (?:am i|is) (?:expected|required))\b", re.I)
 _AS_ROLE = re.compile(
     r"\b(?:i'?m|i am|as|i'?ve (?:just )?(?:been|become)(?: (?:named|made|appointed))?(?: as)?|i (?:just )?became|"
-    r"been (?:named|made|appointed)(?: as)?)\s+(?:a |an |the |our )?(?:new |newly appointed )?"
+    r"been (?:named|made|appointed|promoted to)(?: as)?|(?:got |was |been )?promoted to)\s+(?:a |an |the |our )?(?:new |newly appointed )?"
     r"(?P<role>[a-z][a-z /&-]{2,40}?)(?=\s*(?:[,.!?;:—–]|\s-\s|\band\b|\bwhat\b|\bhere\b|\bin the\b|\bfor\b|$))", re.I)
 _NEWCOMER = re.compile(
     r"\b(?:new (?:starter|joiner|hire|employee|here)|just (?:joined|started)|starting (?:on|next|tomorrow|monday)|"
     r"first (?:day|week|weeks|couple of weeks|month))\b", re.I)
+# One job under different names: a question may name it one way and the documents another
+_MANAGER_NAMES = ("line manager", "people manager", "team manager", "team lead", "team leader", "manager", "supervisor")
 _NOT_ROLES = frozenset({"starting", "new", "sponsoring", "going", "about", "trying", "not", "still", "just"})
 
 
@@ -51,6 +53,8 @@ def asked_role(question: str, known_roles: list[str]) -> str | None:
     m = _AS_ROLE.search(question)
     if m:
         role = m.group("role").strip().lower()
+        if role in _MANAGER_NAMES and role not in known_roles:  # "team lead" where the documents say "line manager"
+            role = next((name for name in _MANAGER_NAMES if name in known_roles), role)
         if role.split()[0] not in _NOT_ROLES:
             return role
     return None
