@@ -34,6 +34,7 @@ def test_the_partly_implemented_controls_are_listed_from_the_soa(assistant: Assi
     assert answer.answer.startswith("5 of the 93 rows of the Statement of Applicability have the status Partially")
     assert {"5.21", "5.23", "8.12"} <= set(answer.controls)
     assert [c.source for c in answer.citations] == ["registers/statement-of-applicability.xlsx"] * 5
+    assert answer.answer.count("Implementation status: Partially implemented.") == 5  # each row shows the value
     for citation in answer.citations:  # every quote is the row's own text
         assert all(quote in citation.text for quote in citation.quotes)
 
@@ -56,3 +57,10 @@ def test_another_organizations_accepted_risks_are_listed(second_org: Assistant) 
     answer = second_org.ask("which risks in the register have we just decided to live with?", role="isms-lead",
                             llm=False)
     assert answer.risks == ["RSK-13", "RSK-14"] and answer.answer.count("Treatment: Accept") == 2, answer.answer
+
+
+@pytest.mark.integration
+def test_risks_quoting_2013_ids_show_the_ids_as_written(assistant: Assistant) -> None:
+    answer = assistant.ask("are any risks in the register still quoting old 2013 control numbers?", role="isms-lead",
+                           llm=False)
+    assert answer.risks == ["R-014", "R-027"] and "A.12.3.1" in answer.answer and "A.12.4.1" in answer.answer

@@ -159,6 +159,7 @@ def test_end_to_end_in_chromium(page, server: str, tmp_path: Path) -> None:  # n
     sources = answer.get_by_test_id("stExpander").first
     assert "policies/access-control-policy.md" in sources.inner_text()
     assert "Review of access rights" in sources.inner_text()
+    assert "Related documents" in answer.inner_text()  # ranked documents the answer did not quote
     _shot(pg, "02-chat-answer")
     answer.get_by_text("Open full section").first.click()
     pg.get_by_test_id("stPopoverBody").first.wait_for(state="visible")
@@ -173,6 +174,10 @@ def test_end_to_end_in_chromium(page, server: str, tmp_path: Path) -> None:  # n
     _ask(pg, "What is the best recipe for sourdough bread?")
     pg.get_by_text("don't cover this").last.wait_for()
     _shot(pg, "04-chat-abstained")
+    _ask(pg, "which annex a controls are still only partly implemented according to the SoA?")
+    rows = pg.get_by_test_id("stChatMessage").last.inner_text()
+    assert "have the status Partially implemented" in rows and "5.21" in rows, rows
+    _shot(pg, "18-chat-register-rows")
 
     _open(pg, "Controls")
     query = pg.get_by_label("Control id or name")

@@ -21,7 +21,7 @@ from assistant.registers import RiskRecord, SoAEntry
 from assistant.text import SENTENCE_SPLIT
 
 MAX_ROWS = 12  # rows listed in full; more are counted
-EXPLAINED_ROWS = 3  # up to this many rows, each also gets its sentence about the asked value
+EXPLAINED_ROWS = 3  # up to this many rows, each also names its owner
 
 # asks for rows, not how a value is decided: "which risks …", "any risk we …", "anything in the risk register …"
 # ("what's the process to accept a risk?" is not one)
@@ -39,6 +39,8 @@ class RowFilter:
     label: str  # what the matching rows have, for the answer's first line
     stem: str  # the word the row's own sentence about it carries ("partial", "transfer")
     test: Callable[[SoAEntry | RiskRecord], bool]
+    # what the row's cells say that its indexed text does not (the 2013 ids as written in the register)
+    note: Callable[[SoAEntry | RiskRecord], str] | None = None
 
 
 def _field(name: str, word: str) -> Callable[[SoAEntry | RiskRecord], bool]:
@@ -62,7 +64,8 @@ FILTERS: list[RowFilter] = [
     RowFilter("risk", re.compile(r"\b(?:still |left )?open\b|\buntreated\b|\bno treatment\b", re.I),
               "the status Open", "open", _field("status", "open")),
     RowFilter("risk", re.compile(r"\b2013\b|\bold (?:annex a |control )?(?:ids?|numbers|numbering)\b|\blegacy\b", re.I),
-              "2013 control ids", "a.", lambda record: bool(getattr(record, "legacy_controls", None))),
+              "2013 control ids", "controls:", lambda record: bool(getattr(record, "legacy_controls", None)),
+              lambda record: "written in the register as " + ", ".join(getattr(record, "legacy_controls", []))),
 ]
 
 
@@ -98,17 +101,18 @@ def register_list_answer(question: str, knowledge: Knowledge, max_rank: int) -> 
     if not matching:
         return None
     citations: list[Citation] = []
-    has = "row of the {} has" if len(matching) == 1 else "rows of the {} have"
-    lines = [f"{len(matching)} of the {len(visible)} {has.format(register)} {wanted.label}:"]
-    for _, _, chunk in matching[:MAX_ROWS]:
+    has = "has" if len(matching) == 1 else "have"
+    lines = [f"{len(matching)} of the {len(visible)} rows of the {register} {has} {wanted.label}:"]
+    for _, record, chunk in matching[:MAX_ROWS]:
         quotes = [_first_sentence(chunk.text)]
+        quotes += [s for s in _sentences_with(chunk.text, wanted.stem) if s not in quotes][:1]  # the value itself
         if len(matching) <= EXPLAINED_ROWS:
-            quotes += [s for s in _sentences_with(chunk.text, wanted.stem) if s not in quotes][:1]
-        quotes += [s for s in _sentences_with(chunk.text, "owner:") if s not in quotes][:1]
+            quotes += [s for s in _sentences_with(chunk.text, "owner:") if s not in quotes][:1]
         n = len(citations) + 1
         citations.append(Citation(n=n, source=chunk.source, section=chunk.section, text=chunk.text, score=1.0,
                                   span=chunk.span, chunk_id=chunk.id, quotes=quotes))
-        lines.append(f"- {' '.join(quotes)} [{n}]")
+        note = f" ({wanted.note(record)})" if wanted.note else ""
+        lines.append(f"- {' '.join(quotes)}{note} [{n}]")
     if len(matching) > MAX_ROWS:
         lines.append(f"… and {len(matching) - MAX_ROWS} more in the {register}.")
     risks = [key for key, record, _ in matching if isinstance(record, RiskRecord)]
