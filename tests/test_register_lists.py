@@ -14,6 +14,8 @@ from assistant.service import Assistant
     ("which risks have we decided to live with?", "risk", "the treatment Accept"),
     ("are any risks in the register still quoting old 2013 control numbers?", "risk", "2013 control ids"),
     ("which controls in our SoA are only planned?", "soa", "the status Planned"),
+    ("which controls in the SoA have no linked risks?", "soa", "no linked risk although applicable"),
+    ("are there any risks without controls?", "risk", "no control linked"),
 ])
 def test_a_question_for_rows_names_the_register_and_the_value(question: str, register: str, label: str) -> None:
     found = asked_filter(question)
@@ -64,3 +66,10 @@ def test_risks_quoting_2013_ids_show_the_ids_as_written(assistant: Assistant) ->
     answer = assistant.ask("are any risks in the register still quoting old 2013 control numbers?", role="isms-lead",
                            llm=False)
     assert answer.risks == ["R-014", "R-027"] and "A.12.3.1" in answer.answer and "A.12.4.1" in answer.answer
+
+
+@pytest.mark.integration
+def test_risks_without_a_control_are_listed(second_org: Assistant) -> None:
+    answer = second_org.ask("are there any risks without controls?", role="isms-lead", llm=False)
+    assert answer.answer.startswith("2 of the 15 rows of the risk register have no control linked")
+    assert answer.risks == ["RSK-13", "RSK-14"]
