@@ -159,7 +159,7 @@ def test_end_to_end_in_chromium(page, server: str, tmp_path: Path) -> None:  # n
     sources = answer.get_by_test_id("stExpander").first
     assert "policies/access-control-policy.md" in sources.inner_text()
     assert "Review of access rights" in sources.inner_text()
-    assert "Related documents" in answer.inner_text()  # ranked documents the answer did not quote
+    answer.get_by_text("Related documents").wait_for()  # ranked documents the answer did not quote (drawn last)
     _shot(pg, "02-chat-answer")
     answer.get_by_text("Open full section").first.click()
     pg.get_by_test_id("stPopoverBody").first.wait_for(state="visible")
