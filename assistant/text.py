@@ -72,10 +72,11 @@ RISK_ID = re.compile(r"\bR-\d{2,4}\b")
 REGISTER_RISK_ID = re.compile(r"\b[A-Z]{1,4}-\d{2,4}\b")
 
 # ---------------------------------------------------------------------------------------------- splitting
-# A list-item marker at the start of a line: "1.", "1)", "-", "*", "+", "•", "a.", "a)".
-LIST_MARK = re.compile(r"^\s*(?:\d{1,3}[.)]|[-*+•]|[a-z][.)])\s+")
+# A list-item marker: "1.", "1)", "-", "*", "+", "•", "a.", "a)", and roman sub-items "ii.", "iv)".
+LIST_MARKER = r"(?:\d{1,3}[.)]|[-*+•]|[a-z][.)]|[ivx]{2,5}[.)])"
+LIST_MARK = re.compile(rf"^\s*{LIST_MARKER}\s+")  # at the start of a line
 # The loader's list-item line (ingest/loaders.py): the same markers, at most 8 spaces of indent, text after.
-LIST_ITEM_LINE = re.compile(r"^\s{0,8}(?:\d{1,3}[.)]|[-*+•]|[a-z][.)])\s+\S")
+LIST_ITEM_LINE = re.compile(rf"^\s{{0,8}}{LIST_MARKER}\s+\S")
 # A numbered step ("1.", "12)") at the start of a line (responsibilities.py process steps).
 NUMBERED_STEP = re.compile(r"^\s*\d{1,2}[.)]\s+")
 # A bullet or numbered marker of an LLM answer line (answer/verify.py): unlike LIST_MARK, no letter

@@ -74,6 +74,10 @@ def test_a_lead_in_brings_its_items_up_to_the_next_item_of_its_own_level() -> No
     assert [u.text for u in followers(units[0], units)] == [
         "i. High: catastrophic.", "i. Medium: harm to a unit.", "i. Low: a clear violation."]
     assert followers(units[1], units) == []  # an item that introduces nothing
+    roman = split_units(_chunk("a. Logs must be reviewed on a regular basis:\ni. Admin activity monthly.\n"
+                               "ii. Logs related to PII monthly.\niii. Firewall logs weekly.\nb. Logs are kept."))
+    assert [u.text for u in followers(roman[0], roman)] == [
+        "i. Admin activity monthly.", "ii. Logs related to PII monthly.", "iii. Firewall logs weekly."]
     table = split_units(_chunk("The checks we run are:\nCheck | Who | Applies to\nIdentity | People team | Everyone\n"
                                "DBS | People team | Privileged roles\nWe do no credit checks."))
     assert [u.text for u in followers(table[1], table)] == ["Identity | People team | Everyone",

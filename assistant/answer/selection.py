@@ -19,7 +19,7 @@ import numpy as np
 from assistant.answer.asks import Ask, answers, answers_ask, detect_asks, value_phrases, values
 from assistant.answer.units import Unit
 from assistant.retrieval.query import QueryAnalysis
-from assistant.text import ABOUT_DOCUMENT, LIST_MARK, SENTENCE_SPLIT, token_set, tokenize
+from assistant.text import ABOUT_DOCUMENT, LIST_MARK, LIST_MARKER, SENTENCE_SPLIT, token_set, tokenize
 
 MAX_LINES = 6  # quoted units besides list items under a lead-in
 BODY_BUDGET = 580  # characters of quoted units before the answer stops adding supporting evidence
@@ -46,7 +46,7 @@ _CONTROL_WORD = re.compile(r"\bcontrols?\b", re.I)
 # A register row's field line ("Controls: 8.1 ...", "Status: Treated.", "Risk owner: ..."), as opposed to its
 # description or an SoA justification.
 _REGISTER_FIELD = re.compile(r"^(?:Risk R-\S+|[A-Z][\w /-]{2,30}): (?!.*Justification:)")
-_MARKER = re.compile(r"^\s*(\d{1,3}[.)]|[-*+•]|[a-z][.)])\s+")
+_MARKER = re.compile(rf"^\s*({LIST_MARKER})\s+")
 
 
 @dataclass
