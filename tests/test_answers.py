@@ -11,7 +11,7 @@ import pytest
 
 from assistant.answer.asks import answers, answers_ask, detect_asks, question_parts, values
 from assistant.answer.roles import asked_role
-from assistant.answer.selection import followers
+from assistant.answer.selection import Line, _ordered, followers
 from assistant.answer.units import split_units
 from assistant.catalogue import get_catalogue
 from assistant.models import Chunk
@@ -437,3 +437,13 @@ def test_a_documents_version_comes_from_the_document_register(second_org: Assist
     answer = second_org.ask("what version is the backup procedure on?", role="staff", llm=False)
     assert "Version: 1.6" in answer.answer, answer.answer
     assert "document-register.csv" in {c.source for c in answer.citations}
+
+
+def test_a_lead_in_quoted_after_its_table_becomes_the_tables_lead_in() -> None:
+    units = split_units(_chunk("Report it at once.\nThe analyst gives it a severity:\nSeverity | Response\n"
+                               "P1 | Immediately\nP2 | Within 1 hour\nClose the ticket when done."))
+    lead, header, rows = units[1], units[2], units[3:5]
+    table = Line(header, followers=list(rows))  # quoted first: it answered "how soon?"
+    ordered = _ordered([table, Line(units[5]), Line(lead)])
+    assert [line.unit for line in ordered] == [lead, units[5]]
+    assert ordered[0].followers == [header, *rows]

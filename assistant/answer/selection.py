@@ -436,13 +436,31 @@ def _keeps(unit: Unit, builder: _Builder) -> bool:
 
 def _ordered(lines: list[Line]) -> list[Line]:
     """The opening line first; the rest grouped by passage (first appearance), document order inside one
-    passage, so numbered steps stay in order."""
+    passage, so numbered steps stay in order. A lead-in quoted after its own list or table is joined to it."""
+    lines = _join_lead_ins(lines)
     if len(lines) <= 2:
         return lines
     head, rest = lines[0], lines[1:]
     chunk_rank = {cid: i for i, cid in enumerate(dict.fromkeys(line.unit.chunk.id for line in rest))}
     rest.sort(key=lambda line: (chunk_rank[line.unit.chunk.id], line.unit.position))
     return [head, *rest]
+
+
+def _join_lead_ins(lines: list[Line]) -> list[Line]:
+    """"The analyst gives it a severity:" quoted apart from the table right after it (the table answered
+    another ask first) becomes that table's lead-in line, where the table's line stood."""
+    out = list(lines)
+    for lead in lines:
+        if lead.followers or not lead.unit.text.rstrip().endswith(":"):
+            continue
+        listed = next((m for m in out if m is not lead and m.unit.chunk.id == lead.unit.chunk.id
+                       and m.unit.position == lead.unit.position + 1), None)
+        if listed is None:
+            continue
+        out.remove(lead)
+        out[out.index(listed)] = Line(lead.unit, also=[*lead.also, *listed.also],
+                                      followers=[listed.unit, *listed.followers])
+    return out
 
 
 def disagreement_text(ask: Ask, first: Unit, second: Unit, n_first: int, n_second: int) -> str:
