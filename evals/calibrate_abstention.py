@@ -10,9 +10,9 @@ with their earlier turns in one conversation.
 Signals per question (assistant.answer.grounded.evidence_signals): best sentence cosine, idf-weighted
 coverage of the question's words, how far the best passage stands above the median of the dense
 candidates, and whether the dense and lexical searches agree on the best passage. Questions naming a
-control/risk id and follow-ups of an answered turn never abstain and are left out of the fit. The model is an L2-regularised logistic regression in which
-each corpus counts the same and, within a corpus, the out-of-scope class counts `--oos-weight` of the
-answerable one.
+control/risk id and follow-ups of an answered turn never abstain and are left out of the fit. The model is
+an L2-regularised logistic regression in which each corpus counts the same and, within a corpus, the
+out-of-scope class counts `--oos-weight` of the answerable one.
 """
 
 from __future__ import annotations

@@ -156,9 +156,9 @@ def render_sources(citations: Iterable[Citation], key: str, expanded: bool = Tru
             document_link(c.source, c.chunk_id, cols[1])
 
 
-def document_link(source: str, chunk_id: str, where: Any = None) -> None:
-    """A link to the whole document with the cited passage highlighted (the Document page)."""
-    (where or st).page_link("pages/document.py", label="Open the whole document", icon=":material/description:",
+def document_link(source: str, chunk_id: str = "", where: Any = None, label: str = "Open the whole document") -> None:
+    """A link to the whole document (the Document page), with the cited passage highlighted when given."""
+    (where or st).page_link("pages/document.py", label=label, icon=":material/description:",
                             query_params={"source": source, "chunk": chunk_id} if chunk_id else {"source": source})
 
 
@@ -174,7 +174,7 @@ def render_related(answer: Answer) -> None:
         return
     st.caption("Related documents")
     for source in related:
-        st.page_link("pages/document.py", label=source, icon=":material/description:", query_params={"source": source})
+        document_link(source, label=source)
 
 
 def render_closest(answer: Answer) -> None:

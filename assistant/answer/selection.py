@@ -271,7 +271,8 @@ def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
     documents = [u for u in ranked if u.chunk.kind not in REGISTER_KINDS] or ranked
     # a register row opens an answer about the SoA or risks, or about a control when no document comes close;
     # a staff question that only names a topic (a control's catalogue name) opens with the documents
-    openers = ranked if register_question or (is_control_question(analysis) and not _asks_a_process(analysis)) else documents
+    about_the_control = is_control_question(analysis) and not _asks_a_process(analysis)
+    openers = ranked if register_question or about_the_control else documents
     opening = documents[0]
     if register_question or openers[0].score >= REGISTER_LEAD * opening.score:
         opening = openers[0]
