@@ -447,3 +447,14 @@ def test_a_lead_in_quoted_after_its_table_becomes_the_tables_lead_in() -> None:
     ordered = _ordered([table, Line(units[5]), Line(lead)])
     assert [line.unit for line in ordered] == [lead, units[5]]
     assert ordered[0].followers == [header, *rows]
+
+
+@pytest.mark.integration
+def test_a_register_row_lifted_by_the_controls_name_sets_no_bar_for_a_staff_answer(assistant: Assistant) -> None:
+    # the question's words are the catalogue name of 6.3, so the SoA row scores highest; the staff answer still
+    # quotes the training table's developer row, which scores well below that row but near the best document line
+    answer = assistant.ask("I'm a new backend engineer - is there extra security training for developers?",
+                           role="staff", llm=False)
+    assert not answer.abstained
+    assert "OWASP Top 10" in answer.answer
+    assert not answer.answer.startswith("- Statement of Applicability")

@@ -266,13 +266,13 @@ def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
     ranked = sorted(pool, key=lambda u: u.score, reverse=True)
     if not ranked:
         return Selection([], [], [])
-    best = ranked[0].score
     builder = _Builder(units, frozenset(analysis.content_tokens), any(a.kind == "list" for a in asks), vectors)
     documents = [u for u in ranked if u.chunk.kind not in REGISTER_KINDS] or ranked
     # a register row opens an answer about the SoA or risks, or about a control when no document comes close;
     # a staff question that only names a topic (a control's catalogue name) opens with the documents
     about_the_control = is_control_question(analysis) and not _asks_a_process(analysis)
     openers = ranked if register_question or about_the_control else documents
+    best = openers[0].score  # a register row the catalogue's words lift sets no bar for a staff answer
     opening = documents[0]
     if register_question or openers[0].score >= REGISTER_LEAD * opening.score:
         opening = openers[0]
@@ -283,7 +283,7 @@ def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
 
     factual = [a for a in asks if a.kind != "list"]
     if asks and asks[0].kind == "list":  # "what requirements must my laptop meet (OS, encryption, …)?": the list
-        lead = _best_list(ranked, builder)
+        lead = _best_list(ranked, builder, best)
         opening = lead or opening
     elif factual and not fits(factual[0].kind, opening):
         better = next((u for u in openers if u.score >= OPENING_RATIO * best and fits(factual[0].kind, u)), None)
@@ -292,7 +292,7 @@ def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
     neighbours = None
     if rivals is not None and query_vector is not None and len(rivals[0]):
         neighbours = (rivals[0], rivals[1] @ query_vector, RIVAL_RELEVANCE * float(sims.max()))
-    missing = _answer_asks(asks, ranked, builder, fits, neighbours)
+    missing = _answer_asks(asks, ranked, best, builder, fits, neighbours)
     if part_sims is not None and len(part_sims) > 1:
         _answer_parts(units, pool, part_sims, builder)
     disagreements: list[tuple[Ask, Unit, Unit]] = []
@@ -341,15 +341,15 @@ def _answer_pool(analysis: QueryAnalysis, units: list[Unit]) -> list[Unit]:
 Neighbours = tuple[list[Unit], np.ndarray, float]  # units near the evidence, their relevance, the relevance floor
 
 
-def _answer_asks(asks: list[Ask], ranked: list[Unit], builder: _Builder, fits: Callable[[str, Unit], bool],
+def _answer_asks(asks: list[Ask], ranked: list[Unit], best: float, builder: _Builder,
+                 fits: Callable[[str, Unit], bool],
                  neighbours: Neighbours | None) -> list[Ask]:
     """One unit per ask the quoted lines leave open (a lead-in with its items for a list ask); the asks no
     unit answers."""
-    best = ranked[0].score
     missing: list[Ask] = []
     for ask in asks:
         if ask.kind == "list":
-            lead = None if any(line.followers for line in builder.lines) else _best_list(ranked, builder)
+            lead = None if any(line.followers for line in builder.lines) else _best_list(ranked, builder, best)
             if lead is not None:
                 builder.add(lead)
             continue
@@ -366,11 +366,11 @@ def _answer_asks(asks: list[Ask], ranked: list[Unit], builder: _Builder, fits: C
     return missing
 
 
-def _best_list(ranked: list[Unit], builder: _Builder) -> Unit | None:
+def _best_list(ranked: list[Unit], builder: _Builder, best: float) -> Unit | None:
     """The lead-in (or table) whose list answers a question asking for the items, when it scores well enough."""
     leads = [(_list_score(u, builder.by_chunk[u.chunk.id]), i) for i, u in enumerate(ranked)]
     score, i = max(leads, default=(0.0, 0))
-    return ranked[i] if ranked and score >= ASK_RATIO * ranked[0].score else None
+    return ranked[i] if ranked and score >= ASK_RATIO * best else None
 
 
 def _from_neighbours(ask: Ask, units: list[Unit], relevance: np.ndarray, floor: float,
