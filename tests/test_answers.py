@@ -64,7 +64,8 @@ def test_an_ask_is_answered_by_its_kind_of_fact_about_its_own_part() -> None:
     assert values("when", "five (5) business days") == frozenset({"five business day"})
     assert values("when", "a 30-day waiting period") == values("when", "within 30 days") == frozenset({"30 day"})
     assert values("when", "lock your screen even for a minute") == frozenset()  # "a minute" is no time limit
-    assert values("how-often", "reviewed quarterly and every six months") == frozenset({"quarterly", "every six month"})
+    assert values("how-often", "reviewed quarterly and every six months") == frozenset({"every 3 months",
+                                                                                          "every 6 months"})
 
 
 def test_a_lead_in_brings_its_items_up_to_the_next_item_of_its_own_level() -> None:
@@ -458,3 +459,15 @@ def test_a_register_row_lifted_by_the_controls_name_sets_no_bar_for_a_staff_answ
     assert not answer.abstained
     assert "OWASP Top 10" in answer.answer
     assert not answer.answer.startswith("- Statement of Applicability")
+
+
+def test_one_frequency_written_in_other_words_is_one_value() -> None:
+    def often(text: str) -> frozenset[str]:
+        return values("how-often", text)
+
+    assert often("reviewed annually") == often("every year") == often("once a year") == often("each year")
+    assert often("after each six-monthly review") == often("every six months") == often("twice a year")
+    assert often("quarterly") == often("every 3 months") == often("every three months")
+    assert often("after each six-monthly review") != often("monthly")  # "six-monthly" is not "monthly"
+    assert often("every two years") != often("annually")
+

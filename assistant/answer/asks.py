@@ -89,9 +89,17 @@ ASK_LABELS: dict[str, str] = {
 _VALUES: dict[str, re.Pattern[str]] = {
     "when": re.compile(rf"\b(?:{_COUNT}[\s-]*{_UNIT}|immediately|same (?:business |working )?day|"
                        rf"next (?:business |working )?day)\b", re.I),
-    "how-often": re.compile(r"\b(?:annual(?:ly)?|yearly|quarterly|monthly|weekly|daily|hourly|once a \w+|twice a \w+|"
-                            r"every\s+(?:\w+\s+)?(?:day|week|month|quarter|year|hour)s?)\b", re.I),
+    "how-often": re.compile(r"\b(?:(?:six|three|two|half|semi|bi)-)?(?:annual(?:ly)?|yearly|quarterly|monthly|weekly|"
+                            r"daily|hourly)\b|\b(?:once|twice) a \w+\b|"
+                            r"\b(?:every\s+(?:\w+\s+)?|each )(?:day|week|month|quarter|year|hour)s?\b", re.I),
 }
+_DAYS_A_MONTH = 30.4375
+_PERIOD_MONTHS = {"hour": 1 / 24 / _DAYS_A_MONTH, "day": 1 / _DAYS_A_MONTH, "week": 7 / _DAYS_A_MONTH, "month": 1,
+                  "quarter": 3, "year": 12}
+_ADVERB_PERIOD = {"annual": "year", "annually": "year", "yearly": "year", "quarterly": "quarter", "monthly": "month",
+                  "weekly": "week", "daily": "day", "hourly": "hour"}
+_PREFIX_COUNT = {"six": 6, "three": 3, "two": 2, "bi": 2}
+_COUNT_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "six": 6, "twelve": 12, "other": 2}
 _PAREN_NUMBER = re.compile(r"\s*\(\d+\)")
 
 # Where a question with several asks splits into its parts: "..., and who approves it?", "...; how often ...".
@@ -170,7 +178,31 @@ def values(kind: str, text: str) -> frozenset[str]:
     pattern = _VALUES.get(kind)
     if pattern is None:
         return frozenset()
-    return frozenset(_normal_value(m.group(0)) for m in pattern.finditer(text))
+    normal = _normal_frequency if kind == "how-often" else _normal_value
+    return frozenset(normal(m.group(0)) for m in pattern.finditer(text))
+
+
+def _normal_frequency(phrase: str) -> str:
+    """"annually", "every year", "once a year" → "every 12 months"; "six-monthly", "every 6 months", "half-yearly",
+    "bi-annual" → "every 6 months": one spelling per frequency, so two documents that say the same thing in other
+    words are no disagreement."""
+    words = phrase.lower().replace("-", " ").split()
+    if words[0] in ("once", "twice") and words[-1] in _PERIOD_MONTHS:
+        months = _PERIOD_MONTHS[words[-1]] / (1 if words[0] == "once" else 2)
+    elif words[0] in ("every", "each"):
+        count = words[1] if len(words) > 2 else "1"
+        number = int(count) if count.isdigit() else _COUNT_WORDS.get(count)
+        period = _PERIOD_MONTHS.get(words[-1].removesuffix("s"))
+        if number is None or period is None:
+            return " ".join(words)
+        months = number * period
+    else:
+        period = _PERIOD_MONTHS.get(_ADVERB_PERIOD.get(words[-1], ""))
+        if period is None:
+            return " ".join(words)
+        halved = words[0] in ("half", "semi") or (words[0] == "bi" and period == 12)  # "bi-annual": twice a year
+        months = period / 2 if halved else period * _PREFIX_COUNT.get(words[0], 1)
+    return f"every {round(months, 3):g} months"
 
 
 def _normal_value(phrase: str) -> str:
