@@ -73,3 +73,14 @@ def test_risks_without_a_control_are_listed(second_org: Assistant) -> None:
     answer = second_org.ask("are there any risks without controls?", role="isms-lead", llm=False)
     assert answer.answer.startswith("2 of the 15 rows of the risk register have no control linked")
     assert answer.risks == ["RSK-13", "RSK-14"]
+
+
+@pytest.mark.integration
+def test_no_matching_row_is_said_plainly_naming_the_register(assistant: Assistant) -> None:
+    avoided = assistant.ask("have we avoided any risks?", role="isms-lead", llm=False)
+    assert avoided.answer == ("None of the 45 rows of the risk register has the treatment Avoid "
+                              "(registers/risk-register.csv).")
+    assert not avoided.abstained and not avoided.citations
+    assert avoided.retrieved_sources[0] == "registers/risk-register.csv"
+    linked = assistant.ask("are there any risks without controls?", role="isms-lead", llm=False)
+    assert linked.answer.startswith("In the 45 rows of the risk register, every risk has a control linked")

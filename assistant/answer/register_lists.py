@@ -41,6 +41,8 @@ class RowFilter:
     test: Callable[[SoAEntry | RiskRecord], bool]
     # what the row's cells say that its indexed text does not (the 2013 ids as written in the register)
     note: Callable[[SoAEntry | RiskRecord], str] | None = None
+    # what the answer says when no row matches, for a value that is itself a "no" ("no control linked")
+    none_found: str = ""
 
 
 def _field(name: str, word: str) -> Callable[[SoAEntry | RiskRecord], bool]:
@@ -58,9 +60,11 @@ FILTERS: list[RowFilter] = [
               lambda record: getattr(record, "applicable", None) is False),
     RowFilter("soa", re.compile(r"\b(?:no|without(?: a| any)?) (?:linked |related )?risks?\b", re.I),
               "no linked risk although applicable", "reasons:",
-              lambda record: getattr(record, "applicable", None) is True and not getattr(record, "linked_risks", None)),
+              lambda record: getattr(record, "applicable", None) is True and not getattr(record, "linked_risks", None),
+              none_found="every applicable control has a linked risk"),
     RowFilter("risk", re.compile(r"\b(?:no|without(?: a| any)?) (?:linked |treating )?controls?\b", re.I),
-              "no control linked", "controls:", lambda record: not getattr(record, "controls", None)),
+              "no control linked", "controls:", lambda record: not getattr(record, "controls", None),
+              none_found="every risk has a control linked"),
     RowFilter("risk", re.compile(r"\baccept\w*|\blive with\b|\btolerat\w*|\bdo(?:ing)? nothing\b", re.I),
               "the treatment Accept", "accept", _field("treatment", "accept")),
     RowFilter("risk", re.compile(r"\btransfer\w*|\binsur\w*", re.I), "the treatment Transfer", "transfer",
@@ -87,8 +91,8 @@ def asked_filter(question: str) -> RowFilter | None:
 
 
 def register_list_answer(question: str, knowledge: Knowledge, max_rank: int) -> Answer | None:
-    """The rows the question asks for, quoted and cited; None when it asks for none or the reader may see no
-    matching row (the question is then answered like any other)."""
+    """The rows the question asks for, quoted and cited, or a line saying no row has that value; None when it asks
+    for none or the reader may see no row of that register (the question is then answered like any other)."""
     wanted = asked_filter(question)
     if wanted is None:
         return None
@@ -103,8 +107,14 @@ def register_list_answer(question: str, knowledge: Knowledge, max_rank: int) -> 
         register = "risk register"
     visible = [(key, record, chunk) for key, record, chunk in rows if chunk.class_rank <= max_rank]
     matching = [(key, record, chunk) for key, record, chunk in visible if wanted.test(record)]
-    if not matching:
+    if not visible:
         return None
+    if not matching:  # "have we accepted any risks?" — none: say so, naming the register read
+        sources = list(dict.fromkeys(chunk.source for _, _, chunk in visible))
+        found = (f"In the {len(visible)} rows of the {register}, {wanted.none_found}" if wanted.none_found
+                 else f"None of the {len(visible)} rows of the {register} has {wanted.label}")
+        return Answer(question=question, answer=f"{found} ({', '.join(sources)}).", abstained=False,
+                      retrieved_sources=sources)
     citations: list[Citation] = []
     has = "has" if len(matching) == 1 else "have"
     lines = [f"{len(matching)} of the {len(visible)} rows of the {register} {has} {wanted.label}:"]
