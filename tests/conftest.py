@@ -66,6 +66,20 @@ def second_org(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - assi
     return Assistant(settings)
 
 
+@pytest.fixture(scope="session")
+def third_org(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - assistant.service.Assistant
+    """The third sample organization (tests/data/third-org: long-form prose guidance, no front matter, no
+    registers) ingested once."""
+    from assistant.config import Settings
+    from assistant.ingest.pipeline import run_ingest
+    from assistant.service import Assistant
+
+    root = tmp_path_factory.mktemp("third-org")
+    settings = Settings(corpus_dir=REPO / "tests" / "data" / "third-org", index_dir=root / "index")
+    run_ingest(settings)
+    return Assistant(settings)
+
+
 @pytest.fixture
 def corpus_copy(tmp_path: Path) -> Path:
     """A private, writable copy of the sample corpus."""
