@@ -471,3 +471,15 @@ def test_one_frequency_written_in_other_words_is_one_value() -> None:
     assert often("after each six-monthly review") != often("monthly")  # "six-monthly" is not "monthly"
     assert often("every two years") != often("annually")
 
+
+@pytest.mark.integration
+def test_in_running_prose_the_sentence_after_the_matching_one_is_quoted(third_org: Assistant) -> None:
+    # "If you have already clicked a link … reporting the message is not enough." matches the question; the
+    # next sentence of the paragraph says what to do: "Telephone the Service Desk on extension 4400 …"
+    answer = third_org.ask("I clicked a link in a dodgy email and typed my password in before I twigged. "
+                           "it's 9pm, what do I do now??", role="staff", llm=False)
+    assert not answer.abstained
+    assert "extension 4400" in answer.answer
+    lines = _lines(answer.answer)
+    setup = next(i for i, line in enumerate(lines) if "reporting the message is not enough" in line)
+    assert "extension 4400" in lines[setup + 1]  # in document order, right after the sentence it follows

@@ -34,6 +34,7 @@ SAME_FACT = 0.75  # cosine of two units of different documents that state one fa
 VALUE_KINDS = ("when", "how-often")
 SAME_STATEMENT = 0.55  # cosine of two sentences that state the same rule (with different values)
 RIVAL_RELEVANCE = 0.9  # ... and the other one answers the question nearly as well (cosine to the question)
+NEXT_SENTENCE = 0.9  # a prose sentence scores at least this share of the sentence before it (score_units)
 PART_MARGIN = 0.05  # cosine: a part of the question gets its own unit when the best one is this much closer
 
 REGISTER_KINDS = ("row", "soa", "risk")
@@ -79,7 +80,10 @@ def _asks_a_process(analysis: QueryAnalysis) -> bool:
 
 
 def score_units(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray) -> None:
-    """Similarity to the question, share of its words, and the passage's retrieval rank."""
+    """Similarity to the question, share of its words, and the passage's retrieval rank. A sentence of running
+    prose also scores at least NEXT_SENTENCE of the sentence before it: in long-form guidance the sentence that
+    matches the question often only sets up the fact ("… reporting the message is not enough.") and the next one
+    states it ("Telephone the Service Desk on extension 4400 …")."""
     q_words = set(analysis.content_tokens)
     exp_words = set(tokenize(analysis.expanded)) - q_words
     for i, unit in enumerate(units):
@@ -87,6 +91,12 @@ def score_units(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray) ->
         lex = (len(words & q_words) + 0.5 * len(words & exp_words)) / max(1.0, len(q_words) + 0.5 * len(exp_words))
         prior = 1.0 / (1 + unit.hit_rank)
         unit.score = 0.45 * float(sims[i]) + 0.40 * lex + 0.15 * prior
+    own = [unit.score for unit in units]
+    for i in range(1, len(units)):
+        before, unit = units[i - 1], units[i]
+        if (before.chunk.id == unit.chunk.id and unit.position == before.position + 1
+                and not unit.is_item and not before.is_item):
+            unit.score = max(unit.score, NEXT_SENTENCE * own[i - 1])
 
 
 def _marker(text: str) -> str:
@@ -436,13 +446,16 @@ def _keeps(unit: Unit, builder: _Builder) -> bool:
 
 
 def _ordered(lines: list[Line]) -> list[Line]:
-    """The opening line first; the rest grouped by passage (first appearance), document order inside one
-    passage, so numbered steps stay in order. A lead-in quoted after its own list or table is joined to it."""
+    """The opening line first; the rest grouped by passage (the opening line's passage first, then by first
+    appearance), document order inside one passage, so numbered steps stay in order. A lead-in quoted after its
+    own list or table is joined to it."""
     lines = _join_lead_ins(lines)
     if len(lines) <= 2:
         return lines
     head, rest = lines[0], lines[1:]
-    chunk_rank = {cid: i for i, cid in enumerate(dict.fromkeys(line.unit.chunk.id for line in rest))}
+    # the opening line's own passage continues right after it (the sentence after it often completes it)
+    passages = dict.fromkeys([head.unit.chunk.id, *(line.unit.chunk.id for line in rest)])
+    chunk_rank = {cid: i for i, cid in enumerate(passages)}
     rest.sort(key=lambda line: (chunk_rank[line.unit.chunk.id], line.unit.position))
     return [head, *rest]
 
