@@ -34,7 +34,8 @@ SAME_FACT = 0.75  # cosine of two units of different documents that state one fa
 VALUE_KINDS = ("when", "how-often")
 SAME_STATEMENT = 0.55  # cosine of two sentences that state the same rule (with different values)
 RIVAL_RELEVANCE = 0.9  # ... and the other one answers the question nearly as well (cosine to the question)
-NEXT_SENTENCE = 0.9  # a prose sentence scores at least this share of the sentence before it (score_units)
+NEXT_SENTENCE = 0.9  # a prose sentence scores at least this share of the sentence before it (score_units) ...
+NEXT_SENTENCE_SIMILARITY = 0.3  # ... when its own cosine to the question is at least this share of that sentence's
 PART_MARGIN = 0.05  # cosine: a part of the question gets its own unit when the best one is this much closer
 
 REGISTER_KINDS = ("row", "soa", "risk")
@@ -83,7 +84,8 @@ def score_units(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray) ->
     """Similarity to the question, share of its words, and the passage's retrieval rank. A sentence of running
     prose also scores at least NEXT_SENTENCE of the sentence before it: in long-form guidance the sentence that
     matches the question often only sets up the fact ("… reporting the message is not enough.") and the next one
-    states it ("Telephone the Service Desk on extension 4400 …")."""
+    states it ("Telephone the Service Desk on extension 4400 …"). A next sentence about something else entirely
+    (its own cosine under NEXT_SENTENCE_SIMILARITY of the matching one's) inherits nothing."""
     q_words = set(analysis.content_tokens)
     exp_words = set(tokenize(analysis.expanded)) - q_words
     for i, unit in enumerate(units):
@@ -95,7 +97,7 @@ def score_units(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray) ->
     for i in range(1, len(units)):
         before, unit = units[i - 1], units[i]
         if (before.chunk.id == unit.chunk.id and unit.position == before.position + 1
-                and not unit.is_item and not before.is_item):
+                and not unit.is_item and not before.is_item and float(sims[i]) >= NEXT_SENTENCE_SIMILARITY * float(sims[i - 1])):
             unit.score = max(unit.score, NEXT_SENTENCE * own[i - 1])
 
 
