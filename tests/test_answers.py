@@ -483,3 +483,11 @@ def test_in_running_prose_the_sentence_after_the_matching_one_is_quoted(third_or
     lines = _lines(answer.answer)
     setup = next(i for i, line in enumerate(lines) if "reporting the message is not enough" in line)
     assert "extension 4400" in lines[setup + 1]  # in document order, right after the sentence it follows
+
+
+@pytest.mark.integration
+def test_a_rare_question_word_weighs_more_than_one_every_candidate_shares(assistant: Assistant) -> None:
+    # every candidate sentence of the logging procedure says "log"; the one that answers is the one that says
+    # what each event must "record": who, what, when (UTC timestamp), where from (source IP address), outcome
+    answer = assistant.ask("for 8.15, what does every log entry actually have to capture?", role="staff", llm=False)
+    assert "source IP address" in answer.answer and "UTC timestamp" in answer.answer

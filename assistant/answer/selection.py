@@ -10,6 +10,7 @@ SoA) are quoted only when the question is about risks, controls or the SoA.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -81,24 +82,34 @@ def _asks_a_process(analysis: QueryAnalysis) -> bool:
 
 
 def score_units(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray) -> None:
-    """Similarity to the question, share of its words, and the passage's retrieval rank. A sentence of running
-    prose also scores at least NEXT_SENTENCE of the sentence before it: in long-form guidance the sentence that
-    matches the question often only sets up the fact ("… reporting the message is not enough.") and the next one
-    states it ("Telephone the Service Desk on extension 4400 …"). A next sentence about something else entirely
-    (its own cosine under NEXT_SENTENCE_SIMILARITY of the matching one's) inherits nothing."""
+    """Similarity to the question, share of its words (weighted by how rare each is among the candidates), and the
+    passage's retrieval rank. A sentence of running prose also scores at least NEXT_SENTENCE of the sentence before
+    it: in long-form guidance the sentence that matches the question often only sets up the fact ("… reporting
+    the message is not enough.") and the next one states it ("Telephone the Service Desk on extension 4400 …").
+    A next sentence about something else entirely (its own cosine under NEXT_SENTENCE_SIMILARITY of the matching
+    one's) inherits nothing."""
     q_words = set(analysis.content_tokens)
     exp_words = set(tokenize(analysis.expanded)) - q_words
+    unit_words = [token_set(unit.text + " " + " ".join(unit.chunk.trail[-1:])) for unit in units]
+    # a question word most candidate sentences share ("breach", "data") tells them apart less than a rare one
+    # ("supplier"): each word weighs its inverse frequency among the candidates (expansion words half)
+    weight = {w: (1.0 if w in q_words else 0.5) * _rarity(w, unit_words) for w in q_words | exp_words}
+    total = sum(weight.values()) or 1.0
     for i, unit in enumerate(units):
-        words = token_set(unit.text + " " + " ".join(unit.chunk.trail[-1:]))
-        lex = (len(words & q_words) + 0.5 * len(words & exp_words)) / max(1.0, len(q_words) + 0.5 * len(exp_words))
+        lex = sum(weight[w] for w in unit_words[i] & weight.keys()) / total
         prior = 1.0 / (1 + unit.hit_rank)
         unit.score = 0.45 * float(sims[i]) + 0.40 * lex + 0.15 * prior
     own = [unit.score for unit in units]
     for i in range(1, len(units)):
         before, unit = units[i - 1], units[i]
+        related = float(sims[i]) >= NEXT_SENTENCE_SIMILARITY * float(sims[i - 1])
         if (before.chunk.id == unit.chunk.id and unit.position == before.position + 1
-                and not unit.is_item and not before.is_item and float(sims[i]) >= NEXT_SENTENCE_SIMILARITY * float(sims[i - 1])):
+                and not unit.is_item and not before.is_item and related):
             unit.score = max(unit.score, NEXT_SENTENCE * own[i - 1])
+
+
+def _rarity(word: str, unit_words: list[frozenset[str]]) -> float:
+    return math.log(1 + (len(unit_words) + 1) / (1 + sum(word in words for words in unit_words)))
 
 
 def _marker(text: str) -> str:
