@@ -491,3 +491,10 @@ def test_a_rare_question_word_weighs_more_than_one_every_candidate_shares(assist
     # what each event must "record": who, what, when (UTC timestamp), where from (source IP address), outcome
     answer = assistant.ask("for 8.15, what does every log entry actually have to capture?", role="staff", llm=False)
     assert "source IP address" in answer.answer and "UTC timestamp" in answer.answer
+
+
+def test_a_part_that_names_no_topic_of_its_own_is_answered_by_any_time_limit() -> None:
+    # "how quickly does someone have to get on it?": "quickly" says what is asked, "someone" names nobody
+    ask = detect_asks("if ransomware kicks off what severity is that and how quickly does someone have to get on it?")[-1]
+    assert ask.kind == "when"
+    assert answers_ask(ask, "The Incident Manager must be engaged within 30 minutes, at any hour.")
