@@ -174,11 +174,15 @@ def token_set(text: str) -> frozenset[str]:
 
 
 # A sentence about the document itself ("This guide is for anyone who …", "This policy defines the high level
-# objectives …", "The purpose of this procedure is …"): it says what the document covers, never the answer.
+# objectives …", "The purpose of this procedure is …", "It covers Annex A 8.15 …"): it says what the document covers,
+# never the answer.
 ABOUT_DOCUMENT = re.compile(
     r"\b(?:this|the present) (?:[\w-]+ ){0,3}(?:guide|document|policy|procedure|standard|page|note|plan|programme|"
     r"program)\b[^.]{0,40}?\b(?:is for|explains|describes|defines|sets out|establishes|outlines|applies to|covers|"
-    r"is intended|aims)\b|\bthe purpose of this\b", re.I)
+    r"is intended|aims)\b|\bthe purpose of this\b|"
+    # "It covers Annex A 8.15 Logging, 8.16 …": which controls the document implements
+    r"^\s*(?:it|this|these)\s+(?:\w+\s+)?(?:covers?|implements?|addresses|supports?)\b[^.]{0,30}\b(?:annex a|iso)\b",
+    re.I)
 
 
 TYPO_MIN_CHARS = 5  # shorter words are too often another real word one letter away

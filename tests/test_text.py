@@ -213,6 +213,9 @@ def test_lexical_search_forgives_a_typo_in_the_question() -> None:
     ("The purpose of this policy is to set the rules for remote work.", True),
     ("Line managers make sure their team understands this policy.", False),
     ("Exceptions to this policy are approved by the Head of Information Security.", False),
+    ("It covers Annex A 8.15 Logging, 8.16 Monitoring activities and 8.17 Clock synchronisation.", True),
+    ("It covers all company laptops and phones.", False),
+    ("Suppliers handling customer data must be ISO 27001 certified.", False),
 ])
 def test_a_sentence_about_the_document_itself(sentence: str, about: bool) -> None:
     assert bool(ABOUT_DOCUMENT.search(sentence)) is about
