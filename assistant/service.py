@@ -169,7 +169,9 @@ class Assistant(PeopleOperations):
         controls it names by id (retrieval prefers them)."""
         analysis = self.analyse(question, conversation)
         analysis.documents = self.index.knowledge.implementing_documents(analysis.explicit_ids, max_rank)
-        plain = formal_words(question, self.index.lexical.document_frequencies(max_rank)[0])
+        lexical = self.index.lexical
+        plain = formal_words(question, lexical.document_frequencies(max_rank)[0],
+                             lambda tokens: lexical.uses_phrase(tokens, max_rank))
         if plain:  # "memory stick" searched as "removable media" too, where the documents never say "stick"
             analysis.expanded = " ".join([analysis.expanded, *plain])
         return analysis

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from assistant.index.lexical import LexicalIndex
+from assistant.models import Chunk
 from assistant.retrieval.plain_words import formal_words
 from assistant.text import tokenize
 
@@ -22,3 +24,16 @@ def test_a_phrase_the_documents_use_themselves_adds_nothing() -> None:
     assert formal_words("can I put the files on a memory stick?", documents) == []
     assert formal_words("what is the canteen menu today?", {}) == []
 
+
+
+def test_words_the_documents_use_but_never_as_that_phrase_are_searched_in_their_words() -> None:
+    chunk = Chunk(id="1", source="p.md", title="Privacy", doc_type="policy", trail=[], start=1, end=1,
+                  text="Keep a copy of the contract. Everything Halden holds is classified. The DPO holds the key.",
+                  span_unit="line", classification="internal", class_rank=0)
+    lexical = LexicalIndex([chunk])
+    documents = lexical.document_frequencies(0)[0]
+    question = "if I ask for a copy of everything halden holds on me, how long do they get to reply?"
+    assert formal_words(question, documents) == []  # each word is in the documents
+    assert formal_words(question, documents, lambda tokens: lexical.uses_phrase(tokens, 0)) == [
+        "subject access request"]  # but never "copy of everything … holds on me"
+    assert lexical.uses_phrase(tokenize("a copy of the contract"), 0)

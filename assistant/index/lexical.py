@@ -27,6 +27,7 @@ class LexicalIndex:
         self._tokens = [tokenize(chunk_lexical_text(c)) for c in chunks]
         self._by_rank: dict[int, tuple[object, list[int]]] = {}
         self._df: dict[int, tuple[dict[str, int], int]] = {}
+        self._pairs: dict[int, frozenset[tuple[str, str]]] = {}
         self._lock = threading.Lock()
 
     def _model(self, max_rank: int) -> tuple[object, list[int]]:
@@ -54,6 +55,18 @@ class LexicalIndex:
                             df[token] = df.get(token, 0) + 1
                 self._df[max_rank] = (df, n)
             return self._df[max_rank]
+
+    def uses_phrase(self, tokens: list[str], max_rank: int) -> bool:
+        """Do the visible chunks use these tokens as a phrase (each pair of neighbours next to each other
+        somewhere)? One token: does any visible chunk contain it."""
+        with self._lock:
+            if max_rank not in self._pairs:
+                self._pairs[max_rank] = frozenset(
+                    pair for chunk, chunk_tokens in zip(self._chunks, self._tokens, strict=True)
+                    if chunk.class_rank <= max_rank for pair in zip(chunk_tokens, chunk_tokens[1:], strict=False))
+        if len(tokens) < 2:
+            return bool(tokens) and self.document_frequencies(max_rank)[0].get(tokens[0], 0) > 0
+        return all(pair in self._pairs[max_rank] for pair in zip(tokens, tokens[1:], strict=False))
 
     def search(self, query: str, max_rank: int, k: int) -> list[tuple[Chunk, float]]:
         tokens = tokenize(query)

@@ -10,6 +10,7 @@ document set.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from assistant.text import tokenize
 
@@ -59,12 +60,20 @@ PLAIN_TO_FORMAL: list[tuple[str, str]] = [
 _COMPILED = [(re.compile(rf"\b(?:{pattern})\b", re.IGNORECASE), formal) for pattern, formal in PLAIN_TO_FORMAL]
 
 
-def formal_words(question: str, document_frequencies: dict[str, int]) -> list[str]:
+def formal_words(question: str, document_frequencies: dict[str, int],
+                 uses_phrase: Callable[[list[str]], bool] | None = None) -> list[str]:
     """The documents' words for the everyday phrases in `question` that the documents (token → number of
-    passages using it) do not use themselves; each once, in list order."""
+    passages using it) do not use themselves; each once, in list order. A phrase of several words counts as
+    used only when the documents use it as a phrase (`uses_phrase`): "a copy of everything Halden holds on me"
+    is no phrase of theirs even though each word is."""
     out: list[str] = []
     for pattern, formal in _COMPILED:
         for match in pattern.finditer(question):
-            if formal not in out and any(document_frequencies.get(t, 0) == 0 for t in tokenize(match.group(0))):
+            tokens = tokenize(match.group(0))
+            if len(tokens) > 1 and uses_phrase is not None:
+                unused = not uses_phrase(tokens)
+            else:
+                unused = any(document_frequencies.get(t, 0) == 0 for t in tokens)
+            if formal not in out and unused:
                 out.append(formal)
     return out
