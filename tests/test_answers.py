@@ -498,3 +498,15 @@ def test_a_part_that_names_no_topic_of_its_own_is_answered_by_any_time_limit() -
     ask = detect_asks("if ransomware kicks off what severity is that and how quickly does someone have to get on it?")[-1]
     assert ask.kind == "when"
     assert answers_ask(ask, "The Incident Manager must be engaged within 30 minutes, at any hour.")
+
+
+@pytest.mark.integration
+def test_an_ask_is_answered_by_the_sentence_that_means_it_even_when_another_shares_more_words(
+        assistant: Assistant) -> None:
+    # "When a team member tells you about something (a lost laptop …)" shares the words; "Report a lost or stolen
+    # laptop … to the Service Desk" means the question and names who
+    conversation = assistant.new_conversation()
+    assistant.ask("What do I do if I lose my laptop?", role="staff", conversation=conversation, llm=False)
+    answer = assistant.ask("and who do I tell?", role="staff", conversation=conversation, llm=False)
+    assert "to the Service Desk" in answer.answer
+    assert "don't say who" not in answer.answer

@@ -315,7 +315,9 @@ def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
     neighbours = None
     if rivals is not None and query_vector is not None and len(rivals[0]):
         neighbours = (rivals[0], rivals[1] @ query_vector, RIVAL_RELEVANCE * float(sims.max()))
-    missing = _answer_asks(asks, ranked, best, builder, fits, neighbours)
+    similarity = {id(u): float(sims[i]) for i, u in enumerate(units)}
+    close = {id(u) for u in pool if similarity[id(u)] >= RIVAL_RELEVANCE * max(similarity[id(v)] for v in pool)}
+    missing = _answer_asks(asks, ranked, best, builder, fits, neighbours, close)
     if part_sims is not None and len(part_sims) > 1:
         _answer_parts(units, pool, part_sims, builder)
     disagreements: list[tuple[Ask, Unit, Unit]] = []
@@ -365,10 +367,12 @@ Neighbours = tuple[list[Unit], np.ndarray, float]  # units near the evidence, th
 
 
 def _answer_asks(asks: list[Ask], ranked: list[Unit], best: float, builder: _Builder,
-                 fits: Callable[[str, Unit], bool],
-                 neighbours: Neighbours | None) -> list[Ask]:
+                 fits: Callable[[str, Unit], bool], neighbours: Neighbours | None,
+                 close: set[int] | None = None) -> list[Ask]:
     """One unit per ask the quoted lines leave open (a lead-in with its items for a list ask); the asks no
-    unit answers."""
+    unit answers. A unit may answer an ask when it scores ASK_RATIO of the best or when it is `close` (its cosine
+    to the question near the best one's): "and who do I tell?" is answered by the Service Desk sentence that
+    means the question even when a sentence sharing its words scores higher."""
     missing: list[Ask] = []
     for ask in asks:
         if ask.kind == "list":
@@ -378,8 +382,8 @@ def _answer_asks(asks: list[Ask], ranked: list[Unit], best: float, builder: _Bui
             continue
         if any(answers_ask(ask, u.text) and fits(ask.kind, u) for u in builder.covered()):
             continue
-        unit = next((u for u in ranked if u.score >= ASK_RATIO * best and answers_ask(ask, u.text)
-                     and fits(ask.kind, u)), None)
+        unit = next((u for u in ranked if (u.score >= ASK_RATIO * best or id(u) in (close or ()))
+                     and answers_ask(ask, u.text) and fits(ask.kind, u)), None)
         if unit is None and neighbours is not None:  # the passages nearest the evidence may answer it
             unit = _from_neighbours(ask, *neighbours, fits, builder)
         if unit is None:
