@@ -90,6 +90,24 @@ def test_a_lead_in_brings_its_items_up_to_the_next_item_of_its_own_level() -> No
         "1. classify the asset;", "2. define who may access it;", "3. arrange secure disposal."]
 
 
+
+def test_a_list_item_is_quoted_under_its_lead_in() -> None:
+    from assistant.answer.selection import _Builder
+
+    # without its lead-in the item says the opposite of the document: the plan does NOT cover cloud outages
+    units = split_units(_chunk("a. This plan does not cover the following types of incidents:\n"
+                               "i. Incidents that affect customers only.\n"
+                               "i. Incidents that affect cloud suppliers such as Amazon Web Services.\n"
+                               "b. The plan is tested every year."))
+    builder = _Builder(units, frozenset(), wants_list=False)
+    assert builder.add(units[2])
+    [line] = builder.lines
+    assert line.unit.text.startswith("a. This plan does not cover") and line.followers == [units[2]]
+    assert builder.add(units[1])  # a second item of the same list joins the same line, in document order
+    assert len(builder.lines) == 1 and line.followers == [units[1], units[2]]
+    assert builder.add(units[3]) and builder.lines[1].unit is units[3]  # an item of the top level has no lead-in
+
+
 # ----------------------------------------------------------------------------- fast: conversation and roles
 
 

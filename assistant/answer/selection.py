@@ -162,6 +162,21 @@ def followers(unit: Unit, chunk_units: list[Unit]) -> list[Unit]:
     return out
 
 
+def _lead_in(item: Unit, chunk_units: list[Unit]) -> Unit | None:
+    """The lead-in ("… the following types of incidents:") a list item stands under, when the item is not a table
+    row: the nearest unit before it, past its sibling items and their sub-items, that ends with ":"."""
+    if not item.is_item or " | " in item.text or not _marker(item.text):
+        return None
+    marker = _marker(item.text)
+    for other in reversed(chunk_units[max(0, item.position - MAX_FOLLOWERS):item.position]):
+        other_marker = _marker(other.text) if other.is_item else ""
+        if other.text.rstrip().endswith(":") and not _sibling(other_marker, marker):
+            return other
+        if not other.is_item:
+            return None
+    return None
+
+
 def _introduces(unit: Unit, question_words: frozenset[str]) -> bool:
     """Is a lead-in unit's list wanted? Yes when the unit is the lead-in sentence alone, or when its last
     sentence (the one ending with ":") shares two words with the question."""
@@ -262,6 +277,20 @@ class _Builder:
         items = [f for f in followers(unit, self.by_chunk[unit.chunk.id]) if id(f) not in self.used]
         if items and not self.wants_list and not _introduces(unit, self.question_words):
             items = []  # "The following is logged:" at the end of a paragraph about something else
+        lead = None if items else _lead_in(unit, self.by_chunk[unit.chunk.id])
+        if lead is not None:  # "This plan does not cover the following:" — an item means little without it
+            quoted = next((line for line in self.lines if line.unit is lead), None)
+            if quoted is not None:
+                quoted.followers.append(unit)
+                quoted.followers.sort(key=lambda f: f.position)
+            else:
+                self.lines.append(Line(lead, followers=[unit]))
+                self.words.append(_words(lead))
+                self.used.add(id(lead))
+                self.chars += len(lead.text) // 2  # context for the item, counted like list items
+            self.used.add(id(unit))
+            self.chars += len(unit.text)
+            return True
         self.lines.append(Line(unit, followers=items))
         self.words.append(words)
         self.used.add(id(unit))
