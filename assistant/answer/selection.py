@@ -345,7 +345,8 @@ def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
     if rivals is not None and query_vector is not None and len(rivals[0]):
         neighbours = (rivals[0], rivals[1] @ query_vector, RIVAL_RELEVANCE * float(sims.max()))
     similarity = {id(u): float(sims[i]) for i, u in enumerate(units)}
-    close = {id(u) for u in pool if similarity[id(u)] >= RIVAL_RELEVANCE * max(similarity[id(v)] for v in pool)}
+    floor = RIVAL_RELEVANCE * max(similarity[id(u)] for u in pool)
+    close = {id(u) for u in pool if similarity[id(u)] >= floor}  # near the best cosine: they mean the question
     missing = _answer_asks(asks, ranked, best, builder, fits, neighbours, close)
     if part_sims is not None and len(part_sims) > 1:
         _answer_parts(units, pool, part_sims, builder)
