@@ -26,6 +26,7 @@ MAX_LINES = 6  # quoted units besides list items under a lead-in
 BODY_BUDGET = 580  # characters of quoted units before the answer stops adding supporting evidence
 SLACK = 100  # a supporting unit may overrun the budget by this much
 MAX_FOLLOWERS = 8
+LEAD_IN_MAX = 80  # characters: a list item quoted alone brings a lead-in up to this long
 FOLLOWER_BUDGET = 900
 SUPPORT_RATIO = 0.72  # supporting units must score at least this share of the best unit
 OPENING_RATIO = 0.75  # a unit answering the main ask opens instead of the best one when it scores this share
@@ -164,14 +165,15 @@ def followers(unit: Unit, chunk_units: list[Unit]) -> list[Unit]:
 
 def _lead_in(item: Unit, chunk_units: list[Unit]) -> Unit | None:
     """The lead-in ("… the following types of incidents:") a list item stands under, when the item is not a table
-    row: the nearest unit before it, past its sibling items and their sub-items, that ends with ":"."""
+    row: the nearest unit before it, past its sibling items and their sub-items, that ends with ":". A lead-in
+    longer than LEAD_IN_MAX is a statement of its own, not context the item needs; it is not added."""
     if not item.is_item or " | " in item.text or not _marker(item.text):
         return None
     marker = _marker(item.text)
     for other in reversed(chunk_units[max(0, item.position - MAX_FOLLOWERS):item.position]):
         other_marker = _marker(other.text) if other.is_item else ""
         if other.text.rstrip().endswith(":") and not _sibling(other_marker, marker):
-            return other
+            return other if len(other.text) <= LEAD_IN_MAX else None
         if not other.is_item:
             return None
     return None
