@@ -528,3 +528,13 @@ def test_an_ask_is_answered_by_the_sentence_that_means_it_even_when_another_shar
     answer = assistant.ask("and who do I tell?", role="staff", conversation=conversation, llm=False)
     assert "to the Service Desk" in answer.answer
     assert "don't say who" not in answer.answer
+
+
+@pytest.mark.integration
+def test_a_document_control_field_answers_only_a_question_about_the_document(assistant: Assistant) -> None:
+    # "Next review: April 2027, or earlier after a failed restore test …" shares the question's words
+    answer = assistant.ask("If a quarterly restore test fails, what happens next and how fast does the fix have to be "
+                           "planned?", role="staff", llm=False)
+    assert "Next review" not in answer.answer and "nonconformity" in answer.answer
+    record = assistant.ask("when is the backup and restore procedure next due for review?", role="staff", llm=False)
+    assert "Next review: April 2027" in record.answer

@@ -20,6 +20,7 @@ import numpy as np
 from assistant.answer.asks import Ask, answers, answers_ask, detect_asks, value_phrases, values
 from assistant.answer.units import Unit
 from assistant.retrieval.query import QueryAnalysis
+from assistant.retrieval.search import RECORD_FIELD
 from assistant.text import ABOUT_DOCUMENT, LIST_MARK, LIST_MARKER, SENTENCE_SPLIT, token_set, tokenize
 
 MAX_LINES = 6  # quoted units besides list items under a lead-in
@@ -316,7 +317,7 @@ def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
     asks = detect_asks(analysis.question)
     if not register_question and not any(a.kind == "who" for a in asks):
         _trim_soa_rows(units)
-    pool = _answer_pool(analysis, units)
+    pool = _answer_pool(analysis, units, any(a.kind == "who" for a in asks))
     ranked = sorted(pool, key=lambda u: u.score, reverse=True)
     if not ranked:
         return Selection([], [], [])
@@ -380,7 +381,7 @@ def _trim_soa_rows(units: list[Unit]) -> None:
             unit.text = unit.text[:cut]
 
 
-def _answer_pool(analysis: QueryAnalysis, units: list[Unit]) -> list[Unit]:
+def _answer_pool(analysis: QueryAnalysis, units: list[Unit], asks_who: bool = False) -> list[Unit]:
     """The units an answer may quote. Register rows may open an answer about the SoA or risks; they support one
     about a named control (by id, title or alias) with their text, not their fields ("Status: ..."); a staff
     process answer quotes the documents only. A sentence about the document itself is never quoted."""
@@ -391,6 +392,8 @@ def _answer_pool(analysis: QueryAnalysis, units: list[Unit]) -> list[Unit]:
         pool = prose + [u for u in units if u.chunk.kind in REGISTER_KINDS and not _REGISTER_FIELD.match(u.text)]
     if analysis.about_document_record:  # a document register row says when a document is next reviewed
         pool = pool + [u for u in units if u.chunk.register_kind == "document_register" and u not in pool]
+    elif not asks_who:  # "Next review: April 2027, or earlier after a failed restore test" answers no process question
+        pool = [u for u in pool if not RECORD_FIELD.search(u.text)] or pool
     # "This procedure explains how … within set times" names the topic; it answers nothing
     return [u for u in pool if not ABOUT_DOCUMENT.search(u.text)] or pool
 
