@@ -536,5 +536,6 @@ def test_a_document_control_field_answers_only_a_question_about_the_document(ass
     answer = assistant.ask("If a quarterly restore test fails, what happens next and how fast does the fix have to be "
                            "planned?", role="staff", llm=False)
     assert "Next review" not in answer.answer and "nonconformity" in answer.answer
+    assert all(c.source != "registers/risk-register.csv" for c in answer.citations)  # no risk row in a staff answer
     record = assistant.ask("when is the backup and restore procedure next due for review?", role="staff", llm=False)
     assert "Next review: April 2027" in record.answer

@@ -389,7 +389,11 @@ def _answer_pool(analysis: QueryAnalysis, units: list[Unit], asks_who: bool = Fa
     prose = [u for u in units if u.chunk.kind not in REGISTER_KINDS] or units
     pool = units if register_question else prose
     if analysis.controls and not register_question:
-        pool = prose + [u for u in units if u.chunk.kind in REGISTER_KINDS and not _REGISTER_FIELD.match(u.text)]
+        # a risk's description answers a question about the control ("what risks sit behind 8.13?"), not a staff
+        # question that only names its topic ("if a restore test fails, what happens next?")
+        skip = () if is_control_question(analysis) else ("risk",)
+        pool = prose + [u for u in units if u.chunk.kind in REGISTER_KINDS and not _REGISTER_FIELD.match(u.text)
+                        and u.chunk.kind not in skip]
     if analysis.about_document_record:  # a document register row says when a document is next reviewed
         pool = pool + [u for u in units if u.chunk.register_kind == "document_register" and u not in pool]
     elif not asks_who:  # "Next review: April 2027, or earlier after a failed restore test" answers no process question
