@@ -281,8 +281,9 @@ class _Builder:
         if items and not self.wants_list and not _introduces(unit, self.question_words):
             items = []  # "The following is logged:" at the end of a paragraph about something else
         lead = None if items else _lead_in(unit, self.by_chunk[unit.chunk.id])
-        if lead is not None:  # "This plan does not cover the following:" — an item means little without it
-            quoted = next((line for line in self.lines if line.unit is lead), None)
+        quoted = next((line for line in self.lines if line.unit is lead), None) if lead is not None else None
+        if lead is not None and (quoted is not None or id(lead) not in self.used):
+            # "This plan does not cover the following:" — an item means little without it
             if quoted is not None:
                 quoted.followers.append(unit)
                 quoted.followers.sort(key=lambda f: f.position)
