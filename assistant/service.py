@@ -22,8 +22,9 @@ from assistant.index.lexical import LexicalIndex
 from assistant.knowledge import Knowledge
 from assistant.llm.client import LLMClient
 from assistant.models import Chunk
+from assistant.registers import RiskRecord
 from assistant.retrieval.plain_words import formal_words
-from assistant.retrieval.query import Conversation, QueryAnalysis, analyse
+from assistant.retrieval.query import Conversation, QueryAnalysis, analyse, may_continue
 from assistant.retrieval.search import HybridRetriever, SearchResult
 from assistant.service_people import PeopleOperations
 
@@ -154,8 +155,9 @@ class Assistant(PeopleOperations):
     def clearance(self, role: str) -> int:
         return self.settings.clearance_for(role)
 
-    def analyse(self, question: str, conversation: Conversation | None = None) -> QueryAnalysis:
-        return analyse(question, self.catalogue, conversation)
+    def analyse(self, question: str, conversation: Conversation | None = None,
+                as_followup: bool = False) -> QueryAnalysis:
+        return analyse(question, self.catalogue, conversation, as_followup)
 
     def retrieve(self, question: str, role: str | None = None, conversation: Conversation | None = None,
                  mode: str = "hybrid", top_k: int | None = None) -> tuple[QueryAnalysis, SearchResult]:
@@ -164,10 +166,11 @@ class Assistant(PeopleOperations):
         result = self.index.retriever.search(analysis, max_rank, top_k=top_k, mode=mode)
         return analysis, result
 
-    def _analysis_for(self, question: str, conversation: Conversation | None, max_rank: int) -> QueryAnalysis:
+    def _analysis_for(self, question: str, conversation: Conversation | None, max_rank: int,
+                      as_followup: bool = False) -> QueryAnalysis:
         """The question read against the conversation, with the SoA's implementing documents of the
         controls it names by id (retrieval prefers them)."""
-        analysis = self.analyse(question, conversation)
+        analysis = self.analyse(question, conversation, as_followup)
         analysis.documents = self.index.knowledge.implementing_documents(analysis.explicit_ids, max_rank)
         lexical = self.index.lexical
         plain = formal_words(question, lexical.document_frequencies(max_rank)[0],
@@ -175,6 +178,29 @@ class Assistant(PeopleOperations):
         if plain:  # "memory stick" searched as "removable media" too, where the documents never say "stick"
             analysis.expanded = " ".join([analysis.expanded, *plain])
         return analysis
+
+    def _compose(self, analysis: QueryAnalysis, result: SearchResult, linked: list[tuple[RiskRecord, Chunk]],
+                 max_rank: int) -> Answer:
+        loaded = self.index
+        return compose(
+            analysis, result.hits, result.query_vector, loaded.unit_vectors, self.catalogue,
+            linked, self.settings.abstain_weights, loaded.lexical.document_frequencies(max_rank),
+            neighbours=lambda vector: self._sentence_neighbours(loaded, vector, max_rank),
+            dense_peak=result.dense_peak, rank_agreement=result.rank_agreement,
+        )
+
+    def _followup_reading(self, question: str, conversation: Conversation | None, max_rank: int,
+                          ) -> tuple[QueryAnalysis, SearchResult, list[tuple[RiskRecord, Chunk]], Answer] | None:
+        """A refused question that points back to an answered turn ("pretty sure it's the tool being wrong, how do
+        I flag that?") read as its follow-up; kept only when that reading is answered (the refusal model decides,
+        without the exemption an elliptical follow-up has)."""
+        analysis = self._analysis_for(question, conversation, max_rank, as_followup=True)
+        result = self.index.retriever.search(analysis, max_rank)
+        if not result.hits:
+            return None
+        linked = self.index.knowledge.linked_risks(analysis.controls, max_rank)
+        answer = self._compose(analysis, result, linked, max_rank)
+        return None if answer.abstained else (analysis, result, linked, answer)
 
     # ------------------------------------------------------------------ LLM (optional)
     @property
@@ -237,14 +263,13 @@ class Assistant(PeopleOperations):
         elif rows is not None:
             answer, llm = rows, False  # the register rows asked for, each quoted and cited
         elif result.hits:
-            answer = compose(
-                analysis, result.hits, result.query_vector, loaded.unit_vectors, self.catalogue,
-                linked, self.settings.abstain_weights, loaded.lexical.document_frequencies(max_rank),
-                neighbours=lambda vector: self._sentence_neighbours(loaded, vector, max_rank),
-                dense_peak=result.dense_peak, rank_agreement=result.rank_agreement,
-            )
+            answer = self._compose(analysis, result, linked, max_rank)
         else:
             answer = abstain(analysis, [])
+        if answer.abstained and not analysis.followup and may_continue(question, conversation):
+            retry = self._followup_reading(question, conversation, max_rank)
+            if retry is not None:
+                analysis, result, linked, answer = retry
         if self.use_llm(llm):
             from assistant.answer.llm import llm_answer
 

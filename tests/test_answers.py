@@ -539,3 +539,20 @@ def test_a_document_control_field_answers_only_a_question_about_the_document(ass
     assert all(c.source != "registers/risk-register.csv" for c in answer.citations)  # no risk row in a staff answer
     record = assistant.ask("when is the backup and restore procedure next due for review?", role="staff", llm=False)
     assert "Next review: April 2027" in record.answer
+
+
+@pytest.mark.integration
+def test_a_question_pointing_back_is_read_as_a_follow_up_when_it_would_be_refused_alone(assistant: Assistant) -> None:
+    conversation = assistant.new_conversation()
+    assistant.ask("netskope just blocked me emailing a spreadsheet to a customer, what do i do?", role="staff",
+                  conversation=conversation, llm=False)
+    answer = assistant.ask("pretty sure it's the tool being wrong tho. how do I flag that and how long till someone "
+                           "looks at it?", role="staff", conversation=conversation, llm=False)
+    assert not answer.abstained and "Netskope" in answer.answer
+    alone = assistant.ask("pretty sure it's the tool being wrong tho. how do I flag that and how long till someone "
+                          "looks at it?", role="staff", llm=False)
+    assert alone.abstained  # without the conversation there is nothing it points back to
+    from assistant.retrieval.query import may_continue
+
+    assert may_continue("pretty sure it's the tool being wrong tho", conversation)
+    assert not may_continue("different question: is it the Leeds office that has parking?", conversation)

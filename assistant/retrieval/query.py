@@ -86,7 +86,17 @@ def is_followup(question: str, conversation: Conversation | None) -> bool:
             or (len(words) <= 6 and len(own) <= 1))
 
 
-def analyse(question: str, catalogue: Catalogue, conversation: Conversation | None = None) -> QueryAnalysis:
+def may_continue(question: str, conversation: Conversation | None) -> bool:
+    """Could a question that is not elliptical still continue an answered turn? It points back ("pretty sure it's
+    the tool being wrong, how do I flag that?") and does not say it is a new one."""
+    return (conversation is not None and bool(conversation.last_question) and conversation.answered
+            and not _NEW_TOPIC.search(question) and bool(_PRONOUN.search(question)))
+
+
+def analyse(question: str, catalogue: Catalogue, conversation: Conversation | None = None,
+            as_followup: bool = False) -> QueryAnalysis:
+    """The question read for retrieval; `as_followup` reads it against the conversation even when it does not
+    look elliptical (its answer is then not exempt from refusal: `continues_answer` stays False)."""
     explicit: list[str] = []
     legacy: list[str] = []
     for m in QUESTION_ID_2013.finditer(question):
@@ -104,7 +114,7 @@ def analyse(question: str, catalogue: Catalogue, conversation: Conversation | No
     for cid in catalogue.search_names(question):
         if cid not in controls:
             controls.append(cid)
-    followup = is_followup(question, conversation)
+    followup = as_followup or is_followup(question, conversation)
     expansion = [catalogue.controls[c].title for c in controls]
     topic = question
     if followup and conversation is not None:
@@ -119,5 +129,6 @@ def analyse(question: str, catalogue: Catalogue, conversation: Conversation | No
         question=question, controls=controls, explicit_ids=explicit, legacy_ids=legacy,
         risks=detect_risks(question), roles=detect_roles(question), followup=followup, expanded=expanded,
         content_tokens=list(dict.fromkeys(t for t in tokenize(topic) if not NUMBER_TOKEN.fullmatch(t))),
-        topic=topic, continues_answer=followup and conversation is not None and conversation.answered,
+        topic=topic,
+        continues_answer=followup and not as_followup and conversation is not None and conversation.answered,
     )
