@@ -106,6 +106,13 @@ def test_a_list_item_is_quoted_under_its_lead_in() -> None:
     assert builder.add(units[1])  # a second item of the same list joins the same line, in document order
     assert len(builder.lines) == 1 and line.followers == [units[1], units[2]]
     assert builder.add(units[3]) and builder.lines[1].unit is units[3]  # an item of the top level has no lead-in
+    # a later step of the outer list is not one of the sub-items of an earlier step that ends with ":"
+    steps = split_units(_chunk("4. Within 5 working days the Service Desk:\n1. revokes personal access tokens;\n"
+                               "2. checks a fresh Okta export.\n5. The mailbox is deleted after 30 days.\n"
+                               "6. Okta accounts are deleted after 90 days."))
+    builder = _Builder(steps, frozenset(), wants_list=False)
+    assert builder.add(steps[4]) and builder.lines[0].unit is steps[4] and builder.lines[0].followers == []
+    assert builder.add(steps[1]) and builder.lines[1].unit is steps[0]  # a real sub-item keeps its lead-in
 
 
 # ----------------------------------------------------------------------------- fast: conversation and roles

@@ -174,6 +174,8 @@ def _lead_in(item: Unit, chunk_units: list[Unit]) -> Unit | None:
     for other in reversed(chunk_units[max(0, item.position - MAX_FOLLOWERS):item.position]):
         other_marker = _marker(other.text) if other.is_item else ""
         if other.text.rstrip().endswith(":") and not _sibling(other_marker, marker):
+            if not any(f is item for f in followers(other, chunk_units)):
+                return None  # "4. Within 5 days …:" then its sub-items, then "7." — 7 is not one of them
             return other if len(other.text) <= LEAD_IN_MAX else None
         if not other.is_item:
             return None
