@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pytest
 
-from assistant.answer.asks import answers, answers_ask, detect_asks, question_parts, values
+from assistant.answer.asks import answers, answers_ask, comparable, detect_asks, question_parts, values
 from assistant.answer.roles import asked_role
 from assistant.answer.selection import Line, _ordered, followers
 from assistant.answer.units import split_units
@@ -181,6 +181,25 @@ def test_documents_that_disagree_are_both_shown(assistant: Assistant) -> None:
     assert "Remote Working Policy" in note and "Acceptable Use Policy" in note
     sources = {c.source for c in answer.citations}
     assert {"policies/remote-working-policy.md", "policies/acceptable-use-policy.docx"} <= sources
+
+
+def test_only_values_of_one_scale_can_disagree() -> None:
+    # "report within 1 hour" and "the same working day" are two versions of one deadline ...
+    assert comparable(values("when", "within 1 hour"), values("when", "by the end of the same working day"))
+    assert comparable(values("how-often", "reviewed quarterly"), values("how-often", "every six months"))
+    assert comparable(values("when", "at least 60 days before"), values("when", "at least 30 days before"))
+    # ... "1 hour" and "12 months" (a reporting deadline and a review cycle) are two different rules
+    assert not comparable(values("when", "within 1 hour"), values("when", "reviewed every 12 months"))
+    assert not comparable(values("when", "within 24 hours"), values("when", "kept for 12 months"))
+
+
+@pytest.mark.integration
+def test_a_deadline_stated_twice_in_other_words_is_shown_as_a_disagreement(third_org: Assistant) -> None:
+    # the handbook says "within 1 hour", the incident guide "the same working day": sentences only half alike
+    answer = third_org.ask("my work laptop got nicked out of my car last night - how fast do I have to report it?",
+                           role="staff", llm=False)
+    note = next(line for line in _lines(answer.answer) if line.startswith("The documents disagree"))
+    assert "1 hour" in note and "same working day" in note
 
 
 @pytest.mark.integration

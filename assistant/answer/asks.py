@@ -219,6 +219,39 @@ def _normal_value(phrase: str) -> str:
     return " ".join(words)
 
 
+_WORD_HOURS = {"immediately": 0.25, "same business day": 8.0, "same working day": 8.0, "same day": 8.0,
+               "next business day": 24.0, "next working day": 24.0, "next day": 24.0}
+_UNIT_HOURS = {"minute": 1 / 60, "hour": 1.0, "day": 24.0, "week": 168.0, "month": 730.5, "quarter": 2191.5,
+               "year": 8766.0}
+_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+            "ten": 10, "eleven": 11, "twelve": 12, "fourteen": 14, "fifteen": 15, "twenty": 20, "thirty": 30,
+            "forty": 40, "sixty": 60, "ninety": 90, "twenty four": 24, "forty eight": 48, "seventy two": 72}
+COMPARABLE_RATIO = 30.0  # two values this far apart state different rules, not two versions of one rule
+
+
+def _hours(value: str) -> float | None:
+    """The length of a normalized value ("30 day", "every 3 months", "same working day") in hours."""
+    if value in _WORD_HOURS:
+        return _WORD_HOURS[value]
+    words = value.removeprefix("every ").split()
+    if not words:
+        return None
+    unit = _UNIT_HOURS.get(words[-1].removesuffix("s"))
+    count = " ".join(w for w in words[:-1] if w not in ("business", "working", "calendar"))
+    number = float(count) if count.replace(".", "", 1).isdigit() else _NUMBERS.get(count, 1.0 if not count else None)
+    return number * unit if unit is not None and number is not None else None
+
+
+def comparable(first: frozenset[str], second: frozenset[str]) -> bool:
+    """Could two sets of values be two versions of one rule? "1 hour" and "same working day" could; "1 hour" and
+    "12 months" state different things (a reporting deadline, a review cycle). Unknown lengths count as
+    comparable."""
+    lengths = [[h for v in values_ if (h := _hours(v)) is not None] for values_ in (first, second)]
+    if not lengths[0] or not lengths[1]:
+        return True
+    return any(max(a, b) <= COMPARABLE_RATIO * min(a, b) for a in lengths[0] for b in lengths[1] if min(a, b) > 0)
+
+
 def value_phrases(kind: str, text: str) -> list[str]:
     """The verbatim value phrases of a sentence, in order (for quoting a disagreement)."""
     pattern = _VALUES.get(kind)

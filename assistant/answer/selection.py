@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.answer.asks import Ask, answers, answers_ask, detect_asks, value_phrases, values
+from assistant.answer.asks import Ask, answers, answers_ask, comparable, detect_asks, value_phrases, values
 from assistant.answer.units import Unit
 from assistant.retrieval.query import QueryAnalysis
 from assistant.retrieval.search import RECORD_FIELD
@@ -35,8 +35,9 @@ ASK_RATIO = 0.6  # a unit answering an ask the others leave open may score lower
 DUPLICATE_JACCARD = 0.6
 SAME_FACT = 0.75  # cosine of two units of different documents that state one fact (same values), quoted once
 VALUE_KINDS = ("when", "how-often")
-SAME_STATEMENT = 0.55  # cosine of two sentences that state the same rule (with different values)
+SAME_STATEMENT = 0.5  # cosine of two sentences that state the same rule (with different values)
 RIVAL_RELEVANCE = 0.9  # ... and the other one answers the question nearly as well (cosine to the question)
+DISAGREE_RELEVANCE = 0.8  # a rival value is shown when its sentence answers the question this well (values comparable)
 NEXT_SENTENCE = 0.9  # a prose sentence scores at least this share of the sentence before it (score_units) ...
 NEXT_SENTENCE_SIMILARITY = 0.3  # ... when its own cosine to the question is at least this share of that sentence's
 PART_MARGIN = 0.05  # cosine: a part of the question gets its own unit when the best one is this much closer
@@ -483,12 +484,12 @@ def _disagreements(asks: list[Ask], units: list[Unit], vectors: np.ndarray, rele
         first = max(quoted, key=lambda u: relevance[index[id(u)]]) if relevance is not None else quoted[0]
         stated = values(ask.kind, first.text)
         closeness = vectors @ vectors[index[id(first)]]
-        floor = RIVAL_RELEVANCE * relevance[index[id(first)]] if relevance is not None else -1.0
+        floor = DISAGREE_RELEVANCE * relevance[index[id(first)]] if relevance is not None else -1.0
         retention = _keeps(first, builder)
         rivals = [(float(closeness[i]), u) for i, u in enumerate(units)
                   if u.chunk.source != first.chunk.source and u.chunk.kind not in REGISTER_KINDS
                   and closeness[i] >= SAME_STATEMENT and (relevance is None or relevance[i] >= floor)
-                  and (other := values(ask.kind, u.text)) and not other & stated
+                  and (other := values(ask.kind, u.text)) and not other & stated and comparable(stated, other)
                   and _keeps(u, builder) == retention]  # "kept for 6 years" is no rival to "complete within 2 weeks"
         if rivals:
             rival = max(rivals, key=lambda cu: cu[0])[1]
