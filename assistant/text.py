@@ -8,7 +8,6 @@ named constant below, with where it is used and why it differs: they are not to 
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Collection
 from functools import lru_cache
@@ -185,14 +184,42 @@ ABOUT_DOCUMENT = re.compile(
     re.I)
 
 
-TYPO_MIN_CHARS = 5  # shorter words are too often another real word one letter away
+TYPO_MIN_CHARS = 6  # shorter words are too often another real word one letter away ("spend" / "send")
+TYPO_SUBSTITUTION_MIN_CHARS = 7  # a wrong letter is guessed only in longer words ("parent" / "patent" is no typo)
+_KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+_KEY_NEIGHBOURS = {row[i]: {row[j] for j in (i - 1, i + 1) if 0 <= j < len(row)}
+                   for row in _KEYBOARD_ROWS for i in range(len(row))}
+
+
+def _one_slip(typed: str, word: str) -> bool:
+    """Is `typed` `word` with one slip of the fingers: a letter left out or doubled, two neighbours swapped, or (in
+    a longer word) one letter replaced by a key next to it ("minimun")? A replaced letter that is no neighbour
+    makes another word ("charge" / "change", "thread" / "threat"), not a typo."""
+    if abs(len(typed) - len(word)) > 1 or typed == word:
+        return False
+    if len(typed) != len(word):
+        short, long_ = sorted((typed, word), key=len)
+        return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
+    diff = [i for i, (a, b) in enumerate(zip(typed, word, strict=True)) if a != b]
+    if len(diff) == 2 and diff[1] == diff[0] + 1:
+        return typed[diff[0]] == word[diff[1]] and typed[diff[1]] == word[diff[0]]
+    return (len(diff) == 1 and len(typed) >= TYPO_SUBSTITUTION_MIN_CHARS
+            and word[diff[0]] in _KEY_NEIGHBOURS.get(typed[diff[0]], set()))
 
 
 def closest_word(word: str, vocabulary: Collection[str]) -> str | None:
-    """The vocabulary word a mistyped `word` stands for ("pasword" → "password"): same first letter, length
-    within 2, similarity ≥ 0.8; None when the word is known, short, not a word, or nothing is that close."""
-    if word in vocabulary or len(word) < TYPO_MIN_CHARS or not word.isalpha():
+    """The vocabulary word a mistyped `word` stands for ("pasword" → "password", "lenght" → "length"): one slip
+    of the fingers away (`_one_slip`); None when the word is known, short, not a word, or nothing is that close.
+    Of several, the one the documents use most (a dict of document frequencies), else the first in order."""
+    if word in vocabulary or not word.isalpha():
         return None
-    candidates = [v for v in vocabulary if v[:1] == word[:1] and abs(len(v) - len(word)) <= 2]
-    match = difflib.get_close_matches(word, candidates, n=1, cutoff=0.8)
-    return match[0] if match else None
+    # the stemmer's "charged" → "charg" is the documents' "charge", its "coordinated" → "coordinat" their "coordinate"
+    for same in ((word + "e") if len(word) >= 4 else "", word.removesuffix("e") if len(word) >= 7 else ""):
+        if same and same != word and same in vocabulary:
+            return same
+    if len(word) < TYPO_MIN_CHARS:
+        return None
+    matches = sorted(v for v in vocabulary if v[:1] == word[:1] and _one_slip(word, v))
+    if isinstance(vocabulary, dict):
+        matches.sort(key=lambda v: -vocabulary[v])
+    return matches[0] if matches else None

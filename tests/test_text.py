@@ -188,6 +188,14 @@ def test_a_mistyped_word_stands_for_the_corpus_word_it_is_closest_to() -> None:
     assert closest_word("password", vocabulary) is None  # known
     assert closest_word("otka", vocabulary) is None  # too short to guess
     assert closest_word("banana", vocabulary) is None  # nothing close
+    # a real word one letter from a document word is no typo: "doctor's note" must not search for "door"
+    documents = {"door", "confidence", "partial", "change", "threat", "staff", "send", "patent", "charge",
+                 "inventory", "coordinat"}
+    for word in ("doctor", "conference", "parental", "thread", "stuff", "spend", "parent"):
+        assert closest_word(word, documents) is None, word
+    assert closest_word("inventroy", documents) == "inventory"  # two letters swapped
+    # the stemmer's forms of one word: "charged" → "charg", "coordinates" → "coordinate"
+    assert closest_word("charg", documents) == "charge" and closest_word("coordinate", documents) == "coordinat"
     assert tokenize("whats the minimum, and dont I need it?") == ["minimum", "need"]  # typed without apostrophes
 
 
