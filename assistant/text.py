@@ -151,6 +151,8 @@ def stem(word: str) -> str:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             if suffix == "s" and word.endswith(("ss", "us", "is")):
                 return word
+            if suffix == "ly" and (len(word) < 6 or word[-3] in "aiopub"):  # "apply", "reply", "daily", "assembly"
+                return word
             return word[: len(word) - len(suffix)] + repl
     return word
 

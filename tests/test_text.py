@@ -180,6 +180,9 @@ def test_tokenize_keeps_ids_whole_and_stems_words() -> None:
     assert tokenize("See A.5.15 and 8.2") == ["see", "a.5.15", "5", "15", "8.2"]
     assert [stem(w) for w in ("reviews", "reviewed", "reviewing", "policies", "access")] == [
         "review", "review", "review", "policy", "access"]
+    # "-ly" is an adverb's ending only: "monthly" is "month", but "apply" is not "app" (an app) nor "reply" "rep"
+    assert [stem(w) for w in ("monthly", "immediately", "apply", "reply", "supply", "daily", "assembly")] == [
+        "month", "immediate", "apply", "reply", "supply", "daily", "assembly"]
 
 
 def test_a_mistyped_word_stands_for_the_corpus_word_it_is_closest_to() -> None:
