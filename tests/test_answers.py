@@ -127,6 +127,8 @@ def test_follow_ups_read_against_the_previous_turn_only() -> None:
     assert "laptop" in follow.content_tokens  # the topic counts for the evidence check, not just "tell"
     short = analyse("who do I tell?", catalogue, conversation)
     assert short.followup  # hardly a word of its own
+    part = analyse("who's in the room for the review bit?", catalogue, conversation)
+    assert part.followup and "laptop" in part.expanded  # "the review bit" of the last answer, not any room
     new = analyse("different question - how long are the microsoft 365 backups kept?", catalogue, conversation)
     assert not new.followup and "laptop" not in new.expanded
     standalone = analyse("How are access requests approved for new starters in Okta?", catalogue, conversation)

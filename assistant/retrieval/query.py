@@ -10,7 +10,8 @@ from assistant.ingest.metadata import detect_risks, detect_roles
 from assistant.text import NUMBER_TOKEN, QUESTION_ID_2013, QUESTION_ID_2013_BLANK, QUESTION_ID_2022, tokenize
 
 _FOLLOWUP_START = re.compile(r"^\s*(and|but|also|what about|how about|what if|so|then|ok|okay)\b", re.I)
-_PRONOUN = re.compile(r"\b(it|its|this|that|these|those|they|them|there|he|she|one)\b", re.I)
+_PRONOUN = re.compile(r"\b(it|its|this|that|these|those|they|them|there|he|she|one)\b|"
+                      r"\bthe (?:\w+ )?(?:bit|part|step|stage|phase)\b", re.I)  # "the review bit" of the last answer
 # The user says the question is a new one: the previous topic and controls are dropped.
 _NEW_TOPIC = re.compile(
     r"\b(?:different|unrelated|new|another|separate|other) (?:question|topic|thing|subject)\b|\bunrelated\b|"
