@@ -115,6 +115,21 @@ def test_a_list_item_is_quoted_under_its_lead_in() -> None:
     assert builder.add(steps[1]) and builder.lines[1].unit is steps[0]  # a real sub-item keeps its lead-in
 
 
+def test_a_table_quoted_for_one_row_keeps_the_rows_the_question_names() -> None:
+    from assistant.answer.selection import _Builder
+
+    units = split_units(_chunk("Check | Who | Applies to\nIdentity, checked in person | People team | Everyone\n"
+                               "Right to work | People team | Everyone\nBasic DBS check | People team | Roles with "
+                               "access to customer data"))
+    asked = _Builder(units, frozenset({"every", "new", "hire", "dbs", "check"}), wants_list=False)
+    assert asked.add(units[3])
+    assert [u.text for u in asked.lines[0].followers] == [units[3].text]  # not the identity and right-to-work rows
+    listing = _Builder(units, frozenset({"check", "every", "new", "hire"}), wants_list=True)
+    assert listing.add(units[3]) and len(listing.lines[0].followers) == 3  # "which checks …?" wants them all
+    unnamed = _Builder(units, frozenset({"screen"}), wants_list=False)
+    assert unnamed.add(units[1]) and len(unnamed.lines[0].followers) == 3  # no row named: the whole table
+
+
 # ----------------------------------------------------------------------------- fast: conversation and roles
 
 

@@ -262,7 +262,9 @@ class _Builder:
 
     def add(self, unit: Unit) -> bool:
         """Quote `unit` (with its list items); a near-duplicate of a quoted unit only adds a citation. A
-        table row is quoted with its table: the header row, then the rows."""
+        table row is quoted with its table: the header row, then the rows (for a question that does not ask for
+        the items, the rows that score near the best one)."""
+        row = unit
         unit = _table_header(unit, self.by_chunk[unit.chunk.id])
         if id(unit) in self.used:
             return False
@@ -283,6 +285,10 @@ class _Builder:
         items = [f for f in followers(unit, self.by_chunk[unit.chunk.id]) if id(f) not in self.used]
         if items and not self.wants_list and not _introduces(unit, self.question_words):
             items = []  # "The following is logged:" at the end of a paragraph about something else
+        if items and not self.wants_list and " | " in unit.text:
+            # the rows the question names ("High" availability, a "DBS" check); all of them when it names none
+            named = {id(f) for f in items if self.question_words & (_words(f) - words)}
+            items = [f for f in items if id(f) in named or f is row] if named else items
         lead = None if items else _lead_in(unit, self.by_chunk[unit.chunk.id])
         quoted = next((line for line in self.lines if line.unit is lead), None) if lead is not None else None
         if lead is not None and (quoted is not None or id(lead) not in self.used):
