@@ -133,7 +133,7 @@ STOPWORDS = frozenset(
     having he her here hers herself him himself his how i if in into is it its itself just me more most my
     myself no nor not now of off on once only or other our ours ourselves out over own same she should so
     some such than that the their theirs them themselves then there these they this those through to too
-    under until up very was we were what when where which while who whom why will with would you your
+    under until till up very was we were what when where which while who whom why will with would you your
     yours yourself yourselves us our i'm we're what's who's get got also may must shall
     whats hows whos wheres whens thats dont doesnt cant isnt im ive""".split()  # as typed without apostrophes
 )

@@ -57,6 +57,9 @@ def test_an_ask_is_answered_by_its_kind_of_fact_about_its_own_part() -> None:
     assert answers_ask(archive, "The default archiving period of information shall be 7 years.")
     assert not answers_ask(archive, "The active use period is two years from creation.")
     assert not answers_ask(archive, "After the active use period, information must be archived.")  # no period
+    # "till someone looks at it" names no topic of its own: any time limit of the topic answers it
+    [wait] = detect_asks("how do I flag that and how long till someone looks at it?")
+    assert wait.kind == "when" and answers_ask(wait, "Security Operations review these within 2 working days.")
     who = detect_asks("and to whom?")[0]
     assert answers_ask(who, "Report it to the Information Security Manager (ISM).")
     assert not answers_ask(who, "When a team member tells you about a lost laptop, make sure it was reported.")

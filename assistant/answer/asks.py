@@ -111,7 +111,7 @@ _CLAUSE_BREAK = re.compile(
 # Words that say what kind of fact is asked, or that name nobody in particular: no topic of a part of the question
 # ("how quickly does someone have to get on it?" has none, so any time limit near the rest of the question answers it)
 _ASK_WORDS = token_set("quickly fast soon long often frequently regularly time deadline when where who whom "
-                       "someone somebody anyone anybody get got need needs")
+                       "someone somebody anyone anybody get got need needs look looks take takes")
 
 
 # A part that asks the previous part's question again about something else: "…, and what about the photos?"
