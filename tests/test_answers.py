@@ -58,6 +58,8 @@ def test_an_ask_is_answered_by_its_kind_of_fact_about_its_own_part() -> None:
     assert not answers_ask(archive, "The active use period is two years from creation.")
     assert not answers_ask(archive, "After the active use period, information must be archived.")  # no period
     # "till someone looks at it" names no topic of its own: any time limit of the topic answers it
+    [ahead] = detect_asks("how far ahead of the meeting does my input need to be in?")
+    assert ahead.kind == "when" and answers_ask(ahead, "Input owners provide it at least 10 working days before.")
     [wait] = detect_asks("how do I flag that and how long till someone looks at it?")
     assert wait.kind == "when" and answers_ask(wait, "Security Operations review these within 2 working days.")
     who = detect_asks("and to whom?")[0]

@@ -33,7 +33,9 @@ QUESTION_PATTERNS: dict[str, re.Pattern[str]] = {
         r"\bhow (?:long|quickly|soon|fast|much time)\b|\bhow many (?:minutes|hours|days|weeks|months|years)\b|"
         r"\bwithin (?:what|how|which)\b|\bdeadline\b|\bby when\b|\btime ?(?:limit|frame)\b|\bretain\w*|"
         r"\bretention\b|\bkept\b|\bwhen (?:must|should|do|does|is|are|will|has|have|can)\b|"
-        r"\btime ?lines?\b|\btimescales?\b|\bdeadlines?\b|\bsla\b", re.I),
+        r"\btime ?lines?\b|\btimescales?\b|\bdeadlines?\b|\bsla\b|"
+        r"\bhow (?:far|long|many days|many weeks) (?:ahead|in advance|before(?:hand)?)\b|\bhow much notice\b|\bhow early\b",
+        re.I),
     "where": re.compile(r"\bwhere\b(?! (?:are|is) (?:we|things|it) (?:with|at|on)\b)|\b(?:which|what) (?:tool|system|portal|form|address|channel|site|platform)\b",
                         re.I),
     "if-not": re.compile(
