@@ -69,6 +69,8 @@ def test_an_ask_is_answered_by_its_kind_of_fact_about_its_own_part() -> None:
     assert values("when", "five (5) business days") == frozenset({"five business day"})
     assert values("when", "a 30-day waiting period") == values("when", "within 30 days") == frozenset({"30 day"})
     assert values("when", "lock your screen even for a minute") == frozenset()  # "a minute" is no time limit
+    assert not answers("when", "a SOC 2 report issued within the last 12 months")  # looks back: no time limit
+    assert answers("when", "The supplier is given 10 working days to respond.")
     assert values("how-often", "reviewed quarterly and every six months") == frozenset({"every 3 months",
                                                                                           "every 6 months"})
 

@@ -163,9 +163,15 @@ def detect_asks(question: str) -> list[Ask]:
     return asks
 
 
+# "issued within the last 12 months" looks back: it is no time limit for doing something
+_LOOKBACK = re.compile(rf"\b(?:within|in|during|over|for) the (?:last|past|previous) (?:{_AMOUNT}[\s-]*)?{_UNIT}", re.I)
+
+
 def answers(kind: str, text: str) -> bool:
     """Does `text` carry the kind of fact the ask wants? ("list" is answered by list items, not wording.)"""
     pattern = EVIDENCE_PATTERNS.get(kind)
+    if kind == "when":
+        text = _LOOKBACK.sub(" ", text)
     return bool(pattern and pattern.search(text))
 
 
