@@ -39,6 +39,8 @@ def test_asks_of_a_question_follow_its_parts() -> None:
     assert detect_asks("where are we with Operation Bluebell?") == []  # a status question, not a place
     assert question_parts("Who approves access and how often are rights reviewed?") == \
         ["Who approves access", "how often are rights reviewed"]
+    assert question_parts("how many people got that fake email in june, and did anybody else click the link?") == \
+        ["how many people got that fake email in june", "did anybody else click the link"]
 
 
 def test_what_happens_if_it_is_not_done_is_an_ask_of_its_own() -> None:

@@ -106,8 +106,8 @@ _PAREN_NUMBER = re.compile(r"\s*\(\d+\)")
 
 # Where a question with several asks splits into its parts: "..., and who approves it?", "...; how often ...".
 _CLAUSE_BREAK = re.compile(
-    r"[?;]\s*|,?\s+and\s+(?=(?:how|who|whom|what|when|where|which|within|to whom|is|are|do|does|must|should)\b)|"
-    r",\s+(?=(?:how|who|what|when|where|which)\b)", re.I)
+    r"[?;]\s*|,?\s+and\s+(?=(?:how|who|whom|what|when|where|which|within|to whom|is|are|do|does|must|should|can|could|"
+    r"will|may|has|have|did)\b)|,\s+(?=(?:how|who|what|when|where|which)\b)", re.I)
 
 
 # Words that say what kind of fact is asked, or that name nobody in particular: no topic of a part of the question
