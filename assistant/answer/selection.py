@@ -263,7 +263,7 @@ class _Builder:
     def add(self, unit: Unit) -> bool:
         """Quote `unit` (with its list items); a near-duplicate of a quoted unit only adds a citation. A
         table row is quoted with its table: the header row, then the rows (for a question that does not ask for
-        the items, the rows that score near the best one)."""
+        the items, the rows it names and the row quoted)."""
         row = unit
         unit = _table_header(unit, self.by_chunk[unit.chunk.id])
         if id(unit) in self.used:
