@@ -229,11 +229,10 @@ def _normal_value(phrase: str) -> str:
 
 _WORD_HOURS = {"immediately": 0.25, "same business day": 8.0, "same working day": 8.0, "same day": 8.0,
                "next business day": 24.0, "next working day": 24.0, "next day": 24.0}
-_UNIT_HOURS = {"minute": 1 / 60, "hour": 1.0, "day": 24.0, "week": 168.0, "month": 730.5, "quarter": 2191.5,
-               "year": 8766.0}
-_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
-            "ten": 10, "eleven": 11, "twelve": 12, "fourteen": 14, "fifteen": 15, "twenty": 20, "thirty": 30,
-            "forty": 40, "sixty": 60, "ninety": 90, "twenty four": 24, "forty eight": 48, "seventy two": 72}
+_UNIT_HOURS = {"minute": 1 / 60} | {unit: months * 24 * _DAYS_A_MONTH for unit, months in _PERIOD_MONTHS.items()}
+_NUMBERS = _COUNT_WORDS | {"five": 5, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "fourteen": 14,
+                           "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40, "sixty": 60, "ninety": 90,
+                           "twenty four": 24, "forty eight": 48, "seventy two": 72}
 COMPARABLE_RATIO = 30.0  # two values this far apart state different rules, not two versions of one rule
 
 

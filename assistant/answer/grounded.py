@@ -29,7 +29,7 @@ from assistant.models import Chunk
 from assistant.registers import RiskRecord
 from assistant.retrieval.query import QueryAnalysis
 from assistant.retrieval.search import Hit
-from assistant.text import LIST_MARK, closest_word, token_set, tokenize
+from assistant.text import LIST_MARK, token_set, tokenize
 
 MAX_CHUNKS = 4
 
@@ -77,20 +77,16 @@ class AbstainSignals:
         return 1.0 / (1.0 + math.exp(-z))
 
 
-def _closest_known(word: str, df: dict[str, int]) -> str:
-    return closest_word(word, df) or word
-
-
 def weighted_coverage(words: list[str], passages_tokens: set[str], df: dict[str, int], n: int) -> tuple[float, list[str]]:
-    """Idf-weighted share of `words` present in the passages: a rare word missing counts most."""
+    """Idf-weighted share of `words` present in the passages: a rare word missing counts most. The words come
+    typo-corrected from the service (`Assistant._analysis_for`), the one place a question's words are read."""
     num = den = 0.0
     missing: list[str] = []
     for word in words:
-        key = _closest_known(word, df)
-        freq = df.get(key, 0)
+        freq = df.get(word, 0)
         idf = math.log(1 + (n - freq + 0.5) / (freq + 0.5))
         den += idf
-        if key in passages_tokens:
+        if word in passages_tokens:
             num += idf
         else:
             missing.append(word)
