@@ -449,6 +449,17 @@ def test_an_answer_never_says_the_documents_leave_open_what_it_quotes(second_org
     assert "don't say" not in answer.answer
 
 
+@pytest.mark.integration
+def test_a_part_the_retrieved_passages_leave_open_is_answered_from_another_document(second_org: Assistant) -> None:
+    """The patching rule sits in one line of a long policy that passage retrieval does not bring up for "a critical
+    vulnerability … how quickly must it be fixed, and what about a high one?"; the part read with the whole
+    question finds that line by its stored sentence vector."""
+    answer = second_org.ask("a critical vulnerability came up in our scan - how quickly must it be fixed, and what "
+                            "about a high one?", role="staff", llm=False)
+    assert "Critical vulnerabilities are fixed within 14 days and high within 30 days" in answer.answer
+    assert any(c.source == "information-security-policy.md" for c in answer.citations)
+
+
 def test_a_tool_a_record_is_logged_in_answers_where() -> None:
     assert answers("where", "Exceptions are logged in Freshservice with an expiry date.")
     assert not answers("where", "Exceptions must be approved by the Head of IT & Security.")

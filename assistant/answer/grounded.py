@@ -260,10 +260,13 @@ def compose(
         return abstain(analysis, hits)
     parts = question_parts(analysis.question)
     part_sims = None
+    part_vectors = np.zeros((0, len(query_vector)), dtype=np.float32)
     if len(parts) > 1 and unit_vectors is not None and vectors is not None:
-        part_sims = (vectors @ unit_vectors.embedder.encode(parts).T.astype(np.float32)).T
-    rivals = _rival_units(units, sims, vectors, hits, unit_vectors, neighbours)
-    selection = select(analysis, units, sims, part_sims, vectors, rivals, query_vector.astype(np.float32))
+        part_vectors = unit_vectors.embedder.encode(parts).astype(np.float32)
+        part_sims = (vectors @ part_vectors.T).T
+    nearby = _nearby_units(units, sims, vectors, hits, unit_vectors, neighbours,
+                           _parts_in_context(part_vectors, query_vector))
+    selection = select(analysis, units, sims, part_sims, vectors, nearby, query_vector.astype(np.float32))
     citations: dict[str, Citation] = {}
     hit_scores = {h.chunk.id: h.score for h in hits}
 
@@ -316,20 +319,32 @@ def compose(
 RIVAL_PASSAGES = 6
 
 
-def _rival_units(units: list[Unit], sims: np.ndarray, vectors: np.ndarray | None, hits: list[Hit],
-                 unit_vectors: UnitVectors | None, neighbours: Callable[[np.ndarray], list[Chunk]] | None,
-                 ) -> tuple[list[Unit], np.ndarray] | None:
-    """Units of the passages nearest to the best sentence that states a time limit or frequency (found by
-    its stored vector, no model call): where another document may give a different value."""
+def _parts_in_context(part_vectors: np.ndarray, query_vector: np.ndarray) -> list[np.ndarray]:
+    """Each part of a question that asks several things, read with the whole question: "who has to ok me
+    sending it out?" alone is about anything; with "a payroll extract for the auditors" it is about sharing
+    Restricted data outside."""
+    out = []
+    for part in part_vectors:
+        mixed = part + query_vector.astype(np.float32)
+        out.append(mixed / (np.linalg.norm(mixed) or 1.0))
+    return out
+
+
+def _nearby_units(units: list[Unit], sims: np.ndarray, vectors: np.ndarray | None, hits: list[Hit],
+                  unit_vectors: UnitVectors | None, neighbours: Callable[[np.ndarray], list[Chunk]] | None,
+                  part_seeds: list[np.ndarray]) -> tuple[list[Unit], np.ndarray] | None:
+    """Units of passages beyond the hits, found by stored sentence vectors (no model call): those nearest
+    to the best sentence that states a time limit or frequency (another document may give a different
+    value) and those nearest to each part of the question (a part the hits leave open: "…, and what about
+    high-rated ones?" answered by the patching rule of another document)."""
     if neighbours is None or vectors is None or unit_vectors is None:
         return None
     with_value = [i for i, u in enumerate(units) if any(values(k, u.text) for k in VALUE_KINDS)]
-    if not with_value:
-        return None
-    seed = max(with_value, key=lambda i: sims[i])
+    seeds = [vectors[max(with_value, key=lambda i: sims[i])]] if with_value else []
+    seeds += part_seeds
     seen = {h.chunk.id for h in hits[:MAX_CHUNKS]}
-    extra = [u for chunk in neighbours(vectors[seed]) if chunk.id not in seen
-             for u in split_units(chunk, MAX_CHUNKS)][:200]
+    chunks = {chunk.id: chunk for seed in seeds for chunk in neighbours(seed) if chunk.id not in seen}
+    extra = [u for chunk in chunks.values() for u in split_units(chunk, MAX_CHUNKS)][:200]
     if not extra:
         return None
     return extra, unit_vectors.for_units(extra).astype(np.float32)

@@ -314,14 +314,15 @@ class _Builder:
 
 def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
            part_sims: np.ndarray | None = None, vectors: np.ndarray | None = None,
-           rivals: tuple[list[Unit], np.ndarray] | None = None, query_vector: np.ndarray | None = None,
+           nearby: tuple[list[Unit], np.ndarray] | None = None, query_vector: np.ndarray | None = None,
            ) -> Selection:
     """The lines of a grounded answer: main ask first, one unit per other ask, then short support.
 
     `part_sims` (parts × units): similarity of each unit to each part of a question that asks several
     things; every part then gets its best unit unless a quoted unit already serves it. `vectors` are the
-    units' sentence vectors; `rivals` more units (with vectors) from passages that state nearly the same
-    as the evidence, where a different time limit or frequency is looked for."""
+    units' sentence vectors; `nearby` more units (with vectors) from passages beyond the hits that state
+    nearly the same as the evidence or answer a part of the question: an ask the hits leave open may be
+    answered from them, and a different time limit or frequency is looked for among them."""
     score_units(analysis, units, sims)
     register_question = analysis.about_registers
     asks = detect_asks(analysis.question)
@@ -355,8 +356,8 @@ def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
         opening = better or opening
     builder.add(opening)
     neighbours = None
-    if rivals is not None and query_vector is not None and len(rivals[0]):
-        neighbours = (rivals[0], rivals[1] @ query_vector, RIVAL_RELEVANCE * float(sims.max()))
+    if nearby is not None and query_vector is not None and len(nearby[0]):
+        neighbours = (nearby[0], nearby[1] @ query_vector, RIVAL_RELEVANCE * float(sims.max()))
     similarity = {id(u): float(sims[i]) for i, u in enumerate(units)}
     floor = RIVAL_RELEVANCE * max(similarity[id(u)] for u in pool)
     close = {id(u) for u in pool if similarity[id(u)] >= floor}  # near the best cosine: they mean the question
@@ -365,7 +366,7 @@ def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
         _answer_parts(units, pool, part_sims, builder)
     disagreements: list[tuple[Ask, Unit, Unit]] = []
     if vectors is not None:
-        extra_units, extra_vectors = rivals if rivals is not None else ([], vectors[:0])
+        extra_units, extra_vectors = nearby if nearby is not None else ([], vectors[:0])
         all_vectors = np.vstack([vectors, extra_vectors])
         relevance = np.concatenate([sims, extra_vectors @ query_vector]) if query_vector is not None else None
         disagreements = _disagreements(asks, units + extra_units, all_vectors, relevance, builder)
