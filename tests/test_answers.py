@@ -229,6 +229,23 @@ def test_a_deadline_stated_twice_in_other_words_is_shown_as_a_disagreement(third
 
 
 @pytest.mark.integration
+def test_two_time_limits_about_different_things_are_no_disagreement(assistant: Assistant) -> None:
+    """The web-filter exception's 2 working days and a line manager's 5 or 10 working days for something else share
+    only the words of their values: not two versions of one rule."""
+    answer = assistant.ask("netskope is blocking a site I need for a vendor demo - how do I get it unblocked and how "
+                           "long will that take?", role="staff", llm=False)
+    assert "2 working days" in answer.answer
+    assert "documents disagree" not in answer.answer
+
+
+@pytest.mark.integration
+def test_a_disagreement_is_noted_once_when_two_asks_find_it(assistant: Assistant) -> None:
+    answer = assistant.ask("if one of our suppliers is breached how fast do they need to notify us and how fast do "
+                           "we notify customers?", role="staff", llm=False)
+    assert answer.answer.count("documents disagree") <= 1
+
+
+@pytest.mark.integration
 def test_lead_in_comes_with_its_list_items(assistant: Assistant) -> None:
     answer = assistant.ask("what background checks are done before someone joins?", role="staff", llm=False)
     items = [line for line in _lines(answer.answer) if line.startswith("  - ")]

@@ -112,8 +112,11 @@ _CLAUSE_BREAK = re.compile(
 
 # Words that say what kind of fact is asked, or that name nobody in particular: no topic of a part of the question
 # ("how quickly does someone have to get on it?" has none, so any time limit near the rest of the question answers it)
-_ASK_WORDS = token_set("quickly fast soon long often frequently regularly time deadline when where who whom "
-                       "someone somebody anyone anybody get got need needs look looks take takes")
+ASK_WORDS = token_set("quickly fast soon long often frequently regularly time deadline when where who whom "
+                      "someone somebody anyone anybody get got need needs look looks take takes")
+# The words of a value itself ("within 5 working days", "at least every month"): no topic either
+VALUE_WORDS = token_set("minutes hours days working business calendar weeks months quarters years within least every "
+                        "each once twice same next")
 
 
 # A part that asks the previous part's question again about something else: "…, and what about the photos?"
@@ -146,7 +149,7 @@ def detect_asks(question: str) -> list[Ask]:
     previous: list[tuple[int, str]] = []
     for i, part in enumerate(parts):
         others = frozenset().union(*(w for j, w in enumerate(part_words) if j != i))
-        own = part_words[i] - others - _ASK_WORDS if len(parts) > 1 else frozenset()
+        own = part_words[i] - others - ASK_WORDS if len(parts) > 1 else frozenset()
         found = sorted((m.start(), kind) for kind, pattern in QUESTION_PATTERNS.items()
                        if (m := pattern.search(part)))
         if any(kind == "record" for _, kind in found):  # "when is it due for review?" wants a date, not a time limit

@@ -17,7 +17,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.answer.asks import Ask, answers, answers_ask, comparable, detect_asks, value_phrases, values
+from assistant.answer.asks import (
+    ASK_WORDS,
+    VALUE_WORDS,
+    Ask,
+    answers,
+    answers_ask,
+    comparable,
+    detect_asks,
+    value_phrases,
+    values,
+)
 from assistant.answer.units import Unit
 from assistant.retrieval.query import QueryAnalysis
 from assistant.retrieval.search import RECORD_FIELD
@@ -480,6 +490,10 @@ def _disagreements(asks: list[Ask], units: list[Unit], vectors: np.ndarray, rele
     document that states nearly the same (sentence vectors), answers the question nearly as well and gives
     another value is quoted too, so the answer shows both."""
     kinds = [a for a in asks if a.kind in VALUE_KINDS]
+    # the question's words besides those of the ask and the value: "Security Operations decide within 2 working
+    # days" is no other version of "the supplier is given 10 working days to respond" (they share only the value's
+    # words), for a question about a supplier's breach that neither names
+    topic = builder.question_words - ASK_WORDS - VALUE_WORDS
     index = {id(u): i for i, u in enumerate(units)}
     builder.know(units)
     out: list[tuple[Ask, Unit, Unit]] = []
@@ -493,13 +507,15 @@ def _disagreements(asks: list[Ask], units: list[Unit], vectors: np.ndarray, rele
         closeness = vectors @ vectors[index[id(first)]]
         floor = DISAGREE_RELEVANCE * relevance[index[id(first)]] if relevance is not None else -1.0
         retention = _keeps(first, builder)
+        first_topic = topic & token_set(first.text)
         rivals = [(float(closeness[i]), u) for i, u in enumerate(units)
                   if u.chunk.source != first.chunk.source and u.chunk.kind not in REGISTER_KINDS
                   and closeness[i] >= SAME_STATEMENT and (relevance is None or relevance[i] >= floor)
                   and (other := values(ask.kind, u.text)) and not other & stated and comparable(stated, other)
-                  and _keeps(u, builder) == retention]  # "kept for 6 years" is no rival to "complete within 2 weeks"
-        if rivals:
-            rival = max(rivals, key=lambda cu: cu[0])[1]
+                  and _keeps(u, builder) == retention  # "kept for 6 years" is no rival to "complete within 2 weeks"
+                  and first_topic & token_set(u.text)]  # both about the question's topic
+        rival = max(rivals, key=lambda cu: cu[0])[1] if rivals else None
+        if rival is not None and not any(f is first and r is rival for _, f, r in out):  # two time asks, one pair
             builder.add(rival)
             out.append((ask, first, rival))
     return out
