@@ -27,7 +27,6 @@ from assistant.retrieval.plain_words import formal_words
 from assistant.retrieval.query import Conversation, QueryAnalysis, analyse, may_continue
 from assistant.retrieval.search import HybridRetriever, SearchResult
 from assistant.service_people import PeopleOperations
-from assistant.text import closest_word
 
 if TYPE_CHECKING:
     from datetime import date
@@ -175,9 +174,9 @@ class Assistant(PeopleOperations):
         analysis.documents = self.index.knowledge.implementing_documents(analysis.explicit_ids, max_rank)
         lexical = self.index.lexical
         known = lexical.document_frequencies(max_rank)[0]
-        # a mistyped word is read as the documents' word it stands for ("pasword lenght" → "password length"), as
-        # the lexical search reads it, so the answer's sentences are chosen by it too
-        analysis.content_tokens = list(dict.fromkeys(closest_word(t, known) or t for t in analysis.content_tokens))
+        # a mistyped word is read as the documents' word it stands for ("pasword lenght" → "password length"), the
+        # one correction the lexical search uses too, so the answer's sentences are chosen by it as well
+        analysis.content_tokens = list(dict.fromkeys(lexical.corrected(t, max_rank) for t in analysis.content_tokens))
         plain = formal_words(question, known, lambda tokens: lexical.uses_phrase(tokens, max_rank))
         if plain:  # "memory stick" searched as "removable media" too, where the documents never say "stick"
             analysis.expanded = " ".join([analysis.expanded, *plain])

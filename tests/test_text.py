@@ -212,8 +212,24 @@ def test_lexical_search_forgives_a_typo_in_the_question() -> None:
                     span_unit="line", classification="internal", class_rank=0)
               for i, part in enumerate([rule, "Laptops lock after 5 minutes of inactivity.",
                                         "Visitors sign in at reception."])]
-    found = LexicalIndex(chunks).search("minimum pasword lenght", max_rank=0, k=3)
+    index = LexicalIndex(chunks)
+    found = index.search("minimum pasword lenght", max_rank=0, k=3)
     assert [chunk.id for chunk, _ in found] == ["0"]
+    assert index.corrected("pasword", 0) == "password"  # the correction the question's words are read with too
+
+
+def test_a_typo_is_never_corrected_to_a_word_only_a_hidden_document_uses() -> None:
+    from assistant.index.lexical import LexicalIndex
+    from assistant.models import Chunk
+
+    def chunk(i: str, text: str, rank: int) -> Chunk:
+        return Chunk(id=i, source=f"{i}.md", title="T", doc_type="record", trail=[], text=text, start=1, end=1,
+                     span_unit="line", classification="restricted" if rank else "internal", class_rank=rank)
+
+    index = LexicalIndex([chunk("a", "Visitors sign in at reception.", 0),
+                          chunk("b", "Operation Bluebell: the hearing is set for March.", 3)])
+    assert index.corrected("bluebel", 0) == "bluebel"  # staff: no hint that the word exists
+    assert index.corrected("bluebel", 3) == "bluebell"
 
 
 @pytest.mark.parametrize(("sentence", "about"), [

@@ -19,6 +19,9 @@ def chunk_lexical_text(chunk: Chunk) -> str:
     return f"{chunk.title} {' '.join(chunk.trail)} {chunk.text} {' '.join(chunk.controls)}"
 
 
+MAX_CORRECTIONS = 50_000  # remembered spelling corrections (word, clearance)
+
+
 class LexicalIndex:
     """BM25 over a fixed list of chunks; one bm25s model per clearance rank, built on first use."""
 
@@ -28,6 +31,7 @@ class LexicalIndex:
         self._by_rank: dict[int, tuple[object, list[int]]] = {}
         self._df: dict[int, tuple[dict[str, int], int]] = {}
         self._pairs: dict[int, frozenset[tuple[str, str]]] = {}
+        self._corrections: dict[tuple[str, int], str] = {}
         self._lock = threading.Lock()
 
     def _model(self, max_rank: int) -> tuple[object, list[int]]:
@@ -56,6 +60,19 @@ class LexicalIndex:
                 self._df[max_rank] = (df, n)
             return self._df[max_rank]
 
+    def corrected(self, token: str, max_rank: int) -> str:
+        """The visible chunks' word a mistyped `token` stands for ("pasword" → "password"), else `token`. One
+        lookup per word and clearance: the question's words and the lexical search read it from here."""
+        key = (token, max_rank)
+        found = self._corrections.get(key)
+        if found is None:
+            found = closest_word(token, self.document_frequencies(max_rank)[0]) or token
+            with self._lock:
+                if len(self._corrections) >= MAX_CORRECTIONS:  # arbitrary typed words must not grow it forever
+                    self._corrections.clear()
+                self._corrections[key] = found
+        return found
+
     def uses_phrase(self, tokens: list[str], max_rank: int) -> bool:
         """Do the visible chunks use these tokens as a phrase (each pair of neighbours next to each other
         somewhere)? One token: does any visible chunk contain it."""
@@ -75,7 +92,7 @@ class LexicalIndex:
             return []
         k = min(k, len(positions))
         vocab = model.vocab_dict  # type: ignore[attr-defined]
-        tokens = [t if t in vocab else closest_word(t, vocab) or t for t in tokens]  # "pasword" → "password"
+        tokens = [t if t in vocab else self.corrected(t, max_rank) for t in tokens]  # "pasword" → "password"
         tokens = [t for t in tokens if t in vocab]
         if not tokens:
             return []
