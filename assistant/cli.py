@@ -316,8 +316,9 @@ def ui(corpus: CorpusOpt = None, index: IndexOpt = None, role: RoleOpt = None,
     if role and role not in assistant.settings.roles:
         fail(f"unknown role {role!r}; configured roles: {', '.join(sorted(assistant.settings.roles))}")
     if not assistant.has_index():
+        # one line, never wrapped at the terminal width: a long path must not split the message
         err.print(f"No index at {assistant.settings.index_dir}: indexing {assistant.settings.corpus_dir} first; the app "
-                  f"starts at http://{address}:{port} when this is done.")
+                  f"starts at http://{address}:{port} when this is done.", soft_wrap=True)
         print_summary(_ingest_with_progress(assistant) if sys.stderr.isatty() else assistant.ingest())
     env = dict(os.environ, ISMS_INDEX_DIR=str(assistant.settings.index_dir),
                ISMS_CORPUS_DIR=str(assistant.settings.corpus_dir))

@@ -613,7 +613,8 @@ def test_ui_command_ingests_first_then_serves(tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    # a narrow terminal: the "starts at" message must stay on one line however long the temporary paths are
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", COLUMNS="60")
     bad = subprocess.run([sys.executable, "-m", "assistant.cli", "ui", "--index", str(index), "--role", "root"],
                          env=env, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "unknown role 'root'" in bad.stderr
@@ -640,4 +641,6 @@ def test_ui_command_ingests_first_then_serves(tmp_path: Path) -> None:
         proc.wait(timeout=30)
     output = proc.stdout.read().decode()
     assert "indexing" in output and "Index generation 1" in output and f"http://127.0.0.1:{port}" in output
-    assert "the app starts at" in output  # says when the app will be usable
+    # says, on one line, when the app will be usable
+    assert f"first; the app starts at http://127.0.0.1:{port} when this is done." in output
+    assert re.search(r"^No index at \S+: indexing \S+ first;", output, re.M)
