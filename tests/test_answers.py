@@ -477,6 +477,12 @@ def test_a_part_the_retrieved_passages_leave_open_is_answered_from_another_docum
     assert any(c.source == "information-security-policy.md" for c in answer.citations)
 
 
+@pytest.mark.parametrize("question", ["Annex A 8.12 - what tooling do we rely on?",
+                                      "which systems hold customer payroll data?", "what software do we use for backups?"])
+def test_asking_for_the_tool_or_system_is_a_where_ask(question: str) -> None:
+    assert "where" in [a.kind for a in detect_asks(question)]
+
+
 def test_a_tool_a_record_is_logged_in_answers_where() -> None:
     assert answers("where", "Exceptions are logged in Freshservice with an expiry date.")
     assert not answers("where", "Exceptions must be approved by the Head of IT & Security.")

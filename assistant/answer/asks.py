@@ -36,7 +36,7 @@ QUESTION_PATTERNS: dict[str, re.Pattern[str]] = {
         r"\btime ?lines?\b|\btimescales?\b|\bdeadlines?\b|\bsla\b|"
         r"\bhow (?:far|long|many days|many weeks) (?:ahead|in advance|before(?:hand)?)\b|\bhow much notice\b|\bhow early\b",
         re.I),
-    "where": re.compile(r"\bwhere\b(?! (?:are|is) (?:we|things|it) (?:with|at|on)\b)|\b(?:which|what) (?:tool|system|portal|form|address|channel|site|platform)\b",
+    "where": re.compile(r"\bwhere\b(?! (?:are|is) (?:we|things|it) (?:with|at|on)\b)|\b(?:which|what) (?:tool(?:s|ing)?|systems?|portal|form|address|channels?|site|platforms?|software|products?)\b",
                         re.I),
     "if-not": re.compile(
         r"\bwhat (?:happens|if)\b.{0,40}?\b(?:not|don'?t|doesn'?t|didn'?t|miss\w*|fail\w*|forget|ignore|late|overdue)|"
