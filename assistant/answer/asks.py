@@ -98,6 +98,9 @@ _VALUES: dict[str, re.Pattern[str]] = {
 _DAYS_A_MONTH = 30.4375
 _PERIOD_MONTHS = {"hour": 1 / 24 / _DAYS_A_MONTH, "day": 1 / _DAYS_A_MONTH, "week": 7 / _DAYS_A_MONTH, "month": 1,
                   "quarter": 3, "year": 12}
+# The words of a value itself ("within 5 working days", "at least every month"): no topic of a question either
+VALUE_WORDS = token_set(" ".join(["minutes", *(f"{unit}s" for unit in _PERIOD_MONTHS)]) +
+                        " working business calendar within least every each once twice same next")
 _ADVERB_PERIOD = {"annual": "year", "annually": "year", "yearly": "year", "quarterly": "quarter", "monthly": "month",
                   "weekly": "week", "daily": "day", "hourly": "hour"}
 _PREFIX_COUNT = {"six": 6, "three": 3, "two": 2, "bi": 2}
@@ -114,9 +117,6 @@ _CLAUSE_BREAK = re.compile(
 # ("how quickly does someone have to get on it?" has none, so any time limit near the rest of the question answers it)
 ASK_WORDS = token_set("quickly fast soon long often frequently regularly time deadline when where who whom "
                       "someone somebody anyone anybody get got need needs look looks take takes")
-# The words of a value itself ("within 5 working days", "at least every month"): no topic either
-VALUE_WORDS = token_set("minutes hours days working business calendar weeks months quarters years within least every "
-                        "each once twice same next")
 
 
 # A part that asks the previous part's question again about something else: "…, and what about the photos?"

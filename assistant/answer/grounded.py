@@ -323,11 +323,9 @@ def _parts_in_context(part_vectors: np.ndarray, query_vector: np.ndarray) -> lis
     """Each part of a question that asks several things, read with the whole question: "who has to ok me
     sending it out?" alone is about anything; with "a payroll extract for the auditors" it is about sharing
     Restricted data outside."""
-    out = []
-    for part in part_vectors:
-        mixed = part + query_vector.astype(np.float32)
-        out.append(mixed / (np.linalg.norm(mixed) or 1.0))
-    return out
+    mixed = part_vectors + query_vector.astype(np.float32)
+    norms = np.linalg.norm(mixed, axis=1, keepdims=True)
+    return list(mixed / np.where(norms > 0, norms, 1.0))
 
 
 def _nearby_units(units: list[Unit], sims: np.ndarray, vectors: np.ndarray | None, hits: list[Hit],

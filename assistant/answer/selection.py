@@ -366,8 +366,11 @@ def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
         opening = better or opening
     builder.add(opening)
     neighbours = None
-    if nearby is not None and query_vector is not None and len(nearby[0]):
-        neighbours = (nearby[0], nearby[1] @ query_vector, RIVAL_RELEVANCE * float(sims.max()))
+    extra_units, extra_vectors = nearby if nearby is not None else ([], None)
+    # the nearby units' cosine to the question, computed once: for open asks and for disagreements
+    extra_relevance = extra_vectors @ query_vector if extra_vectors is not None and query_vector is not None else None
+    if extra_relevance is not None and len(extra_units):
+        neighbours = (extra_units, extra_relevance, RIVAL_RELEVANCE * float(sims.max()))
     similarity = {id(u): float(sims[i]) for i, u in enumerate(units)}
     floor = RIVAL_RELEVANCE * max(similarity[id(u)] for u in pool)
     close = {id(u) for u in pool if similarity[id(u)] >= floor}  # near the best cosine: they mean the question
@@ -376,9 +379,9 @@ def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
         _answer_parts(units, pool, part_sims, builder)
     disagreements: list[tuple[Ask, Unit, Unit]] = []
     if vectors is not None:
-        extra_units, extra_vectors = nearby if nearby is not None else ([], vectors[:0])
-        all_vectors = np.vstack([vectors, extra_vectors])
-        relevance = np.concatenate([sims, extra_vectors @ query_vector]) if query_vector is not None else None
+        all_vectors = np.vstack([vectors, extra_vectors]) if extra_vectors is not None else vectors
+        relevance = sims if extra_relevance is None else np.concatenate([sims, extra_relevance])
+        relevance = relevance if query_vector is not None else None
         disagreements = _disagreements(asks, units + extra_units, all_vectors, relevance, builder)
     for unit in ranked:
         if len(builder.lines) >= MAX_LINES or builder.chars >= BODY_BUDGET or unit.score < SUPPORT_RATIO * best:
