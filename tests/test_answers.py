@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from assistant.answer.asks import answers, answers_ask, comparable, detect_asks, question_parts, values
+from assistant.answer.grounded import missing_text
 from assistant.answer.roles import asked_role
 from assistant.answer.selection import Line, _ordered, followers
 from assistant.answer.units import split_units
@@ -41,6 +42,13 @@ def test_asks_of_a_question_follow_its_parts() -> None:
         ["Who approves access", "how often are rights reviewed"]
     assert question_parts("how many people got that fake email in june, and did anybody else click the link?") == \
         ["how many people got that fake email in june", "did anybody else click the link"]
+
+
+def test_asks_left_open_are_named_once_per_kind() -> None:
+    asks = detect_asks("where do we keep track of who's been given office keys, and who gets SSH access to the boxes?")
+    assert [a.kind for a in asks].count("who") == 2
+    assert missing_text(asks) == \
+        "The documents found don't say where or with which tool or who does it or approves it."
 
 
 def test_what_happens_if_it_is_not_done_is_an_ask_of_its_own() -> None:

@@ -12,13 +12,13 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from assistant.answer.asks import question_parts, values
+from assistant.answer.asks import Ask, question_parts, values
 from assistant.answer.selection import VALUE_KINDS, disagreement_text, is_control_question, select
 from assistant.answer.types import Answer, Citation
 from assistant.answer.units import Unit, split_units
@@ -233,6 +233,11 @@ def candidate_units(hits: list[Hit]) -> list[Unit]:
     return units
 
 
+def missing_text(missing: Sequence[Ask]) -> str:
+    """One line for the asks no quoted sentence answers; two asks of one kind are named once."""
+    return "The documents found don't say " + " or ".join(dict.fromkeys(a.label for a in missing)) + "."
+
+
 def compose(
     analysis: QueryAnalysis,
     hits: list[Hit],
@@ -293,7 +298,7 @@ def compose(
         lines.append(disagreement_text(ask, first, second, cite(first.chunk, first.text),
                                        cite(second.chunk, second.text)))
     if selection.missing:
-        lines.append("The documents found don't say " + " or ".join(a.label for a in selection.missing) + ".")
+        lines.append(missing_text(selection.missing))
     quoted_chunks = [line.unit.chunk for line in selection.lines]
     controls = named_controls(analysis, quoted_chunks, catalogue)
     if controls:
