@@ -44,6 +44,18 @@ def test_asks_of_a_question_follow_its_parts() -> None:
         ["how many people got that fake email in june", "did anybody else click the link"]
 
 
+def test_an_ask_inside_a_part_keeps_the_words_of_its_own_clause() -> None:
+    # no "and how" to split at: the second ask starts after "…, and after"
+    question = "how often are the emergency accounts tested, and after one is used how fast are the passwords rotated?"
+    assert question_parts(question) == ["how often are the emergency accounts tested",
+                                        "after one is used how fast are the passwords rotated"]
+    often, fast = detect_asks(question)
+    assert (often.kind, fast.kind) == ("how-often", "when")
+    assert "password" in fast.words and "password" not in often.words
+    assert not answers_ask(fast, "Security Operations contacts the user within 30 minutes of any use of the account.")
+    assert answers_ask(fast, "After each use the passwords are rotated within 1 working day.")
+
+
 def test_asks_left_open_are_named_once_per_kind() -> None:
     asks = detect_asks("where do we keep track of who's been given office keys, and who gets SSH access to the boxes?")
     assert [a.kind for a in asks].count("who") == 2

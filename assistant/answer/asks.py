@@ -113,6 +113,10 @@ _CLAUSE_BREAK = re.compile(
     r"will|may|has|have|did)\b)|,\s+(?=(?:how|who|what|when|where|which)\b)", re.I)
 
 
+# Inside a part: where a second ask may start ("…, and after someone uses one how fast …")
+_SOFT_BREAK = re.compile(r",\s*(?:(?:and|but|then|or)\s+)?|\s+and\s+", re.I)
+
+
 # Words that say what kind of fact is asked, or that name nobody in particular: no topic of a part of the question
 # ("how quickly does someone have to get on it?" has none, so any time limit near the rest of the question answers it)
 ASK_WORDS = token_set("quickly fast soon long often frequently regularly time deadline when where who whom "
@@ -135,14 +139,34 @@ class Ask:
 
 def question_parts(question: str) -> list[str]:
     """The parts of a question that asks several things (one part for a simple question)."""
-    parts = [p.strip(" ,") for p in _CLAUSE_BREAK.split(question) if p and len(token_set(p)) >= 2]
+    parts = [p.strip(" ,") for p in _clauses(question) if p and len(token_set(p)) >= 2]
     return parts or [question]
+
+
+def _clauses(question: str) -> list[str]:
+    """The question split where a new ask starts: at "…, and how …", "…; who …", and also inside a part that holds
+    two asks with a comma or an "and" between them ("how often do we check X, and after someone uses one how fast
+    …?"): each ask keeps the words of its own clause."""
+    out: list[str] = []
+    for part in _CLAUSE_BREAK.split(question):
+        if not part:
+            continue
+        starts = sorted(m.start() for kind, pattern in QUESTION_PATTERNS.items()
+                        if kind not in ("list", "record") and (m := pattern.search(part)))
+        cut = 0
+        for first, second in zip(starts, starts[1:], strict=False):
+            breaks = list(_SOFT_BREAK.finditer(part, first, second))
+            if breaks and breaks[-1].start() > cut:
+                out.append(part[cut:breaks[-1].start()])
+                cut = breaks[-1].end()
+        out.append(part[cut:])
+    return out
 
 
 def detect_asks(question: str) -> list[Ask]:
     """The asks of a question in the order they are written: each kind once per part of the question
     ("how long is it kept, and how long is it archived?" has two time asks)."""
-    parts = [p for p in _CLAUSE_BREAK.split(question) if p and p.strip()]
+    parts = [p for p in _clauses(question) if p and p.strip()]
     part_words = [token_set(p) for p in parts]
     asks: list[Ask] = []
     seen: set[tuple[str, frozenset[str]]] = set()
