@@ -9,7 +9,15 @@ import re
 import numpy as np
 import pytest
 
-from assistant.answer.asks import answers, answers_ask, comparable, detect_asks, question_parts, values
+from assistant.answer.asks import (
+    answers,
+    answers_ask,
+    comparable,
+    detect_asks,
+    one_sentence_each,
+    question_parts,
+    values,
+)
 from assistant.answer.grounded import missing_text
 from assistant.answer.roles import asked_role
 from assistant.answer.selection import Line, _ordered, followers
@@ -54,6 +62,18 @@ def test_an_ask_inside_a_part_keeps_the_words_of_its_own_clause() -> None:
     assert "password" in fast.words and "password" not in often.words
     assert not answers_ask(fast, "Security Operations contacts the user within 30 minutes of any use of the account.")
     assert answers_ask(fast, "After each use the passwords are rotated within 1 working day.")
+
+
+def test_asks_of_one_kind_each_get_their_own_sentence() -> None:
+    asks = detect_asks("how often is the disaster recovery plan reviewed to keep it current, how often is it exercised, "
+                       "and how often does someone go through the backup logs?")
+    assert [a.kind for a in asks] == ["how-often"] * 3
+    sentences = ["The backup logs must be reviewed once per month by the operations team.",
+                 "The disaster recovery plan must be exercised at least twice per year.",
+                 "The organization must review the disaster recovery plan at least once per year for currency."]
+    # "the backup logs must be reviewed" shares "reviewed" with the first ask, but the third ask is about the logs
+    assert one_sentence_each(asks, sentences) == [2, 1, 0]
+    assert one_sentence_each(asks, sentences[:1]) == [None, None, 0]
 
 
 def test_asks_left_open_are_named_once_per_kind() -> None:

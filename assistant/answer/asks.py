@@ -10,7 +10,9 @@ organization's documents; nothing here knows a corpus.
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assistant.retrieval.query import DOCUMENT_RECORD_QUESTION
@@ -209,8 +211,34 @@ def answers_ask(ask: Ask, text: str) -> bool:
         return False
     if not ask.words or ask.kind == "if-not":  # "… and what happens if I don't?" has no topic words of its own
         return True
-    stems = {w[:5] for w in token_set(text)}  # "approves" / "approved" stem apart; their first letters agree
-    return any(w[:5] in stems for w in ask.words)
+    return shared_words(ask, text) > 0
+
+
+def shared_words(ask: Ask, text: str) -> int:
+    """How many of the ask's own words the sentence carries ("approves" / "approved" stem apart; their first
+    letters agree)."""
+    stems = {w[:5] for w in token_set(text)}
+    return len({w[:5] for w in ask.words} & stems)
+
+
+def one_sentence_each(asks: Sequence[Ask], texts: Sequence[str]) -> list[int | None]:
+    """For asks of one kind ("how often is the procedure reviewed, how often is it tested, and how often are the
+    logs read?"): a different sentence for each ask, so that "the logs are reviewed once per month" does not stand
+    for the procedure's review too. The choice shares the most of the asks' own words in all; ties go to the
+    sentences earlier in `texts`. Per ask, the index of its sentence (None: no sentence answers it)."""
+    options = [[i for i, text in enumerate(texts) if ask.words and answers_ask(ask, text)] + [None] for ask in asks]
+    shared = {(a, i): shared_words(asks[a], texts[i]) for a, found in enumerate(options) for i in found
+              if i is not None}
+    best: tuple[int, int] = (0, 0)
+    choice: list[int | None] = [None] * len(asks)
+    for combo in itertools.product(*options):
+        chosen = [i for i in combo if i is not None]
+        if len(set(chosen)) < len(chosen):
+            continue
+        key = (sum(shared[(a, i)] for a, i in enumerate(combo) if i is not None), -sum(chosen))
+        if key > best:
+            best, choice = key, list(combo)
+    return choice
 
 
 def values(kind: str, text: str) -> frozenset[str]:

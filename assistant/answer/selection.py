@@ -25,6 +25,7 @@ from assistant.answer.asks import (
     answers_ask,
     comparable,
     detect_asks,
+    one_sentence_each,
     value_phrases,
     values,
 )
@@ -42,6 +43,7 @@ FOLLOWER_BUDGET = 900
 SUPPORT_RATIO = 0.72  # supporting units must score at least this share of the best unit
 OPENING_RATIO = 0.75  # a unit answering the main ask opens instead of the best one when it scores this share
 ASK_RATIO = 0.6  # a unit answering an ask the others leave open may score lower
+MAX_ASK_CANDIDATES = 12  # units weighed for asks of one kind that each want their own unit
 DUPLICATE_JACCARD = 0.6
 SAME_FACT = 0.75  # cosine of two units of different documents that state one fact (same values), quoted once
 VALUE_KINDS = ("when", "how-often")
@@ -437,6 +439,7 @@ def _answer_asks(asks: list[Ask], ranked: list[Unit], best: float, builder: _Bui
     to the question near the best one's): "and who do I tell?" is answered by the Service Desk sentence that
     means the question even when a sentence sharing its words scores higher."""
     missing: list[Ask] = []
+    _one_unit_per_ask(asks, ranked, best, builder, fits, close or set())
     for ask in asks:
         if ask.kind == "list":
             lead = None if any(line.followers for line in builder.lines) else _best_list(ranked, builder, best)
@@ -454,6 +457,22 @@ def _answer_asks(asks: list[Ask], ranked: list[Unit], best: float, builder: _Bui
         else:
             builder.add(unit)
     return missing
+
+
+def _one_unit_per_ask(asks: list[Ask], ranked: list[Unit], best: float, builder: _Builder,
+                      fits: Callable[[str, Unit], bool], close: set[int]) -> None:
+    """Asks of one kind, each about its own thing, get a unit each (asks.one_sentence_each), from the quoted units
+    and the ones that may answer an ask."""
+    for kind in dict.fromkeys(a.kind for a in asks if a.kind != "list"):
+        group = [a for a in asks if a.kind == kind]
+        if len(group) < 2:
+            continue
+        candidates = [u for u in builder.covered() if fits(kind, u)]
+        candidates += [u for u in ranked if (u.score >= ASK_RATIO * best or id(u) in close) and fits(kind, u)
+                       and all(u is not c for c in candidates)]
+        for i in one_sentence_each(group, [u.text for u in candidates[:MAX_ASK_CANDIDATES]]):
+            if i is not None:
+                builder.add(candidates[i])
 
 
 def _best_list(ranked: list[Unit], builder: _Builder, best: float) -> Unit | None:
