@@ -20,7 +20,7 @@ from assistant.answer.asks import (
 )
 from assistant.answer.grounded import missing_text
 from assistant.answer.roles import asked_role
-from assistant.answer.selection import Line, _ordered, followers
+from assistant.answer.selection import Line, _ordered, followers, select
 from assistant.answer.units import split_units
 from assistant.catalogue import get_catalogue
 from assistant.models import Chunk
@@ -74,6 +74,19 @@ def test_asks_of_one_kind_each_get_their_own_sentence() -> None:
     # "the backup logs must be reviewed" shares "reviewed" with the first ask, but the third ask is about the logs
     assert one_sentence_each(asks, sentences) == [2, 1, 0]
     assert one_sentence_each(asks, sentences[:1]) == [None, None, 0]
+
+
+def test_a_list_asked_in_its_own_part_comes_from_a_lead_in_about_that_part() -> None:
+    question = "who has to run the impact analysis for our key systems, and what has to be in each recovery plan?"
+    assert [a.kind for a in detect_asks(question)] == ["who", "list"]
+    units = split_units(_chunk("a. Each manager must run an impact analysis for each key system.\n"
+                               "a. *Impact Analysis*\ni. The analysis names the key systems and their data.\n"
+                               "a. Each recovery plan shall include:\ni. Recovery time objectives.\n"
+                               "i. Recovery point objectives.\na. Plans are kept on the intranet."))
+    sims = np.array([0.6, 0.6, 0.6, 0.5, 0.4, 0.38, 0.1], dtype=np.float32)
+    chosen = select(analyse(question, get_catalogue()), units, sims)
+    quoted = [u.text for line in chosen.lines for u in (line.unit, *line.followers)]
+    assert "i. Recovery time objectives." in quoted and "i. Recovery point objectives." in quoted
 
 
 def test_asks_left_open_are_named_once_per_kind() -> None:

@@ -47,7 +47,9 @@ QUESTION_PATTERNS: dict[str, re.Pattern[str]] = {
     "record": DOCUMENT_RECORD_QUESTION,
     "list": re.compile(
         r"\b(?:requirements|levels|types|categories|rules|criteria|conditions|classes|kinds|elements|checks)\b|"
-        r"\band so on\b|\betc\b|\blist\b|\([^)]*,[^)]*\)", re.I),
+        r"\band so on\b|\betc\b|\blist\b|\([^)]*,[^)]*\)|"
+        r"\bwhat (?:has|have|needs?|must|should) (?:to )?(?:be |go )?(?:in|into|included|covered)\b|"
+        r"\bwhat (?:goes|must go|should go) (?:in|into)\b", re.I),
 }
 
 # What a sentence that answers each kind of ask carries.

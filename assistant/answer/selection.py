@@ -26,6 +26,7 @@ from assistant.answer.asks import (
     comparable,
     detect_asks,
     one_sentence_each,
+    shared_words,
     value_phrases,
     values,
 )
@@ -442,7 +443,7 @@ def _answer_asks(asks: list[Ask], ranked: list[Unit], best: float, builder: _Bui
     _one_unit_per_ask(asks, ranked, best, builder, fits, close or set())
     for ask in asks:
         if ask.kind == "list":
-            lead = None if any(line.followers for line in builder.lines) else _best_list(ranked, builder, best)
+            lead = None if any(line.followers for line in builder.lines) else _best_list(ranked, builder, best, ask)
             if lead is not None:
                 builder.add(lead)
             continue
@@ -475,9 +476,14 @@ def _one_unit_per_ask(asks: list[Ask], ranked: list[Unit], best: float, builder:
                 builder.add(candidates[i])
 
 
-def _best_list(ranked: list[Unit], builder: _Builder, best: float) -> Unit | None:
-    """The lead-in (or table) whose list answers a question asking for the items, when it scores well enough."""
+def _best_list(ranked: list[Unit], builder: _Builder, best: float, ask: Ask | None = None) -> Unit | None:
+    """The lead-in (or table) whose list answers a question asking for the items, when it scores well enough; for
+    a list asked in its own part of the question ("…, and what has to be in each recovery plan?"), a lead-in about
+    that part when there is one."""
     leads = [(_list_score(u, builder.by_chunk[u.chunk.id]), i) for i, u in enumerate(ranked)]
+    if ask is not None and ask.words:
+        own = [(score, i) for score, i in leads if score and shared_words(ask, ranked[i].text)]
+        leads = own or leads
     score, i = max(leads, default=(0.0, 0))
     return ranked[i] if ranked and score >= ASK_RATIO * best else None
 
