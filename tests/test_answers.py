@@ -18,7 +18,7 @@ from assistant.answer.asks import (
     question_parts,
     values,
 )
-from assistant.answer.grounded import missing_text
+from assistant.answer.grounded import FILLER, FILLER_TOKENS, missing_text, weighted_coverage
 from assistant.answer.roles import asked_role
 from assistant.answer.selection import Line, _ordered, followers, select
 from assistant.answer.units import split_units
@@ -26,6 +26,7 @@ from assistant.catalogue import get_catalogue
 from assistant.models import Chunk
 from assistant.retrieval.query import Conversation, analyse
 from assistant.service import Assistant
+from assistant.text import tokenize
 
 ROLES = ["line manager", "system owner", "asset owner", "risk owner", "employees", "hr"]
 
@@ -87,6 +88,14 @@ def test_a_list_asked_in_its_own_part_comes_from_a_lead_in_about_that_part() -> 
     chosen = select(analyse(question, get_catalogue()), units, sims)
     quoted = [u.text for line in chosen.lines for u in (line.unit, *line.followers)]
     assert "i. Recovery time objectives." in quoted and "i. Recovery point objectives." in quoted
+
+
+def test_filler_words_count_for_nothing_in_the_evidence_coverage() -> None:
+    # the question's words are read stemmed ("actually" → "actual"): the filler list must be read the same way
+    words = [w for w in tokenize("does the firewall actually get checked currently") if w not in FILLER_TOKENS]
+    assert words == tokenize("does the firewall get checked")
+    assert all(t in FILLER_TOKENS for word in FILLER for t in tokenize(word))
+    assert weighted_coverage(words, set(tokenize("the firewall is checked")), {}, 10)[0] == 1.0
 
 
 def test_asks_left_open_are_named_once_per_kind() -> None:

@@ -40,6 +40,7 @@ FILLER = frozenset(
     really still nowaday nowadays anyway ok okay please thanks hi hello whats what's exactly currently day
     happen happens make sure able allowed""".split()
 )
+FILLER_TOKENS = token_set(" ".join(FILLER))  # as the question's words are read: "actually" is "actual"
 
 
 # A year or a month in a question names one event ("the 2026 pen test", "the June phishing incident").
@@ -101,7 +102,7 @@ def evidence_signals(analysis: QueryAnalysis, hits: list[Hit], sentence_sims: np
                      dense_peak: float = 0.0, rank_agreement: float = 0.0) -> AbstainSignals:
     top = hits[:3]
     best_sentence = float(np.max(sentence_sims)) if sentence_sims is not None and len(sentence_sims) else 0.0
-    words = [w for w in analysis.content_tokens if w not in FILLER]
+    words = [w for w in analysis.content_tokens if w not in FILLER_TOKENS]
     seen: set[str] = set()
     for h in top:
         seen.update(token_set(f"{h.chunk.title} {' '.join(h.chunk.trail)} {h.chunk.text}"))
