@@ -204,6 +204,16 @@ def test_a_table_quoted_for_one_row_keeps_the_rows_the_question_names() -> None:
 # ----------------------------------------------------------------------------- fast: conversation and roles
 
 
+def test_a_follow_up_of_a_question_about_the_risks_is_about_the_risks_too() -> None:
+    catalogue = get_catalogue()
+    conversation = Conversation()
+    conversation.update("which risk covers the website going down during the january sale?", [])
+    assert analyse("and what are we doing about it?", catalogue, conversation).about_registers
+    assert not analyse("and what are we doing about it?", catalogue, Conversation()).about_registers
+    conversation.update("what do I do if I lose my laptop?", ["7.9"])
+    assert not analyse("and who do I tell?", catalogue, conversation).about_registers
+
+
 def test_follow_ups_read_against_the_previous_turn_only() -> None:
     catalogue = get_catalogue()
     conversation = Conversation()

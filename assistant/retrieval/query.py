@@ -67,8 +67,10 @@ class QueryAnalysis:
 
     @property
     def about_registers(self) -> bool:
-        """About the SoA, risks or a control's status (not how a control is carried out)."""
-        return bool(self.risks or REGISTER_QUESTION.search(self.question))
+        """About the SoA, risks or a control's status (not how a control is carried out); a follow-up also when the
+        turn it follows was ("which risk covers peak load?" → "and what are we doing to bring it down?")."""
+        return bool(self.risks or REGISTER_QUESTION.search(self.question)
+                    or (self.followup and REGISTER_QUESTION.search(self.topic)))
 
     @property
     def about_document_record(self) -> bool:
