@@ -92,10 +92,10 @@ def test_a_list_asked_in_its_own_part_comes_from_a_lead_in_about_that_part() -> 
 
 def test_filler_words_count_for_nothing_in_the_evidence_coverage() -> None:
     # the question's words are read stemmed ("actually" → "actual"): the filler list must be read the same way
-    words = [w for w in tokenize("does the firewall actually get checked currently") if w not in FILLER_TOKENS]
-    assert words == tokenize("does the firewall get checked")
+    words = [w for w in tokenize("I'm asking: does the firewall actually get checked currently") if w not in FILLER_TOKENS]
+    assert words == tokenize("asking: does the firewall get checked")  # "I'm" leaves no "m" behind
     assert all(t in FILLER_TOKENS for word in FILLER for t in tokenize(word))
-    assert weighted_coverage(words, set(tokenize("the firewall is checked")), {}, 10)[0] == 1.0
+    assert weighted_coverage(words, set(tokenize("asking whether the firewall is checked")), {}, 10)[0] == 1.0
 
 
 def test_asks_left_open_are_named_once_per_kind() -> None:

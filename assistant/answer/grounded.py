@@ -39,6 +39,8 @@ FILLER = frozenset(
     """many much often long need get use way want know tell someone thing anyone anything everyone actually
     really still nowaday nowadays anyway ok okay please thanks hi hello whats what's exactly currently day
     happen happens make sure able allowed""".split()
+    # what is left of a contraction ("I'm", "we're", "don't") once the apostrophe splits it
+    + "s m re ve ll d t don".split()
 )
 FILLER_TOKENS = token_set(" ".join(FILLER))  # as the question's words are read: "actually" is "actual"
 
