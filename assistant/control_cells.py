@@ -28,6 +28,7 @@ class ControlCell:
     legacy: list[str] = field(default_factory=list)  # 2013 ids as written
     evidence: dict[str, str] = field(default_factory=dict)  # 2022 id → words of free text that named it ("; ")
     unknown: list[str] = field(default_factory=list)  # id-shaped references that are no control
+    free_text: bool = False  # an item says more than control ids or a control's title ("call-back check on …")
 
     def add(self, control_id: str) -> None:
         if control_id not in self.ids:
@@ -83,5 +84,6 @@ def parse_control_cell(text: str, catalogue: Catalogue) -> ControlCell:
             for control in whole:
                 cell.add_named(control.id, item)
             continue
+        cell.free_text = True
         _free_text(item, cell, catalogue)
     return cell

@@ -98,6 +98,9 @@ class RiskRecord(BaseModel):
     status: str = ""
     last_reviewed: str = ""
     row: int = 0
+    # what the row says that no field above holds: a controls cell in words ("Call-back check …; cyber insurance
+    # covers … up to £100,000") and the register's own extra columns, as "Header: value"
+    notes: list[str] = Field(default_factory=list)
 
 
 class SoAEntry(BaseModel):
@@ -288,7 +291,8 @@ def _overflow_error(table: Table, index: int, result: RegisterResult, skipped: b
     return True
 
 
-def _rows_with_id(table: Table, result: RegisterResult, id_field: str, id_name: str) -> Iterator[tuple[int, Cell]]:
+def _rows_with_id(table: Table, result: RegisterResult, id_field: str,
+                  id_name: str) -> Iterator[tuple[int, Cell, dict[str, str]]]:
     """Each well-formed row that has an id, as (row number, cell reader). A row with more cells than the
     header, or a non-blank row without an id, is an error and skipped; a blank row is skipped silently.
     No rows at all when the id column is missing (already reported by `_new_result`)."""
@@ -307,7 +311,7 @@ def _rows_with_id(table: Table, result: RegisterResult, id_field: str, id_name: 
             if any(v.strip() for v in rec.values()):
                 result.errors.append(RowError(row=row, field=id_field, message=f"row has no {id_name}; skipped"))
             continue
-        yield row, get
+        yield row, get, rec
 
 
 def _table(records: list[dict[str, str]] | Table) -> Table:
@@ -321,7 +325,7 @@ def parse_risk_register(
     table = _table(records)
     result = _new_result("risk_register", table, source, RISK_COLUMNS, RISK_REQUIRED)
     seen: set[str] = set()
-    for row, get in _rows_with_id(table, result, "risk_id", "risk id"):
+    for row, get, rec in _rows_with_id(table, result, "risk_id", "risk id"):
         risk_id = get("risk_id")
         if risk_id in seen:
             result.errors.append(RowError(row=row, field="risk_id", message=f"duplicate risk id {risk_id}; row skipped"))
@@ -343,9 +347,23 @@ def parse_risk_register(
                 owner=get("owner"), likelihood=likelihood, impact=impact, score=score, level=level,
                 treatment=treatment, controls=controls, legacy_controls=legacy, control_evidence=evidence,
                 status=get("status"), last_reviewed=get("last_reviewed"), row=row,
+                notes=_risk_notes(result, rec, get("controls"), catalogue),
             )
         )
     return result
+
+
+def _risk_notes(result: RegisterResult, rec: dict[str, str], controls_cell: str, catalogue: Catalogue) -> list[str]:
+    """The row's cells no field holds, as "Header: value": a controls cell that says more than control ids and
+    titles, and every column the register has besides ours."""
+    notes: list[str] = []
+    if controls_cell and parse_control_cell(controls_cell, catalogue).free_text:
+        notes.append(f"{result.column_map['controls']}: {controls_cell}")
+    for header in result.unknown_columns:
+        value = (rec.get(header, "") or "").strip()
+        if value and header.strip():
+            notes.append(f"{header.strip()}: {value}")
+    return notes
 
 
 def parse_treatment_plan(
@@ -355,7 +373,7 @@ def parse_treatment_plan(
     catalogue = catalogue or get_catalogue()
     table = _table(records)
     result = _new_result("risk_treatment_plan", table, source, TREATMENT_COLUMNS, TREATMENT_REQUIRED)
-    for row, get in _rows_with_id(table, result, "risk_id", "risk id"):
+    for row, get, _ in _rows_with_id(table, result, "risk_id", "risk id"):
         controls, legacy, evidence = resolve_control_cell(get("controls"), row, "controls", result.errors, catalogue)
         result.actions.append(TreatmentAction(
             risk_id=get("risk_id"), action=get("action"), owner=get("owner"), due=get("due"), status=get("status"),
@@ -395,7 +413,7 @@ def parse_soa(records: list[dict[str, str]] | Table, source: str, catalogue: Cat
     result = _new_result("soa", table, source, SOA_COLUMNS, SOA_REQUIRED)
     seen: set[str] = set()
     raw_ids: list[str] = []
-    for row, get in _rows_with_id(table, result, "control_id", "control id"):
+    for row, get, _ in _rows_with_id(table, result, "control_id", "control id"):
         raw_id = get("control_id")
         raw_ids.append(raw_id)
         found = catalogue.lookup(raw_id)
@@ -496,6 +514,7 @@ def risk_text(risk: RiskRecord, catalogue: Catalogue | None = None) -> str:
         parts.append("Controls: " + "; ".join(labels) + ".")
     if risk.status:
         parts.append(f"Status: {risk.status}.")
+    parts.extend(note if note.endswith((".", "!", "?")) else f"{note}." for note in risk.notes)
     return " ".join(parts)
 
 

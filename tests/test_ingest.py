@@ -3,6 +3,7 @@ locking, and the same ingest against a real `chroma run` server."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -17,7 +18,7 @@ from assistant.config import Settings
 from assistant.errors import IngestLocked
 from assistant.index import store
 from assistant.index.collection import VectorStore
-from assistant.ingest.pipeline import run_ingest
+from assistant.ingest.pipeline import INDEX_FORMAT, run_ingest
 from assistant.service import Assistant
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -98,6 +99,21 @@ def test_incremental_reingest_edit_and_delete(tmp_path: Path) -> None:
     assert SMALL[1] not in sources_for(assistant, "who approves access requests and how often are access rights reviewed")
     # old generations and collections are cleaned up
     assert [p.name for p in settings.index_dir.glob("gen-*")] == [f"gen-{fourth.generation:06d}"]
+
+
+def test_an_index_an_older_reader_built_is_read_again_in_full(tmp_path: Path) -> None:
+    # a reader that now keeps more of a file (a risk row's controls cell in words) must see every file again,
+    # though none changed on disk
+    corpus = small_corpus(tmp_path / "corpus")
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+    first = run_ingest(settings)
+    manifest_path = settings.index_dir / f"gen-{first.generation:06d}" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["format"] = INDEX_FORMAT - 1
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    second = run_ingest(settings)
+    assert second.unchanged == [] and sorted(second.added) == sorted(SMALL)
+    assert store.load_generation(settings.index_dir).manifest["format"] == INDEX_FORMAT
 
 
 def test_bad_files_never_abort_the_ingest_and_are_reported(tmp_path: Path) -> None:

@@ -62,6 +62,13 @@ def test_another_organizations_accepted_risks_are_listed(second_org: Assistant) 
 
 
 @pytest.mark.integration
+def test_a_listed_risk_shows_what_its_register_says_in_words(second_org: Assistant) -> None:
+    answer = second_org.ask("have we transferred any risks? to what?", role="isms-lead", llm=False)
+    assert answer.risks == ["RSK-11"] and "cyber insurance covers social engineering fraud up to £100,000" in \
+        answer.answer, answer.answer
+
+
+@pytest.mark.integration
 def test_risks_quoting_2013_ids_show_the_ids_as_written(assistant: Assistant) -> None:
     answer = assistant.ask("are any risks in the register still quoting old 2013 control numbers?", role="isms-lead",
                            llm=False)

@@ -125,6 +125,18 @@ def test_register_rows_are_citable_chunks_that_keep_their_register_kind() -> Non
     assert first.text.startswith("Risk treatment plan: RSK-01 action: Keep SentinelOne")
 
 
+def test_a_controls_cell_in_words_and_the_registers_own_columns_are_kept_in_the_row_text() -> None:
+    catalogue = get_catalogue()
+    register = process_file(ORG / "risk-register.xlsx", "risk-register.xlsx", "h", catalogue, 1200)
+    fraud = next(c for c in register.chunks if c.risks == ["RSK-11"])
+    # no control id in the cell, so no control is linked; the words are kept all the same
+    assert "Existing controls: Call-back check on any change of supplier bank details; cyber insurance covers " \
+           "social engineering fraud up to £100,000." in fraud.text
+    extra = parse_register([{"Risk ID": "R-1", "Description": "Laptop stolen from a car", "Owner": "IT",
+                             "Controls": "8.1", "Review notes": "Checked with the insurer in May"}], "r.csv")
+    assert extra is not None and extra.risks[0].notes == ["Review notes: Checked with the insurer in May"]
+
+
 def test_sample_organization_registers_parse_exactly_as_before() -> None:
     before = json.loads((DATA / "corpus-registers-before-issue14.json").read_text("utf-8"))
     for source, old in before.items():

@@ -123,6 +123,9 @@ def register_list_answer(question: str, knowledge: Knowledge, max_rank: int) -> 
         quotes += [s for s in _sentences_with(chunk.text, wanted.stem) if s not in quotes][:1]  # the value itself
         if len(matching) <= EXPLAINED_ROWS:
             quotes += [s for s in _sentences_with(chunk.text, "owner:") if s not in quotes][:1]
+            # what the register says in words besides its fields ("Existing controls: … insurance covers …")
+            notes = record.notes if isinstance(record, RiskRecord) else []
+            quotes += [s for note in notes for s in _sentences_with(chunk.text, note.lower()[:40]) if s not in quotes]
         n = len(citations) + 1
         citations.append(Citation(n=n, source=chunk.source, section=chunk.section, text=chunk.text, score=1.0,
                                   span=chunk.span, chunk_id=chunk.id, quotes=quotes))
