@@ -19,8 +19,9 @@ from assistant.answer.asks import (
     values,
 )
 from assistant.answer.grounded import FILLER, FILLER_TOKENS, missing_text, weighted_coverage
+from assistant.answer.lists import followers
 from assistant.answer.roles import asked_role
-from assistant.answer.selection import Line, _ordered, followers, select
+from assistant.answer.selection import Line, _ordered, select
 from assistant.answer.units import split_units
 from assistant.catalogue import get_catalogue
 from assistant.models import Chunk

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from assistant.answer.selection import followers
+from assistant.answer.lists import followers
 from assistant.answer.types import Answer, Citation
 from assistant.answer.units import Unit, split_units
 from assistant.models import Duty, Responsibilities

@@ -30,17 +30,15 @@ from assistant.answer.asks import (
     value_phrases,
     values,
 )
+from assistant.answer.lists import followers, introduces, lead_in, list_score, table_header
 from assistant.answer.units import Unit
 from assistant.retrieval.query import QueryAnalysis
 from assistant.retrieval.search import RECORD_FIELD
-from assistant.text import ABOUT_DOCUMENT, LIST_MARK, LIST_MARKER, SENTENCE_SPLIT, token_set, tokenize
+from assistant.text import ABOUT_DOCUMENT, LIST_MARK, token_set, tokenize
 
 MAX_LINES = 6  # quoted units besides list items under a lead-in
 BODY_BUDGET = 580  # characters of quoted units before the answer stops adding supporting evidence
 SLACK = 100  # a supporting unit may overrun the budget by this much
-MAX_FOLLOWERS = 8
-LEAD_IN_MAX = 80  # characters: a list item quoted alone brings a lead-in up to this long
-FOLLOWER_BUDGET = 900
 SUPPORT_RATIO = 0.72  # supporting units must score at least this share of the best unit
 OPENING_RATIO = 0.75  # a unit answering the main ask opens instead of the best one when it scores this share
 ASK_RATIO = 0.6  # a unit answering an ask the others leave open may score lower
@@ -65,7 +63,6 @@ _CONTROL_WORD = re.compile(r"\bcontrols?\b", re.I)
 # A register row's field line ("Controls: 8.1 ...", "Status: Treated.", "Risk owner: ..."), as opposed to its
 # description or an SoA justification.
 _REGISTER_FIELD = re.compile(r"^(?:Risk R-\S+|[A-Z][\w /-]{2,30}): (?!.*Justification:)")
-_MARKER = re.compile(rf"^\s*({LIST_MARKER})\s+")
 
 
 @dataclass
@@ -128,117 +125,6 @@ def _rarity(word: str, unit_words: list[frozenset[str]]) -> float:
     return math.log(1 + (len(unit_words) + 1) / (1 + sum(word in words for words in unit_words)))
 
 
-def _marker(text: str) -> str:
-    m = _MARKER.match(text)
-    return m.group(1) if m else ""
-
-
-def _number(marker: str) -> int | None:
-    digits = marker.rstrip(".)")
-    return int(digits) if digits.isdigit() else None
-
-
-def _sibling(lead: str, other: str, previous: str = "") -> bool:
-    """Is `other` an item of the lead's own level rather than one of its sub-items? ("-" / "-", "a." / "b.";
-    "a." / "i." is not). Numbers: the lead's numbering continuing ("2." → "3."), unless the sub-items are
-    numbered themselves and `other` continues them (the indent that said so is gone from the text)."""
-    if not lead or not other:
-        return False
-    lead_n, other_n, previous_n = _number(lead), _number(other), _number(previous)
-    if lead_n is not None and other_n is not None:
-        if previous_n is not None and other_n == previous_n + 1:
-            return False  # "2. ... must:" "1." "2." "3." — the sub-list goes on
-        return other_n == lead_n + 1
-    if lead[0].isalpha() and other[0].isalpha():
-        return other[0] == lead[0] or ord(other[0]) == ord(lead[0]) + 1
-    return lead[0] == other[0]
-
-
-def followers(unit: Unit, chunk_units: list[Unit]) -> list[Unit]:
-    """The list items a lead-in introduces: the items right after it, up to the next item of its own level."""
-    text = unit.text.rstrip()
-    if " | " in text:
-        return _table_rows(unit, chunk_units)
-    lead_marker = _marker(text) if unit.is_item else ""
-    short_heading = unit.is_item and len(LIST_MARK.sub("", text)) < 60 and not text.endswith((".", "!", "?"))
-    if not (text.endswith(":") or short_heading):
-        return []
-    out: list[Unit] = []
-    size = 0
-    previous = ""
-    for other in chunk_units[unit.position + 1:]:
-        marker = _marker(other.text)
-        if not other.is_item or _sibling(lead_marker, marker, previous):
-            break
-        previous = marker
-        if len(out) >= MAX_FOLLOWERS or size + len(other.text) > FOLLOWER_BUDGET:
-            break
-        out.append(other)
-        size += len(other.text)
-    return out
-
-
-def _lead_in(item: Unit, chunk_units: list[Unit]) -> Unit | None:
-    """The lead-in ("… the following types of incidents:") a list item stands under, when the item is not a table
-    row: the nearest unit before it, past its sibling items and their sub-items, that ends with ":". A lead-in
-    longer than LEAD_IN_MAX is a statement of its own, not context the item needs; it is not added."""
-    if not item.is_item or " | " in item.text or not _marker(item.text):
-        return None
-    marker = _marker(item.text)
-    for other in reversed(chunk_units[max(0, item.position - MAX_FOLLOWERS):item.position]):
-        other_marker = _marker(other.text) if other.is_item else ""
-        if other.text.rstrip().endswith(":") and not _sibling(other_marker, marker):
-            if not any(f is item for f in followers(other, chunk_units)):
-                return None  # "4. Within 5 days …:" then its sub-items, then "7." — 7 is not one of them
-            return other if len(other.text) <= LEAD_IN_MAX else None
-        if not other.is_item:
-            return None
-    return None
-
-
-def _introduces(unit: Unit, question_words: frozenset[str]) -> bool:
-    """Is a lead-in unit's list wanted? Yes when the unit is the lead-in sentence alone, or when its last
-    sentence (the one ending with ":") shares two words with the question."""
-    parts = SENTENCE_SPLIT.split(LIST_MARK.sub("", unit.text))
-    return len(parts) == 1 or len(question_words & token_set(parts[-1])) >= 2
-
-
-def _table_header(unit: Unit, chunk_units: list[Unit]) -> Unit:
-    """The first row of the table `unit` is a row of (the unit itself when it is no table row)."""
-    if " | " not in unit.text:
-        return unit
-    position = unit.position
-    while position > 0 and " | " in chunk_units[position - 1].text:
-        position -= 1
-    return chunk_units[position]
-
-
-def _table_rows(header: Unit, chunk_units: list[Unit]) -> list[Unit]:
-    """The rows under a table's first row (a table row that follows another row introduces nothing)."""
-    if header.position > 0 and " | " in chunk_units[header.position - 1].text:
-        return []
-    out: list[Unit] = []
-    size = 0
-    for other in chunk_units[header.position + 1:]:
-        if " | " not in other.text or len(out) >= MAX_FOLLOWERS or size + len(other.text) > FOLLOWER_BUDGET:
-            break
-        out.append(other)
-        size += len(other.text)
-    return out
-
-
-def _list_score(unit: Unit, chunk_units: list[Unit]) -> float:
-    """How well a lead-in and its list answer a question that asks for the items: the lead-in sentence (it
-    says what the list is) more than the list's best line; a table by its best row."""
-    items = followers(unit, chunk_units)
-    if not items:
-        return 0.0
-    best_item = max(f.score for f in items)
-    if " | " in unit.text:
-        return max(unit.score, best_item)  # a table's header row names columns, not what the table is about
-    return 0.6 * unit.score + 0.4 * best_item
-
-
 def _words(unit: Unit) -> frozenset[str]:
     return token_set(LIST_MARK.sub("", unit.text))
 
@@ -278,7 +164,7 @@ class _Builder:
         table row is quoted with its table: the header row, then the rows (for a question that does not ask for
         the items, the rows it names and the row quoted)."""
         row = unit
-        unit = _table_header(unit, self.by_chunk[unit.chunk.id])
+        unit = table_header(unit, self.by_chunk[unit.chunk.id])
         if id(unit) in self.used:
             return False
         words = _words(unit)
@@ -296,13 +182,13 @@ class _Builder:
             if any(id(unit) == id(f) for f in line.followers):
                 return False
         items = [f for f in followers(unit, self.by_chunk[unit.chunk.id]) if id(f) not in self.used]
-        if items and not self.wants_list and not _introduces(unit, self.question_words):
+        if items and not self.wants_list and not introduces(unit, self.question_words):
             items = []  # "The following is logged:" at the end of a paragraph about something else
         if items and not self.wants_list and " | " in unit.text:
             # the rows the question names ("High" availability, a "DBS" check); all of them when it names none
             named = {id(f) for f in items if self.question_words & (_words(f) - words)}
             items = [f for f in items if id(f) in named or f is row] if named else items
-        lead = None if items else _lead_in(unit, self.by_chunk[unit.chunk.id])
+        lead = None if items else lead_in(unit, self.by_chunk[unit.chunk.id])
         quoted = next((line for line in self.lines if line.unit is lead), None) if lead is not None else None
         if lead is not None and (quoted is not None or id(lead) not in self.used):
             # "This plan does not cover the following:" — an item means little without it
@@ -480,7 +366,7 @@ def _best_list(ranked: list[Unit], builder: _Builder, best: float, ask: Ask | No
     """The lead-in (or table) whose list answers a question asking for the items, when it scores well enough; for
     a list asked in its own part of the question ("…, and what has to be in each recovery plan?"), a lead-in about
     that part when there is one."""
-    leads = [(_list_score(u, builder.by_chunk[u.chunk.id]), i) for i, u in enumerate(ranked)]
+    leads = [(list_score(u, builder.by_chunk[u.chunk.id]), i) for i, u in enumerate(ranked)]
     if ask is not None and ask.words:
         own = [(score, i) for score, i in leads if score and shared_words(ask, ranked[i].text)]
         leads = own or leads
@@ -552,7 +438,7 @@ def _disagreements(asks: list[Ask], units: list[Unit], vectors: np.ndarray, rele
 def _keeps(unit: Unit, builder: _Builder) -> bool:
     """Does the unit state how long something is kept (a retention period), rather than a deadline? A table row
     is read with its table's first row ("Record | Retention")."""
-    header = _table_header(unit, builder.by_chunk.get(unit.chunk.id, [unit]))
+    header = table_header(unit, builder.by_chunk.get(unit.chunk.id, [unit]))
     return bool(RETENTION.search(unit.text) or (header is not unit and RETENTION.search(header.text)))
 
 
