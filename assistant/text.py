@@ -138,7 +138,7 @@ STOPWORDS = frozenset(
     whats hows whos wheres whens thats dont doesnt cant isnt im ive""".split()  # as typed without apostrophes
 )
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.\-/][a-z0-9]+)*")
-NUMBER_TOKEN = re.compile(r"[\d.]+")  # a token that is only a number or id ("5.15"), matched whole
+NUMBER_TOKEN = re.compile(r"[\d.]+(?:st|nd|rd|th)?")  # only a number, id or ordinal ("5.15", "29th"), matched whole
 
 
 @lru_cache(maxsize=200_000)  # pure; the vocabulary is small, so repeated words cost a dict lookup

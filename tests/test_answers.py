@@ -99,6 +99,13 @@ def test_filler_words_count_for_nothing_in_the_evidence_coverage() -> None:
     assert weighted_coverage(words, set(tokenize("asking whether the firewall is checked")), {}, 10)[0] == 1.0
 
 
+def test_a_date_in_the_question_is_no_word_the_documents_must_hold() -> None:
+    # "the 29th" says when, not what about: the evidence check must not miss it in the passages
+    read = analyse("is there a change freeze at month end? I want to ship on the 29th, or the 1st", get_catalogue())
+    assert "29th" not in read.content_tokens and "1st" not in read.content_tokens
+    assert "freez" in " ".join(read.content_tokens)
+
+
 def test_asks_left_open_are_named_once_per_kind() -> None:
     asks = detect_asks("where do we keep track of who's been given office keys, and who gets SSH access to the boxes?")
     assert [a.kind for a in asks].count("who") == 2
