@@ -42,7 +42,8 @@ SLACK = 100  # a supporting unit may overrun the budget by this much
 SUPPORT_RATIO = 0.72  # supporting units must score at least this share of the best unit
 OPENING_RATIO = 0.75  # a unit answering the main ask opens instead of the best one when it scores this share
 ASK_RATIO = 0.6  # a unit answering an ask the others leave open may score lower
-MAX_ASK_CANDIDATES = 12  # units weighed for asks of one kind that each want their own unit
+MAX_ASK_CANDIDATES = 12  # units weighed for asks of one kind that each want their own unit ...
+MAX_SAME_KIND = 4  # ... and how many such asks get one
 DUPLICATE_JACCARD = 0.6
 SAME_FACT = 0.75  # cosine of two units of different documents that state one fact (same values), quoted once
 VALUE_KINDS = ("when", "how-often")
@@ -351,7 +352,7 @@ def _one_unit_per_ask(asks: list[Ask], ranked: list[Unit], best: float, builder:
     """Asks of one kind, each about its own thing, get a unit each (asks.one_sentence_each), from the quoted units
     and the ones that may answer an ask."""
     for kind in dict.fromkeys(a.kind for a in asks if a.kind != "list"):
-        group = [a for a in asks if a.kind == kind]
+        group = [a for a in asks if a.kind == kind][:MAX_SAME_KIND]  # the assignment grows as candidates ** asks
         if len(group) < 2:
             continue
         candidates = [u for u in builder.covered() if fits(kind, u)]
