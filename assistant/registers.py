@@ -116,6 +116,7 @@ class SoAEntry(BaseModel):
     last_reviewed: str = ""
     legacy_id: str = ""  # set when the SoA row used a 2013 id
     row: int = 0
+    notes: list[str] = Field(default_factory=list)  # the SoA's own extra columns, as "Header: value"
 
 
 class TreatmentAction(BaseModel):
@@ -130,6 +131,7 @@ class TreatmentAction(BaseModel):
     legacy_controls: list[str] = Field(default_factory=list)
     control_evidence: dict[str, str] = Field(default_factory=dict)
     row: int = 0
+    notes: list[str] = Field(default_factory=list)  # a controls cell in words and the plan's own extra columns
 
 
 class RegisterRow(BaseModel):
@@ -347,15 +349,15 @@ def parse_risk_register(
                 owner=get("owner"), likelihood=likelihood, impact=impact, score=score, level=level,
                 treatment=treatment, controls=controls, legacy_controls=legacy, control_evidence=evidence,
                 status=get("status"), last_reviewed=get("last_reviewed"), row=row,
-                notes=_risk_notes(result, rec, get("controls"), catalogue),
+                notes=_row_notes(result, rec, catalogue, get("controls")),
             )
         )
     return result
 
 
-def _risk_notes(result: RegisterResult, rec: dict[str, str], controls_cell: str, catalogue: Catalogue) -> list[str]:
+def _row_notes(result: RegisterResult, rec: dict[str, str], catalogue: Catalogue, controls_cell: str = "") -> list[str]:
     """The row's cells no field holds, as "Header: value": a controls cell that says more than control ids and
-    titles, and every column the register has besides ours."""
+    titles, and every column the register has besides ours ("Evidence location", "Comments")."""
     notes: list[str] = []
     if controls_cell and parse_control_cell(controls_cell, catalogue).free_text:
         notes.append(f"{result.column_map['controls']}: {controls_cell}")
@@ -373,11 +375,12 @@ def parse_treatment_plan(
     catalogue = catalogue or get_catalogue()
     table = _table(records)
     result = _new_result("risk_treatment_plan", table, source, TREATMENT_COLUMNS, TREATMENT_REQUIRED)
-    for row, get, _ in _rows_with_id(table, result, "risk_id", "risk id"):
+    for row, get, rec in _rows_with_id(table, result, "risk_id", "risk id"):
         controls, legacy, evidence = resolve_control_cell(get("controls"), row, "controls", result.errors, catalogue)
         result.actions.append(TreatmentAction(
             risk_id=get("risk_id"), action=get("action"), owner=get("owner"), due=get("due"), status=get("status"),
             controls=controls, legacy_controls=legacy, control_evidence=evidence, row=row,
+            notes=_row_notes(result, rec, catalogue, get("controls")),
         ))
     return result
 
@@ -413,7 +416,7 @@ def parse_soa(records: list[dict[str, str]] | Table, source: str, catalogue: Cat
     result = _new_result("soa", table, source, SOA_COLUMNS, SOA_REQUIRED)
     seen: set[str] = set()
     raw_ids: list[str] = []
-    for row, get, _ in _rows_with_id(table, result, "control_id", "control id"):
+    for row, get, rec in _rows_with_id(table, result, "control_id", "control id"):
         raw_id = get("control_id")
         raw_ids.append(raw_id)
         found = catalogue.lookup(raw_id)
@@ -436,7 +439,7 @@ def parse_soa(records: list[dict[str, str]] | Table, source: str, catalogue: Cat
                 reasons=split_list(get("reasons")), status=get("status"), justification=get("justification"),
                 linked_risks=_soa_linked_risks(get("linked_risks"), row, result.errors),
                 documents=split_list(get("documents")), owner=get("owner"), last_reviewed=get("last_reviewed"),
-                legacy_id=legacy, row=row,
+                legacy_id=legacy, row=row, notes=_row_notes(result, rec, catalogue),
             )
         )
     result.id_scheme = soa_id_scheme(raw_ids)
@@ -514,8 +517,11 @@ def risk_text(risk: RiskRecord, catalogue: Catalogue | None = None) -> str:
         parts.append("Controls: " + "; ".join(labels) + ".")
     if risk.status:
         parts.append(f"Status: {risk.status}.")
-    parts.extend(note if note.endswith((".", "!", "?")) else f"{note}." for note in risk.notes)
-    return " ".join(parts)
+    return " ".join([*parts, *_sentences(risk.notes)])
+
+
+def _sentences(notes: list[str]) -> list[str]:
+    return [note if note.endswith((".", "!", "?")) else f"{note}." for note in notes]
 
 
 def action_text(action: TreatmentAction, catalogue: Catalogue | None = None) -> str:
@@ -531,7 +537,7 @@ def action_text(action: TreatmentAction, catalogue: Catalogue | None = None) -> 
     if action.controls:
         labels = [catalogue.controls[c].label for c in action.controls if c in catalogue]
         parts.append("Controls: " + "; ".join(labels) + ".")
-    return " ".join(parts)
+    return " ".join([*parts, *_sentences(action.notes)])
 
 
 def soa_text(entry: SoAEntry) -> str:
@@ -549,7 +555,7 @@ def soa_text(entry: SoAEntry) -> str:
         parts.append("Implementing documents: " + "; ".join(entry.documents) + ".")
     if entry.owner:
         parts.append(f"Control owner: {entry.owner}.")
-    return " ".join(parts)
+    return " ".join([*parts, *_sentences(entry.notes)])
 
 
 def table_row_text(record: dict[str, str]) -> str:

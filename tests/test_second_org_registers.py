@@ -13,7 +13,7 @@ from assistant.catalogue import get_catalogue
 from assistant.ingest.documents import process_file
 from assistant.ingest.loaders import load_file
 from assistant.knowledge import FREE_TEXT, SOA, TREATMENT_PLAN, Knowledge
-from assistant.registers import RegisterResult, Table, parse_register
+from assistant.registers import RegisterResult, Table, action_text, parse_register, soa_text
 
 DATA = Path(__file__).resolve().parent / "data"
 ORG = DATA / "second-org"
@@ -135,6 +135,20 @@ def test_a_controls_cell_in_words_and_the_registers_own_columns_are_kept_in_the_
     extra = parse_register([{"Risk ID": "R-1", "Description": "Laptop stolen from a car", "Owner": "IT",
                              "Controls": "8.1", "Review notes": "Checked with the insurer in May"}], "r.csv")
     assert extra is not None and extra.risks[0].notes == ["Review notes: Checked with the insurer in May"]
+
+
+def test_soa_and_treatment_plan_rows_keep_the_columns_no_field_holds() -> None:
+    soa = parse_register([{"Control": "5.15", "Applicable": "Yes", "Justification": "Access is role based",
+                           "Status": "Implemented", "Auditor remarks": "Sampled 10 leavers in May, all removed"}],
+                         "soa.xlsx")
+    assert soa is not None and soa.kind == "soa"
+    assert soa.soa[0].notes == ["Auditor remarks: Sampled 10 leavers in May, all removed"]
+    assert soa_text(soa.soa[0]).endswith("Auditor remarks: Sampled 10 leavers in May, all removed.")
+    plan = parse_register([{"Risk ID": "R-1", "Action": "Train the finance team", "Owner": "CFO", "Due": "2027-01-31",
+                            "Controls": "call-back check on bank detail changes"}], "plan.csv")
+    assert plan is not None and plan.kind == "risk_treatment_plan"
+    assert plan.actions[0].notes == ["Controls: call-back check on bank detail changes"]
+    assert "Controls: call-back check on bank detail changes." in action_text(plan.actions[0])
 
 
 def test_sample_organization_registers_parse_exactly_as_before() -> None:

@@ -34,11 +34,11 @@ from assistant.models import Chunk, FileRecord
 from assistant.registers import RegisterResult
 
 log = logging.getLogger(__name__)
-INDEX_FORMAT = 6  # 2: repeated passages indexed once, citation-like "[n]" stored as "(n)"; 3: front matter without
+INDEX_FORMAT = 7  # 2: repeated passages indexed once, citation-like "[n]" stored as "(n)"; 3: front matter without
 # an opening "---" read as metadata, risk rows state "Risk score: ..."; 4: file records carry the document's own id,
 # titles from file names take the document's own casing, leading section numbers of headings are not control ids;
 # 5: Markdown grid tables ("+---+") read as one row per table row, multi-line cells merged; 6: a risk row keeps a
-# controls cell in words and the register's own extra columns
+# controls cell in words and the register's own extra columns; 7: so do SoA and treatment plan rows
 ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
 
 
