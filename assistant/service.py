@@ -189,6 +189,7 @@ class Assistant(PeopleOperations):
             analysis, result.hits, result.query_vector, loaded.unit_vectors, self.catalogue,
             linked, self.settings.abstain_weights, loaded.lexical.document_frequencies(max_rank),
             neighbours=lambda vector: self._sentence_neighbours(loaded, vector, max_rank),
+            passage_at=lambda chunk, step: loaded.generation.passage_at(chunk, step, max_rank),
             dense_peak=result.dense_peak, rank_agreement=result.rank_agreement,
         )
 

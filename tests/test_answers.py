@@ -4,6 +4,7 @@ corpus)."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import numpy as np
@@ -18,12 +19,19 @@ from assistant.answer.asks import (
     question_parts,
     values,
 )
-from assistant.answer.grounded import FILLER, FILLER_TOKENS, missing_text, weighted_coverage
-from assistant.answer.lists import followers
+from assistant.answer.grounded import (
+    FILLER,
+    FILLER_TOKENS,
+    _lists_across_passages,
+    missing_text,
+    weighted_coverage,
+)
+from assistant.answer.lists import followers, items_beyond
 from assistant.answer.roles import asked_role
 from assistant.answer.selection import Line, _ordered, select
 from assistant.answer.units import split_units
 from assistant.catalogue import get_catalogue
+from assistant.index.store import Generation
 from assistant.models import Chunk
 from assistant.retrieval.query import Conversation, analyse
 from assistant.service import Assistant
@@ -104,6 +112,33 @@ def test_a_date_in_the_question_is_no_word_the_documents_must_hold() -> None:
     read = analyse("is there a change freeze at month end? I want to ship on the 29th, or the 1st", get_catalogue())
     assert "29th" not in read.content_tokens and "1st" not in read.content_tokens
     assert "freez" in " ".join(read.content_tokens)
+
+
+def test_a_list_the_chunker_split_is_quoted_with_its_items_from_both_passages(tmp_path) -> None:  # noqa: ANN001
+    first = _chunk("a. Information is classified at these levels:\ni. Public: anyone may see it.\n"
+                   "i. Internal: all staff may see it.")
+    second = _chunk("a. Information is classified at these levels:\ni. Confidential: named people only.")
+    first.id, second.id = "d0c-0005", "d0c-0006"
+    before, after = split_units(first), split_units(second)
+    # quoted from the second passage: the earlier items come from the first
+    earlier, later = items_beyond(after[0], followers(after[0], after), before, [])
+    assert [u.text for u in earlier] == ["i. Public: anyone may see it.", "i. Internal: all staff may see it."]
+    assert later == []
+    # quoted from the first passage, its items running to the passage's end: the later ones come from the second
+    earlier, later = items_beyond(before[0], followers(before[0], before), [], after)
+    assert earlier == [] and [u.text for u in later] == ["i. Confidential: named people only."]
+    # a passage that only starts the same way continues nothing
+    other = split_units(_chunk("a. Access is reviewed:\ni. quarterly."))
+    assert items_beyond(other[0], followers(other[0], other), before, after) == ([], [])
+    restricted = dataclasses.replace(second, class_rank=3)
+    generation = Generation(number=1, root=tmp_path, manifest={}, chunks=[first, restricted])
+    assert generation.passage_at(first, 1, max_rank=3) is restricted
+    assert generation.passage_at(first, 1, max_rank=1) is None  # never a passage the reader may not see
+    assert generation.passage_at(first, -1, max_rank=3) is None
+    # the composer's step: the quoted line gets the other passage's items, in document order
+    line = Line(after[0], followers=followers(after[0], after))
+    _lists_across_passages([line], lambda chunk, step: first if step == -1 else None)
+    assert [u.text[:11] for u in line.followers] == ["i. Public: ", "i. Internal", "i. Confiden"]
 
 
 def test_asks_left_open_are_named_once_per_kind() -> None:

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from assistant.answer.asks import Ask, question_parts, values
-from assistant.answer.selection import VALUE_KINDS, disagreement_text, is_control_question, select
+from assistant.answer.lists import FOLLOWER_BUDGET, MAX_FOLLOWERS, items_beyond
+from assistant.answer.selection import VALUE_KINDS, Line, disagreement_text, is_control_question, select
 from assistant.answer.types import Answer, Citation
 from assistant.answer.units import Unit, split_units
 from assistant.catalogue import Catalogue
@@ -236,6 +237,27 @@ def candidate_units(hits: list[Hit]) -> list[Unit]:
     return units
 
 
+def _lists_across_passages(lines: list[Line], passage_at: Callable[[Chunk, int], Chunk | None]) -> None:
+    """A quoted list or table that the chunker split over two passages is quoted whole: its items in the passage
+    before and after (`passage_at(chunk, -1 | +1)`, the same document's neighbouring passage the reader may see)
+    join the line, in document order, within twice the usual list budget."""
+    for line in lines:
+        if not line.followers:
+            continue
+        before, after = (passage_at(line.unit.chunk, step) for step in (-1, 1))
+        earlier, later = items_beyond(line.unit, line.followers, split_units(before) if before else [],
+                                      split_units(after) if after else [])
+        while later and _list_too_long([*earlier, *line.followers, *later]):
+            later.pop()
+        while earlier and _list_too_long([*earlier, *line.followers, *later]):
+            earlier.pop(0)
+        line.followers = [*earlier, *line.followers, *later]
+
+
+def _list_too_long(items: list[Unit]) -> bool:
+    return len(items) > 2 * MAX_FOLLOWERS or sum(len(u.text) for u in items) > 2 * FOLLOWER_BUDGET
+
+
 def missing_text(missing: Sequence[Ask]) -> str:
     """One line for the asks no quoted sentence answers; two asks of one kind are named once."""
     return "The documents found don't say " + " or ".join(dict.fromkeys(a.label for a in missing)) + "."
@@ -253,6 +275,7 @@ def compose(
     neighbours: Callable[[np.ndarray], list[Chunk]] | None = None,
     dense_peak: float = 0.0,
     rank_agreement: float = 0.0,
+    passage_at: Callable[[Chunk, int], Chunk | None] | None = None,
 ) -> Answer:
     """The grounded answer to `analysis` from `hits`. `neighbours` (a sentence vector → the passages the
     reader may see that are nearest to it) lets the composer look beyond the hits for a document that
@@ -275,6 +298,8 @@ def compose(
     nearby = _nearby_units(units, sims, vectors, hits, unit_vectors, neighbours,
                            _parts_in_context(part_vectors, query_vector))
     selection = select(analysis, units, sims, part_sims, vectors, nearby, query_vector.astype(np.float32))
+    if passage_at is not None:
+        _lists_across_passages(selection.lines, passage_at)
     citations: dict[str, Citation] = {}
     hit_scores = {h.chunk.id: h.score for h in hits}
 

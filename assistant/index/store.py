@@ -93,6 +93,15 @@ class Generation:
             self._by_id = {c.id: c for c in self.chunks}
         return self._by_id
 
+    def passage_at(self, chunk: Chunk, step: int, max_rank: int) -> Chunk | None:
+        """The passage `step` places after `chunk` in the same document (chunk ids end in their position, "-0005"),
+        when the reader may see it."""
+        stem, _, number = chunk.id.rpartition("-")
+        if not number.isdigit():
+            return None
+        other = self.by_id.get(f"{stem}-{int(number) + step:0{len(number)}d}")
+        return other if other is not None and other.source == chunk.source and other.class_rank <= max_rank else None
+
 
 def write_generation_files(
     folder: Path, manifest: dict[str, Any], chunks: list[Chunk], registers: list[RegisterResult]
