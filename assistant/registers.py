@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pydantic import BaseModel, Field
 
 from assistant.catalogue import Catalogue, get_catalogue, normalise
-from assistant.control_cells import parse_control_cell, split_items
+from assistant.control_cells import ControlCell, parse_control_cell, split_items
 from assistant.register_kinds import (
     KIND_TITLES,
     RegisterKind,
@@ -253,15 +253,14 @@ def level_for(score: int) -> str:
     return next(name for top, name in LEVEL_BANDS if score <= top)
 
 
-def resolve_control_cell(
-    cell: str, row: int, fld: str, errors: list[RowError], catalogue: Catalogue
-) -> tuple[list[str], list[str], dict[str, str]]:
-    """Parse a cell of control references → (2022 ids, 2013 ids as written, free-text evidence per id).
-    Only id-shaped references that are no control are errors; free text naming no control is not."""
+def resolve_control_cell(cell: str, row: int, fld: str, errors: list[RowError], catalogue: Catalogue) -> ControlCell:
+    """Parse a cell of control references (2022 ids, 2013 ids as written, free-text evidence per id, whether it says
+    more than ids and titles). Only id-shaped references that are no control are errors; free text naming no
+    control is not."""
     parsed = parse_control_cell(cell, catalogue)
     for token in parsed.unknown:
         errors.append(RowError(row=row, field=fld, message=f"unknown control id {token!r}"))
-    return parsed.ids, parsed.legacy, parsed.evidence
+    return parsed
 
 
 Cell = Callable[[str], str]  # field → its stripped cell text in one row ("" when the column is not mapped)
@@ -341,26 +340,26 @@ def parse_risk_register(
         level = get("level") or (level_for(score) if score else "")
         treatment_raw = get("treatment")
         treatment = TREATMENTS.get(normalise(treatment_raw).split(" ")[0], treatment_raw) if treatment_raw else ""
-        controls, legacy, evidence = resolve_control_cell(get("controls"), row, "controls", result.errors, catalogue)
+        cell = resolve_control_cell(get("controls"), row, "controls", result.errors, catalogue)
         result.risks.append(
             RiskRecord(
                 risk_id=risk_id, title=get("title") or short_title(get("description")), description=get("description"),
                 asset=get("asset"),
                 owner=get("owner"), likelihood=likelihood, impact=impact, score=score, level=level,
-                treatment=treatment, controls=controls, legacy_controls=legacy, control_evidence=evidence,
+                treatment=treatment, controls=cell.ids, legacy_controls=cell.legacy, control_evidence=cell.evidence,
                 status=get("status"), last_reviewed=get("last_reviewed"), row=row,
-                notes=_row_notes(result, rec, catalogue, get("controls")),
+                notes=_row_notes(result, rec, get("controls") if cell.free_text else ""),
             )
         )
     return result
 
 
-def _row_notes(result: RegisterResult, rec: dict[str, str], catalogue: Catalogue, controls_cell: str = "") -> list[str]:
-    """The row's cells no field holds, as "Header: value": a controls cell that says more than control ids and
-    titles, and every column the register has besides ours ("Evidence location", "Comments")."""
+def _row_notes(result: RegisterResult, rec: dict[str, str], words_cell: str = "") -> list[str]:
+    """The row's cells no field holds, as "Header: value": a controls cell in words (`words_cell`: it says more
+    than control ids and titles), and every column the register has besides ours ("Comments", "Auditor remarks")."""
     notes: list[str] = []
-    if controls_cell and parse_control_cell(controls_cell, catalogue).free_text:
-        notes.append(f"{result.column_map['controls']}: {controls_cell}")
+    if words_cell:
+        notes.append(f"{result.column_map['controls']}: {words_cell}")
     for header in result.unknown_columns:
         value = (rec.get(header, "") or "").strip()
         if value and header.strip():
@@ -376,11 +375,11 @@ def parse_treatment_plan(
     table = _table(records)
     result = _new_result("risk_treatment_plan", table, source, TREATMENT_COLUMNS, TREATMENT_REQUIRED)
     for row, get, rec in _rows_with_id(table, result, "risk_id", "risk id"):
-        controls, legacy, evidence = resolve_control_cell(get("controls"), row, "controls", result.errors, catalogue)
+        cell = resolve_control_cell(get("controls"), row, "controls", result.errors, catalogue)
         result.actions.append(TreatmentAction(
             risk_id=get("risk_id"), action=get("action"), owner=get("owner"), due=get("due"), status=get("status"),
-            controls=controls, legacy_controls=legacy, control_evidence=evidence, row=row,
-            notes=_row_notes(result, rec, catalogue, get("controls")),
+            controls=cell.ids, legacy_controls=cell.legacy, control_evidence=cell.evidence, row=row,
+            notes=_row_notes(result, rec, get("controls") if cell.free_text else ""),
         ))
     return result
 
@@ -439,7 +438,7 @@ def parse_soa(records: list[dict[str, str]] | Table, source: str, catalogue: Cat
                 reasons=split_list(get("reasons")), status=get("status"), justification=get("justification"),
                 linked_risks=_soa_linked_risks(get("linked_risks"), row, result.errors),
                 documents=split_list(get("documents")), owner=get("owner"), last_reviewed=get("last_reviewed"),
-                legacy_id=legacy, row=row, notes=_row_notes(result, rec, catalogue),
+                legacy_id=legacy, row=row, notes=_row_notes(result, rec),
             )
         )
     result.id_scheme = soa_id_scheme(raw_ids)

@@ -121,15 +121,15 @@ def test_a_list_the_chunker_split_is_quoted_with_its_items_from_both_passages(tm
     first.id, second.id = "d0c-0005", "d0c-0006"
     before, after = split_units(first), split_units(second)
     # quoted from the second passage: the earlier items come from the first
-    earlier, later = items_beyond(after[0], followers(after[0], after), before, [])
+    earlier, later = items_beyond(after[0], followers(after[0], after), lambda step: before if step < 0 else [])
     assert [u.text for u in earlier] == ["i. Public: anyone may see it.", "i. Internal: all staff may see it."]
     assert later == []
     # quoted from the first passage, its items running to the passage's end: the later ones come from the second
-    earlier, later = items_beyond(before[0], followers(before[0], before), [], after)
+    earlier, later = items_beyond(before[0], followers(before[0], before), lambda step: after if step > 0 else [])
     assert earlier == [] and [u.text for u in later] == ["i. Confidential: named people only."]
     # a passage that only starts the same way continues nothing
     other = split_units(_chunk("a. Access is reviewed:\ni. quarterly."))
-    assert items_beyond(other[0], followers(other[0], other), before, after) == ([], [])
+    assert items_beyond(other[0], followers(other[0], other), lambda step: before if step < 0 else after) == ([], [])
     restricted = dataclasses.replace(second, class_rank=3)
     generation = Generation(number=1, root=tmp_path, manifest={}, chunks=[first, restricted])
     assert generation.passage_at(first, 1, max_rank=3) is restricted

@@ -244,9 +244,11 @@ def _lists_across_passages(lines: list[Line], passage_at: Callable[[Chunk, int],
     for line in lines:
         if not line.followers:
             continue
-        before, after = (passage_at(line.unit.chunk, step) for step in (-1, 1))
-        earlier, later = items_beyond(line.unit, line.followers, split_units(before) if before else [],
-                                      split_units(after) if after else [])
+        def passage_units(step: int, chunk: Chunk = line.unit.chunk) -> list[Unit]:
+            other = passage_at(chunk, step)
+            return split_units(other) if other is not None else []
+
+        earlier, later = items_beyond(line.unit, line.followers, passage_units)
         while later and _list_too_long([*earlier, *line.followers, *later]):
             later.pop()
         while earlier and _list_too_long([*earlier, *line.followers, *later]):

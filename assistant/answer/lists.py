@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from assistant.answer.units import Unit, split_units
 from assistant.text import LIST_MARK, LIST_MARKER, SENTENCE_SPLIT, token_set
@@ -125,16 +126,20 @@ def list_score(unit: Unit, chunk_units: list[Unit]) -> float:
     return 0.6 * unit.score + 0.4 * best_item
 
 
-def items_beyond(lead: Unit, items: list[Unit], before: list[Unit], after: list[Unit]) -> tuple[list[Unit], list[Unit]]:
-    """The items of `lead`'s list in the passages just before and after its own, when the chunker split the list
-    (it repeats a short lead-in at the start of the passage that continues a list): the earlier items when `lead`
-    opens its passage and the passage before holds the same lead-in, the later ones when `items` run to the end of
-    the passage and the next one opens with the same lead-in."""
+def items_beyond(lead: Unit, items: list[Unit],
+                 passage_units: Callable[[int], list[Unit]]) -> tuple[list[Unit], list[Unit]]:
+    """The items of `lead`'s list in the passages just before and after its own (`passage_units(-1 | +1)`), when
+    the chunker split the list (it repeats a short lead-in at the start of the passage that continues a list): the
+    earlier items when `lead` opens its passage and the passage before holds the same lead-in, the later ones when
+    `items` run to the end of the passage and the next one opens with the same lead-in. A passage is read only
+    when its side can continue the list."""
     earlier: list[Unit] = []
     if lead.position == 0:
+        before = passage_units(-1)
         same = next((u for u in before if u.text == lead.text), None)
         earlier = followers(same, before) if same is not None else []
     later: list[Unit] = []
-    if after and after[0].text == lead.text and items and items[-1].position == len(split_units(lead.chunk)) - 1:
-        later = followers(after[0], after)
+    if items and items[-1].position == len(split_units(lead.chunk)) - 1:
+        after = passage_units(1)
+        later = followers(after[0], after) if after and after[0].text == lead.text else []
     return earlier, later

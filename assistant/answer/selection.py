@@ -356,8 +356,9 @@ def _one_unit_per_ask(asks: list[Ask], ranked: list[Unit], best: float, builder:
         if len(group) < 2:
             continue
         candidates = [u for u in builder.covered() if fits(kind, u)]
+        quoted = {id(u) for u in candidates}
         candidates += [u for u in ranked if (u.score >= ASK_RATIO * best or id(u) in close) and fits(kind, u)
-                       and all(u is not c for c in candidates)]
+                       and id(u) not in quoted]
         for i in one_sentence_each(group, [u.text for u in candidates[:MAX_ASK_CANDIDATES]]):
             if i is not None:
                 builder.add(candidates[i])

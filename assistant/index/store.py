@@ -94,13 +94,18 @@ class Generation:
         return self._by_id
 
     def passage_at(self, chunk: Chunk, step: int, max_rank: int) -> Chunk | None:
-        """The passage `step` places after `chunk` in the same document (chunk ids end in their position, "-0005"),
-        when the reader may see it."""
-        stem, _, number = chunk.id.rpartition("-")
-        if not number.isdigit():
+        """The passage `step` places after `chunk` in the same document (its passages are stored in document
+        order), when the reader may see it."""
+        if not hasattr(self, "_places"):
+            documents: dict[str, list[Chunk]] = {}
+            for c in self.chunks:
+                documents.setdefault(c.source, []).append(c)
+            self._places = {c.id: (passages, i) for passages in documents.values() for i, c in enumerate(passages)}
+        place = self._places.get(chunk.id)
+        if place is None or not 0 <= place[1] + step < len(place[0]):
             return None
-        other = self.by_id.get(f"{stem}-{int(number) + step:0{len(number)}d}")
-        return other if other is not None and other.source == chunk.source and other.class_rank <= max_rank else None
+        other = place[0][place[1] + step]
+        return other if other.class_rank <= max_rank else None
 
 
 def write_generation_files(
