@@ -28,7 +28,7 @@ from assistant.answer.grounded import (
 )
 from assistant.answer.lists import followers, items_beyond
 from assistant.answer.roles import asked_role
-from assistant.answer.selection import Line, _ordered, select
+from assistant.answer.selection import RETENTION, Line, _ordered, select
 from assistant.answer.units import split_units
 from assistant.catalogue import get_catalogue
 from assistant.index.store import Generation
@@ -332,6 +332,31 @@ def test_only_values_of_one_scale_can_disagree() -> None:
     # ... "1 hour" and "12 months" (a reporting deadline and a review cycle) are two different rules
     assert not comparable(values("when", "within 1 hour"), values("when", "reviewed every 12 months"))
     assert not comparable(values("when", "within 24 hours"), values("when", "kept for 12 months"))
+
+
+def test_a_time_asked_with_an_adverb_or_a_clock_is_a_when_ask() -> None:
+    assert [a.kind for a in detect_asks("when exactly does their login get switched off?")] == ["when"]
+    assert [a.kind for a in detect_asks("by what time does the badge stop working?")] == ["when"]
+    assert answers("when", "The account is disabled by 17:00 on their last working day.")
+    assert answers("when", "Badges are deactivated on their last day.")
+    assert not answers("when", "Version 17.00 of the handbook applies to everyone.")
+
+
+def test_keeping_pace_is_no_retention_period() -> None:
+    # "updates its risk assessment annually to keep pace with threats" is a review cycle that can disagree with
+    # "reviewed quarterly"; "logs are kept for 12 months" is a retention period, no rival to a review cycle
+    assert not RETENTION.search("It updates its Cyber Risk Assessment annually in order to keep pace with threats.")
+    assert RETENTION.search("Access logs are kept for 12 months.")
+    assert RETENTION.search("We keep training records for 6 years.")
+
+
+@pytest.mark.integration
+def test_a_leaver_question_in_everyday_words_finds_the_leaver_rule(third_org: Assistant) -> None:
+    # "finishing up" and "switched off" drop their particle in the tokenizer; the documents' "finish" and "switched
+    # on" are other senses, so the question is searched as a leaver's account being disabled too
+    answer = third_org.ask("a forklift driver in my team is finishing up next week - when exactly does their login "
+                           "get switched off?", role="staff", llm=False)
+    assert "17:00" in answer.answer
 
 
 @pytest.mark.integration

@@ -22,6 +22,16 @@ def test_an_everyday_phrase_the_documents_never_use_is_searched_in_their_words()
     assert "lost stolen" not in formal_words("someone left the door open at the depot", documents)
 
 
+def test_an_idiom_is_judged_as_a_whole_not_by_the_word_its_particle_leaves() -> None:
+    # the tokenizer keeps "finish" of "finishing up" and "switch" of "switched off"; documents that "finish the
+    # goods-in" or have MFA "switched on" do not speak of leavers or disabled accounts
+    documents = frequencies("Finish the goods-in first. MFA is switched on for every account.")
+    found = formal_words("one of my team is finishing up on friday, when is their login switched off?", documents)
+    assert "leaver termination offboarding revoke access" in found and "disabled revoked" in found
+    # a phrase whose dropped word is no particle is still judged by its words: the documents say "allowed"
+    assert formal_words("who is allowed to approve it?", frequencies("Nobody is allowed to share a password.")) == []
+
+
 def test_a_phrase_the_documents_use_themselves_adds_nothing() -> None:
     documents = frequencies("Never copy client files to a memory stick; the stick is blocked.")
     assert formal_words("can I put the files on a memory stick?", documents) == []

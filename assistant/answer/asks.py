@@ -34,7 +34,8 @@ QUESTION_PATTERNS: dict[str, re.Pattern[str]] = {
     "when": re.compile(
         r"\bhow (?:long|quickly|soon|fast|much time)\b|\bhow many (?:minutes|hours|days|weeks|months|years)\b|"
         r"\bwithin (?:what|how|which)\b|\bdeadline\b|\bby when\b|\btime ?(?:limit|frame)\b|\bretain\w*|"
-        r"\bretention\b|\bkept\b|\bwhen (?:must|should|do|does|is|are|will|has|have|can)\b|"
+        r"\bretention\b|\bkept\b|\bwhen (?:exactly |roughly |usually |normally |actually )?"
+        r"(?:must|should|do|does|is|are|will|has|have|can)\b|\b(?:by )?what time\b|"
         r"\btime ?lines?\b|\btimescales?\b|\bdeadlines?\b|\bsla\b|"
         r"\bhow (?:far|long|many days|many weeks) (?:ahead|in advance|before(?:hand)?)\b|\bhow much notice\b|\bhow early\b",
         re.I),
@@ -66,7 +67,9 @@ EVIDENCE_PATTERNS: dict[str, re.Pattern[str]] = {
         re.I),
     "when": re.compile(
         rf"\b(?:within|no later than|immediately|promptly|without delay|same (?:business |working )?day|"
-        rf"next (?:business |working )?day|by the end of|{_AMOUNT}[\s-]*{_UNIT})\b", re.I),
+        rf"next (?:business |working )?day|by the end of|{_AMOUNT}[\s-]*{_UNIT}|"
+        rf"(?:by|before|until|at) \d{{1,2}}(?::\d{{2}}|\s*[ap]\.?m\b)|on (?:their|the|your|his|her) last (?:working )?day)\b",
+        re.I),
     "if-not": re.compile(
         r"\b(?:escalat\w*|reminders?|overdue|suspend\w*|disabled?|revoked?|withdrawn|disciplinary|consequences?|"
         r"not (?:attested|completed|done|approved|returned|renewed|met)|(?:closed|removed) automatically|"

@@ -22,6 +22,7 @@ PLAIN_TO_FORMAL: list[tuple[str, str]] = [
     (r"misplaced|nicked|went missing|gone missing|can't find|left (?:it|them|my [\w ]{0,20}?) (?:on|in|at) (?:the|a|my)",
      "lost stolen"),
     (r"log ?ins?|sign ?ins?|accounts?|credentials", "account access"),
+    (r"(?:switch|turn|shut|cut)(?:s|ed|ing)? off|kill(?:s|ed)?|blocked", "disabled revoked"),
     (r"passwords?|passcodes?|pins?", "password authentication"),
     (r"leav(?:es|ing)|leaver|quits?|quitting|fired|last day|finishing up|moving on|resign(?:s|ed|ing)?",
      "leaver termination offboarding revoke access"),
@@ -58,6 +59,9 @@ PLAIN_TO_FORMAL: list[tuple[str, str]] = [
     (r"reverted|rolled back|roll ?back|undo(?:ne)?", "rollback backout"),
 ]
 
+# a particle or preposition that makes a phrase an idiom ("finishing up", "switched off", "get rid of", "log in"),
+# which the tokenizer drops
+_PARTICLE = re.compile(r"\s(?:up|off|out|down|away|back|over|in|on|of)\b", re.I)
 _COMPILED = [(re.compile(rf"\b(?:{pattern})\b", re.IGNORECASE), formal) for pattern, formal in PLAIN_TO_FORMAL]
 
 
@@ -66,12 +70,16 @@ def formal_words(question: str, document_frequencies: dict[str, int],
     """The documents' words for the everyday phrases in `question` that the documents (token → number of
     passages using it) do not use themselves; each once, in list order. A phrase of several words counts as
     used only when the documents use it as a phrase (`uses_phrase`): "a copy of everything Halden holds on me"
-    is no phrase of theirs even though each word is."""
+    is no phrase of theirs even though each word is. An idiom the tokenizer reads as one word ("finishing up" as
+    "finish", "get rid of" as "rid") is always searched in the documents' words too: their "finish the goods-in"
+    is another sense."""
     out: list[str] = []
     for pattern, formal in _COMPILED:
         for match in pattern.finditer(question):
             tokens = tokenize(match.group(0))
-            if len(tokens) > 1 and uses_phrase is not None:
+            if len(tokens) == 1 and _PARTICLE.search(match.group(0)):
+                unused = True
+            elif len(tokens) > 1 and uses_phrase is not None:
                 unused = not uses_phrase(tokens)
             else:
                 unused = any(document_frequencies.get(t, 0) == 0 for t in tokens)
