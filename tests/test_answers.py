@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 from assistant.answer.asks import (
+    LEAD_TIME,
+    LEAD_TIME_QUESTION,
     answers,
     answers_ask,
     comparable,
@@ -348,6 +350,34 @@ def test_keeping_pace_is_no_retention_period() -> None:
     assert not RETENTION.search("It updates its Cyber Risk Assessment annually in order to keep pace with threats.")
     assert RETENTION.search("Access logs are kept for 12 months.")
     assert RETENTION.search("We keep training records for 6 years.")
+
+
+def test_a_lead_time_is_a_value_before_something() -> None:
+    # "how far ahead …?" asks for a lead time: "10 working days before the meeting", not "within 20 working days of
+    # becoming aware" (a deadline after the event); "how long before we have to tell them?" is a plain deadline
+    assert LEAD_TIME_QUESTION.search("how far ahead of the meeting does my input need to be in?")
+    assert LEAD_TIME_QUESTION.search("how much notice do the customers get?")
+    assert not LEAD_TIME_QUESTION.search("how long before we have to tell them?")
+    assert LEAD_TIME.search("Input owners provide it at least 10 working days before the meeting.")
+    assert LEAD_TIME.search("Customers get 5 working days' notice of the change.")
+    assert not LEAD_TIME.search("She reviews it within 20 working days of becoming aware of a new law.")
+
+
+@pytest.mark.integration
+def test_a_lead_time_question_gets_the_lead_time(assistant: Assistant) -> None:
+    answer = assistant.ask("I'm legal counsel and have to feed into the september management review - how far ahead "
+                           "of the meeting does my input need to be in?", role="staff", llm=False)
+    assert "10 working days" in answer.answer
+
+
+@pytest.mark.integration
+def test_a_deadline_after_the_start_is_no_rival_to_a_lead_time_before_it(third_org: Assistant) -> None:
+    # "8 working days before the start date" (the starter request) and "30 days from their first day" (the induction
+    # module) are different kinds of time: no "documents disagree" between them
+    answer = third_org.ask("we've got someone new starting on the 3rd of next month - how far ahead does IT need the "
+                           "starter request?", role="staff", llm=False)
+    assert "8 working days" in answer.answer
+    assert "documents disagree" not in answer.answer
 
 
 @pytest.mark.integration

@@ -197,6 +197,15 @@ def detect_asks(question: str) -> list[Ask]:
     return asks
 
 
+# A lead time asked ("how far ahead do I raise the change?", "how much notice do customers get?") is answered by a
+# value before something ("at least 10 working days before the meeting", "5 days' notice"), not by a deadline after
+# it ("within 20 working days of becoming aware")
+LEAD_TIME_QUESTION = re.compile(r"\bhow (?:far|long|many \w+) (?:ahead|in advance)\b|\bhow far before\b|"
+                                r"\bhow much notice\b|\bhow early\b", re.I)
+LEAD_TIME = re.compile(rf"\b{_AMOUNT}[\s-]*{_UNIT}'?\s+(?:of\s+)?(?:notice|before|ahead|in advance|prior)\b|"
+                       rf"\bnotice of (?:at least )?{_AMOUNT}[\s-]*{_UNIT}", re.I)
+
+
 # "issued within the last 12 months" looks back: it is no time limit for doing something
 _LOOKBACK = re.compile(rf"\b(?:within|in|during|over|for) the (?:last|past|previous) (?:{_AMOUNT}[\s-]*)?{_UNIT}", re.I)
 

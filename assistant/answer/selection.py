@@ -19,6 +19,8 @@ import numpy as np
 
 from assistant.answer.asks import (
     ASK_WORDS,
+    LEAD_TIME,
+    LEAD_TIME_QUESTION,
     VALUE_WORDS,
     Ask,
     answers,
@@ -244,9 +246,13 @@ def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
     if register_question or openers[0].score >= REGISTER_LEAD * opening.score:
         opening = openers[0]
     keeps_asked = bool(RETENTION.search(analysis.question))
+    lead_asked = bool(LEAD_TIME_QUESTION.search(analysis.question))
 
-    def fits(kind: str, unit: Unit) -> bool:  # "how long do we keep …?" wants a retention period, not a deadline
-        return answers(kind, unit.text) and not (keeps_asked and kind == "when" and not _keeps(unit, builder))
+    def fits(kind: str, unit: Unit) -> bool:
+        """"how long do we keep …?" wants a retention period, "how far ahead …?" a lead time, not a deadline"""
+        if not answers(kind, unit.text) or kind != "when":
+            return answers(kind, unit.text)
+        return not (keeps_asked and not _keeps(unit, builder)) and not (lead_asked and not LEAD_TIME.search(unit.text))
 
     factual = [a for a in asks if a.kind != "list"]
     if asks and asks[0].kind == "list":  # "what requirements must my laptop meet (OS, encryption, …)?": the list
@@ -424,12 +430,14 @@ def _disagreements(asks: list[Ask], units: list[Unit], vectors: np.ndarray, rele
         closeness = vectors @ vectors[index[id(first)]]
         floor = DISAGREE_RELEVANCE * relevance[index[id(first)]] if relevance is not None else -1.0
         retention = _keeps(first, builder)
+        lead = bool(LEAD_TIME.search(first.text))
         first_topic = topic & token_set(first.text)
         rivals = [(float(closeness[i]), u) for i, u in enumerate(units)
                   if u.chunk.source != first.chunk.source and u.chunk.kind not in REGISTER_KINDS
                   and closeness[i] >= SAME_STATEMENT and (relevance is None or relevance[i] >= floor)
                   and (other := values(ask.kind, u.text)) and not other & stated and comparable(stated, other)
                   and _keeps(u, builder) == retention  # "kept for 6 years" is no rival to "complete within 2 weeks"
+                  and bool(LEAD_TIME.search(u.text)) == lead  # nor "8 days before the start" to "30 days from it"
                   and first_topic & token_set(u.text)]  # both about the question's topic
         rival = max(rivals, key=lambda cu: cu[0])[1] if rivals else None
         if rival is not None and not any(f is first and r is rival for _, f, r in out):  # two time asks, one pair
