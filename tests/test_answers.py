@@ -30,7 +30,7 @@ from assistant.answer.grounded import (
 )
 from assistant.answer.lists import followers, items_beyond
 from assistant.answer.roles import asked_role
-from assistant.answer.selection import RETENTION, Line, _ordered, select
+from assistant.answer.selection import RETENTION, Line, _ordered, _same_subject, select
 from assistant.answer.units import split_units
 from assistant.catalogue import get_catalogue
 from assistant.index.store import Generation
@@ -378,6 +378,25 @@ def test_a_deadline_after_the_start_is_no_rival_to_a_lead_time_before_it(third_o
                            "starter request?", role="staff", llm=False)
     assert "8 working days" in answer.answer
     assert "documents disagree" not in answer.answer
+
+
+def test_a_rival_value_about_another_subject_the_question_names_is_no_disagreement() -> None:
+    # "the risk register" (the methodology's title holds "risk") reviewed quarterly vs "the register" of the legal
+    # requirements document reviewed six-monthly: the rival lacks "risk" and adds no question word of its own
+    assert not _same_subject(frozenset({"risk"}), frozenset({"risk", "register", "review"}),
+                             frozenset({"register", "review"}))
+    # the access policy's monthly review vs the narrative's quarterly one, a question naming both documents
+    assert _same_subject(frozenset({"access", "policy"}), frozenset({"access", "review", "policy"}),
+                         frozenset({"access", "review", "narrative"}))
+    # "laptop" is only in the first's sentence: the rival may say "device"
+    assert _same_subject(frozenset({"report"}), frozenset({"report", "lost", "laptop"}), frozenset({"report", "lost"}))
+
+
+@pytest.mark.integration
+def test_the_risk_registers_review_cycle_has_no_rival_from_another_register(assistant: Assistant) -> None:
+    answer = assistant.ask("how often is the risk register reviewed, and by whom?", role="staff", llm=False)
+    assert "quarterly" in answer.answer
+    assert "documents disagree" not in answer.answer and "six-monthly" not in answer.answer
 
 
 @pytest.mark.integration

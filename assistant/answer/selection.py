@@ -432,18 +432,35 @@ def _disagreements(asks: list[Ask], units: list[Unit], vectors: np.ndarray, rele
         retention = _keeps(first, builder)
         lead = bool(LEAD_TIME.search(first.text))
         first_topic = topic & token_set(first.text)
+        first_heading = topic & _heading_words(first)
+        first_subject = first_topic | first_heading
         rivals = [(float(closeness[i]), u) for i, u in enumerate(units)
                   if u.chunk.source != first.chunk.source and u.chunk.kind not in REGISTER_KINDS
                   and closeness[i] >= SAME_STATEMENT and (relevance is None or relevance[i] >= floor)
                   and (other := values(ask.kind, u.text)) and not other & stated and comparable(stated, other)
                   and _keeps(u, builder) == retention  # "kept for 6 years" is no rival to "complete within 2 weeks"
                   and bool(LEAD_TIME.search(u.text)) == lead  # nor "8 days before the start" to "30 days from it"
-                  and first_topic & token_set(u.text)]  # both about the question's topic
+                  and first_topic & token_set(u.text)  # both about the question's topic ...
+                  and _same_subject(first_heading, first_subject, topic & (token_set(u.text) | _heading_words(u)))]
         rival = max(rivals, key=lambda cu: cu[0])[1] if rivals else None
         if rival is not None and not any(f is first and r is rival for _, f, r in out):  # two time asks, one pair
             builder.add(rival)
             out.append((ask, first, rival))
     return out
+
+
+def _heading_words(unit: Unit) -> frozenset[str]:
+    """The words of a unit's document title and heading trail: what its passage is about."""
+    return token_set(" ".join([unit.chunk.title, *unit.chunk.trail]))
+
+
+def _same_subject(first_heading: frozenset[str], first: frozenset[str], rival: frozenset[str]) -> bool:
+    """Is a rival value about what the first is about? Not when the first's document or section is named by a
+    question word the rival lacks and the rival holds no question word the first lacks: for "how often is the risk
+    register reviewed?", "the register" of the Legal Requirements document (reviewed six-monthly) is another
+    register than the one of the Risk Assessment Methodology (quarterly). A word of the first's own sentence
+    ("laptop") proves nothing: the rival may say "device"."""
+    return not (first_heading - rival) or bool(rival - first)
 
 
 def _keeps(unit: Unit, builder: _Builder) -> bool:
