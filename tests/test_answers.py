@@ -344,6 +344,17 @@ def test_a_time_asked_with_an_adverb_or_a_clock_is_a_when_ask() -> None:
     assert not answers("when", "Version 17.00 of the handbook applies to everyone.")
 
 
+def test_a_retention_word_beside_another_ask_names_the_topic() -> None:
+    # "the retention periods" / "kept" say what the question is about when the same part asks who or where
+    question = ("I've changed the retention periods in the backup procedure. who needs to approve it, and do I have "
+                "to tell anyone once it's published?")
+    assert [a.kind for a in detect_asks(question)] == ["who", "who"]
+    assert [a.kind for a in detect_asks("where's the CCTV review log kept?")] == ["where"]
+    # alone, or beside a time ask of its own, it still asks how long
+    assert [a.kind for a in detect_asks("are access logs kept?")] == ["when"]
+    assert [a.kind for a in detect_asks("how long are logs retained and who approves deletion?")] == ["when", "who"]
+
+
 def test_keeping_pace_is_no_retention_period() -> None:
     # "updates its risk assessment annually to keep pace with threats" is a review cycle that can disagree with
     # "reviewed quarterly"; "logs are kept for 12 months" is a retention period, no rival to a review cycle

@@ -84,6 +84,11 @@ EVIDENCE_PATTERNS: dict[str, re.Pattern[str]] = {
         r"filed|entered|uploaded|posted) (?:in|into|on|to|through|via)\b", re.I),
 }
 
+# A retention word alone ("the retention periods", "kept") names what a part is about; with another ask in the
+# same part it asks no time of its own
+_WEAK_WHEN = re.compile(r"\bretain\w*|\bretention\b|\bkept\b", re.I)
+_STRONG_WHEN = QUESTION_PATTERNS["when"]
+
 ASK_LABELS: dict[str, str] = {
     "who": "who does it or approves it",
     "how-often": "how often",
@@ -183,6 +188,9 @@ def detect_asks(question: str) -> list[Ask]:
         own = part_words[i] - others - ASK_WORDS if len(parts) > 1 else frozenset()
         found = sorted((m.start(), kind) for kind, pattern in QUESTION_PATTERNS.items()
                        if (m := pattern.search(part)))
+        if len(found) > 1 and not _STRONG_WHEN.search(_WEAK_WHEN.sub(" ", part)):
+            # "I've changed the retention periods - who needs to approve it?" names the retention, asks who
+            found = [(at, kind) for at, kind in found if kind != "when"]
         if any(kind == "record" for _, kind in found):  # "when is it due for review?" wants a date, not a time limit
             found = [(at, kind) for at, kind in found if kind != "when"]
         if not found and _SAME_ASK_AGAIN.match(part):
