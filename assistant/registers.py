@@ -294,8 +294,9 @@ def _overflow_error(table: Table, index: int, result: RegisterResult, skipped: b
 
 def _rows_with_id(table: Table, result: RegisterResult, id_field: str,
                   id_name: str) -> Iterator[tuple[int, Cell, dict[str, str]]]:
-    """Each well-formed row that has an id, as (row number, cell reader, the row's raw cells by header). A row with more cells than the
-    header, or a non-blank row without an id, is an error and skipped; a blank row is skipped silently.
+    """Each well-formed row that has an id, as (row number, cell reader, the row's raw cells by header). A row with
+    more cells than the header, or a non-blank row without an id, is an error and skipped; a blank row is skipped
+    silently.
     No rows at all when the id column is missing (already reported by `_new_result`)."""
     mapping = result.column_map
     if id_field not in mapping:

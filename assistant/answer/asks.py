@@ -24,6 +24,13 @@ _UNIT = r"(?:minutes?|hours?|(?:business |working |calendar )?days?|weeks?|month
 _AMOUNT = rf"(?:\d+|{_NUMBER_WORDS})(?:\s*\(\d+\))?"
 _COUNT = rf"(?:\d+|{_NUMBER_WORDS.removesuffix('|a|an')})(?:\s*\(\d+\))?"  # a value: "1 hour", not "a minute"
 
+# A retention word ("the retention periods", "kept"): a time ask alone, the topic beside another ask (detect_asks)
+_RETENTION_ASK = r"\bretain\w*|\bretention\b|\bkept\b"
+# A lead time ("how far ahead do I raise the change?", "how much notice do customers get?"), answered by a value
+# before something; "how long before we have to tell them?" is a plain deadline
+_LEAD_TIME_ASK = (r"\bhow (?:far|long|many \w+) (?:ahead|in advance)\b|\bhow far before(?:hand)?\b|\bhow much notice\b|"
+                  r"\bhow early\b")
+
 # What each kind of ask looks like in a question.
 QUESTION_PATTERNS: dict[str, re.Pattern[str]] = {
     "who": re.compile(
@@ -33,12 +40,10 @@ QUESTION_PATTERNS: dict[str, re.Pattern[str]] = {
                             re.I),
     "when": re.compile(
         r"\bhow (?:long|quickly|soon|fast|much time)\b|\bhow many (?:minutes|hours|days|weeks|months|years)\b|"
-        r"\bwithin (?:what|how|which)\b|\bdeadline\b|\bby when\b|\btime ?(?:limit|frame)\b|\bretain\w*|"
-        r"\bretention\b|\bkept\b|\bwhen (?:exactly |roughly |usually |normally |actually )?"
+        rf"\bwithin (?:what|how|which)\b|\bdeadline\b|\bby when\b|\btime ?(?:limit|frame)\b|{_RETENTION_ASK}|"
+        r"\bwhen (?:exactly |roughly |usually |normally |actually )?"
         r"(?:must|should|do|does|is|are|will|has|have|can)\b|\b(?:by )?what time\b|"
-        r"\btime ?lines?\b|\btimescales?\b|\bdeadlines?\b|\bsla\b|"
-        r"\bhow (?:far|long|many days|many weeks) (?:ahead|in advance|before(?:hand)?)\b|\bhow much notice\b|\bhow early\b",
-        re.I),
+        rf"\btime ?lines?\b|\btimescales?\b|\bdeadlines?\b|\bsla\b|{_LEAD_TIME_ASK}", re.I),
     "where": re.compile(r"\bwhere\b(?! (?:are|is) (?:we|things|it) (?:with|at|on)\b)|\b(?:which|what) (?:tool(?:s|ing)?|systems?|portal|form|address|channels?|site|platforms?|software|products?)\b",
                         re.I),
     "if-not": re.compile(
@@ -84,10 +89,8 @@ EVIDENCE_PATTERNS: dict[str, re.Pattern[str]] = {
         r"filed|entered|uploaded|posted) (?:in|into|on|to|through|via)\b", re.I),
 }
 
-# A retention word alone ("the retention periods", "kept") names what a part is about; with another ask in the
-# same part it asks no time of its own
-_WEAK_WHEN = re.compile(r"\bretain\w*|\bretention\b|\bkept\b", re.I)
-_STRONG_WHEN = QUESTION_PATTERNS["when"]
+_RETENTION_WORD = re.compile(_RETENTION_ASK, re.I)
+LEAD_TIME_QUESTION = re.compile(_LEAD_TIME_ASK, re.I)
 
 ASK_LABELS: dict[str, str] = {
     "who": "who does it or approves it",
@@ -188,7 +191,7 @@ def detect_asks(question: str) -> list[Ask]:
         own = part_words[i] - others - ASK_WORDS if len(parts) > 1 else frozenset()
         found = sorted((m.start(), kind) for kind, pattern in QUESTION_PATTERNS.items()
                        if (m := pattern.search(part)))
-        if len(found) > 1 and not _STRONG_WHEN.search(_WEAK_WHEN.sub(" ", part)):
+        if len(found) > 1 and not QUESTION_PATTERNS["when"].search(_RETENTION_WORD.sub(" ", part)):
             # "I've changed the retention periods - who needs to approve it?" names the retention, asks who
             found = [(at, kind) for at, kind in found if kind != "when"]
         if any(kind == "record" for _, kind in found):  # "when is it due for review?" wants a date, not a time limit
@@ -205,11 +208,8 @@ def detect_asks(question: str) -> list[Ask]:
     return asks
 
 
-# A lead time asked ("how far ahead do I raise the change?", "how much notice do customers get?") is answered by a
-# value before something ("at least 10 working days before the meeting", "5 days' notice"), not by a deadline after
-# it ("within 20 working days of becoming aware")
-LEAD_TIME_QUESTION = re.compile(r"\bhow (?:far|long|many \w+) (?:ahead|in advance)\b|\bhow far before\b|"
-                                r"\bhow much notice\b|\bhow early\b", re.I)
+# A value before something ("at least 10 working days before the meeting", "5 days' notice"): a lead time, not a
+# deadline after it ("within 20 working days of becoming aware")
 LEAD_TIME = re.compile(rf"\b{_AMOUNT}[\s-]*{_UNIT}'?\s+(?:of\s+)?(?:notice|before|ahead|in advance|prior)\b|"
                        rf"\bnotice of (?:at least )?{_AMOUNT}[\s-]*{_UNIT}", re.I)
 

@@ -250,8 +250,10 @@ def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
 
     def fits(kind: str, unit: Unit) -> bool:
         """"how long do we keep …?" wants a retention period, "how far ahead …?" a lead time, not a deadline"""
-        if not answers(kind, unit.text) or kind != "when":
-            return answers(kind, unit.text)
+        if not answers(kind, unit.text):
+            return False
+        if kind != "when":
+            return True
         return not (keeps_asked and not _keeps(unit, builder)) and not (lead_asked and not LEAD_TIME.search(unit.text))
 
     factual = [a for a in asks if a.kind != "list"]
