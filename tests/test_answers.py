@@ -28,7 +28,7 @@ from assistant.answer.grounded import (
     missing_text,
     weighted_coverage,
 )
-from assistant.answer.lists import followers, items_beyond
+from assistant.answer.lists import followers, items_beyond, numbered_steps
 from assistant.answer.roles import asked_role
 from assistant.answer.selection import RETENTION, Line, _ordered, _same_subject, select
 from assistant.answer.units import split_units
@@ -169,8 +169,8 @@ def test_an_ask_is_answered_by_its_kind_of_fact_about_its_own_part() -> None:
     # "till someone looks at it" names no topic of its own: any time limit of the topic answers it
     [ahead] = detect_asks("how far ahead of the meeting does my input need to be in?")
     assert ahead.kind == "when" and answers_ask(ahead, "Input owners provide it at least 10 working days before.")
-    [wait] = detect_asks("how do I flag that and how long till someone looks at it?")
-    assert wait.kind == "when" and answers_ask(wait, "Security Operations review these within 2 working days.")
+    flag, wait = detect_asks("how do I flag that and how long till someone looks at it?")
+    assert flag.kind == "steps" and wait.kind == "when" and answers_ask(wait, "Security Operations review these within 2 working days.")
     who = detect_asks("and to whom?")[0]
     assert answers_ask(who, "Report it to the Information Security Manager (ISM).")
     assert not answers_ask(who, "When a team member tells you about a lost laptop, make sure it was reported.")
@@ -372,6 +372,37 @@ def test_a_lead_time_is_a_value_before_something() -> None:
     assert LEAD_TIME.search("Input owners provide it at least 10 working days before the meeting.")
     assert LEAD_TIME.search("Customers get 5 working days' notice of the change.")
     assert not LEAD_TIME.search("She reviews it within 20 working days of becoming aware of a new law.")
+
+
+def test_how_something_is_done_asks_for_the_steps() -> None:
+    assert [a.kind for a in detect_asks("how do we get a new SFTP account set up?")] == ["steps"]
+    assert [a.kind for a in detect_asks("what happens to an old phone before it is handed to someone else?")] == [
+        "steps"]
+    assert [a.kind for a in detect_asks("what happens if I don't finish the course?")] == ["if-not"]
+    assert [a.kind for a in detect_asks("how long do we keep CCTV footage?")] == ["when"]
+    assert answers("steps", "3. The provider supplies a certificate of destruction.")
+    assert not answers("steps", "- The provider supplies a certificate of destruction.")
+
+
+def test_numbered_steps_run_on_from_the_step_and_stop_at_another_list() -> None:
+    units = split_units(_chunk("Devices are handled as follows.\n1. The Service Desk checks encryption.\n"
+                               "2. Devices to reuse are re-enrolled.\n3. Devices leaving are collected.\n"
+                               "Paper is shredded.\n1. Another list begins."))
+    assert [u.text for u in numbered_steps(units[2], units)] == [
+        "1. The Service Desk checks encryption.", "2. Devices to reuse are re-enrolled.",
+        "3. Devices leaving are collected."]
+    assert numbered_steps(units[0], units) == []  # a sentence is no step
+    bullets = split_units(_chunk("- One rule.\n- Another rule."))
+    assert numbered_steps(bullets[0], bullets) == []
+
+
+@pytest.mark.integration
+def test_what_happens_to_a_device_is_told_by_its_steps(assistant: Assistant) -> None:
+    # the reissue step alone said nothing about the disposal provider's certificate, the step after it does
+    answer = assistant.ask("what happens to an old laptop before it is reissued or sent for recycling?",
+                           role="staff", llm=False)
+    assert "certificate of destruction" in answer.answer
+    assert answer.answer.index("re-enrolled") < answer.answer.index("certificate of destruction")
 
 
 @pytest.mark.integration

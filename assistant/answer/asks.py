@@ -51,6 +51,11 @@ QUESTION_PATTERNS: dict[str, re.Pattern[str]] = {
         r"\bif (?:i|we|you|they|someone|he|she) (?:just )?(?:don'?t|do not|doesn'?t|miss|fail|forget|ignore)\b|"
         r"\bconsequences?\b|\bpenalt(?:y|ies)\b", re.I),
     "record": DOCUMENT_RECORD_QUESTION,
+    # what is done, in order: "how do I get in today?", "what happens to an old laptop before it is reissued?"
+    "steps": re.compile(r"\bhow (?:do|does|should|can|must|would|will|to) (?:i|we|you|they|someone|people|staff|one)\b|"
+                        r"\bwhat happens (?:now|next|then|to|when|after|before|first)\b|"
+                        r"\bwhat (?:do|should|must|shall) (?:i|we) do\b|\bwhat(?:'s| is| are) the (?:process|procedure|steps?)\b|"
+                        r"\b(?:first|next) steps?\b", re.I),
     "list": re.compile(
         r"\b(?:requirements|levels|types|categories|rules|criteria|conditions|classes|kinds|elements|checks)\b|"
         r"\band so on\b|\betc\b|\blist\b|\([^)]*,[^)]*\)|"
@@ -82,6 +87,8 @@ EVIDENCE_PATTERNS: dict[str, re.Pattern[str]] = {
     # a document control field with its value: "Next review | 30 April 2027", "Version: 2.4"
     "record": re.compile(r"\b(?:next review|review date|last review\w*|reviewed on|version|approved on|date approved|"
                          r"approval date|effective date)\b\W{0,4}[^\n;|]{0,12}\d", re.I),
+    # a numbered step ("3. The Service Desk disables the account …")
+    "steps": re.compile(r"^\s*\d{1,3}[.)]\s+\S"),
     "where": re.compile(
         r"@|https?://|\b(?:portal|form|tool|service ?desk|help ?desk|ticket\w*|e-?mail|intranet|sharepoint|jira|"
         r"servicenow|slack|teams|hotline|phone|repository|password manager|vpn)\b|"
@@ -100,6 +107,7 @@ ASK_LABELS: dict[str, str] = {
     "list": "the individual items",
     "record": "the document's review date or version",
     "if-not": "what happens when it is not done",
+    "steps": "the steps",
 }
 
 # Values of a time limit or frequency, for telling when two sentences disagree ("1 hour" vs "same day").
@@ -144,7 +152,7 @@ _SAME_ASK_AGAIN = re.compile(r"^\s*(?:and\s+)?(?:(?:what|how) about|what of|same
 
 @dataclass(frozen=True)
 class Ask:
-    kind: str  # who | how-often | when | where | list | if-not | record
+    kind: str  # who | how-often | when | where | list | if-not | record | steps
     words: frozenset[str] = frozenset()  # words of its own part of the question (not shared with the others)
 
     @property

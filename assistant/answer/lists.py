@@ -143,3 +143,22 @@ def items_beyond(lead: Unit, items: list[Unit],
         after = passage_units(1)
         later = followers(after[0], after) if after and after[0].text == lead.text else []
     return earlier, later
+
+
+def numbered_steps(item: Unit, chunk_units: list[Unit]) -> list[Unit]:
+    """The numbered steps `item` is one of, in order: the items before and after it whose numbers run on from
+    its own ("3." between "2." and "4."); sub-items and other lists end the run. Empty when `item` is no numbered
+    step."""
+    if not item.is_item or _number(_marker(item.text)) is None:
+        return []
+    run = [item]
+    for step in (-1, 1):
+        position, number = item.position, _number(_marker(item.text))
+        while 0 <= position + step < len(chunk_units):
+            other = chunk_units[position + step]
+            other_number = _number(_marker(other.text)) if other.is_item else None
+            if other_number is None or number is None or other_number != number + step:
+                break
+            run.append(other)
+            position, number = position + step, other_number
+    return sorted(run, key=lambda u: u.position)

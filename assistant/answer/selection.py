@@ -32,7 +32,7 @@ from assistant.answer.asks import (
     value_phrases,
     values,
 )
-from assistant.answer.lists import followers, introduces, lead_in, list_score, table_header
+from assistant.answer.lists import followers, introduces, lead_in, list_score, numbered_steps, table_header
 from assistant.answer.units import Unit
 from assistant.retrieval.query import QueryAnalysis
 from assistant.retrieval.search import RECORD_FIELD
@@ -46,6 +46,7 @@ OPENING_RATIO = 0.75  # a unit answering the main ask opens instead of the best 
 ASK_RATIO = 0.6  # a unit answering an ask the others leave open may score lower
 MAX_ASK_CANDIDATES = 12  # units weighed for asks of one kind that each want their own unit ...
 MAX_SAME_KIND = 4  # ... and how many such asks get one
+MAX_STEPS = 5  # numbered steps quoted for "how do I …?"
 DUPLICATE_JACCARD = 0.6
 SAME_FACT = 0.75  # cosine of two units of different documents that state one fact (same values), quoted once
 VALUE_KINDS = ("when", "how-often")
@@ -256,7 +257,7 @@ def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
             return True
         return not (keeps_asked and not _keeps(unit, builder)) and not (lead_asked and not LEAD_TIME.search(unit.text))
 
-    factual = [a for a in asks if a.kind != "list"]
+    factual = [a for a in asks if a.kind not in ("list", "steps")]  # prose may tell how it is done too
     if asks and asks[0].kind == "list":  # "what requirements must my laptop meet (OS, encryption, …)?": the list
         lead = _best_list(ranked, builder, best)
         opening = lead or opening
@@ -343,6 +344,9 @@ def _answer_asks(asks: list[Ask], ranked: list[Unit], best: float, builder: _Bui
             if lead is not None:
                 builder.add(lead)
             continue
+        if ask.kind == "steps":  # prose may tell the steps too: no numbered list is no open ask
+            _add_steps(ask, ranked, best, builder, close or set())
+            continue
         if any(answers_ask(ask, u.text) and fits(ask.kind, u) for u in builder.covered()):
             continue
         unit = next((u for u in ranked if (u.score >= ASK_RATIO * best or id(u) in (close or ()))
@@ -354,6 +358,25 @@ def _answer_asks(asks: list[Ask], ranked: list[Unit], best: float, builder: _Bui
         else:
             builder.add(unit)
     return missing
+
+
+def _add_steps(ask: Ask, ranked: list[Unit], best: float, builder: _Builder, close: set[int]) -> None:
+    """"How do I …?" / "what happens to …?": the numbered steps around the best step, in order, while the answer
+    stays short (the step, then the ones after it, then the ones before). The step must score like supporting
+    evidence, and each step it brings like an answer to an ask: a numbered list of rules about something else
+    brings nothing. A step whose list brings nothing new gives way to the next best step."""
+    relevant = {id(u) for u in ranked if u.score >= ASK_RATIO * best} | close
+    for anchor in (u for u in ranked if u.score >= SUPPORT_RATIO * best and answers_ask(ask, u.text)):
+        run = [u for u in numbered_steps(anchor, builder.by_chunk[anchor.chunk.id])
+               if id(u) in relevant and id(u) not in builder.used]
+        if not run:
+            continue
+        after = [u for u in run if u.position >= anchor.position]
+        before = [u for u in run if u.position < anchor.position][::-1]
+        for unit in [*after, *before][:MAX_STEPS]:
+            if builder.chars + len(unit.text) <= BODY_BUDGET + SLACK:
+                builder.add(unit)
+        return
 
 
 def _one_unit_per_ask(asks: list[Ask], ranked: list[Unit], best: float, builder: _Builder,
