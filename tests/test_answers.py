@@ -405,6 +405,24 @@ def test_what_happens_to_a_device_is_told_by_its_steps(assistant: Assistant) -> 
     assert answer.answer.index("re-enrolled") < answer.answer.index("certificate of destruction")
 
 
+def test_what_severity_asks_for_a_grade() -> None:
+    [level] = detect_asks("if ransomware kicks off, what severity is that?")
+    assert level.kind == "level" and level.words == frozenset()  # one part: no words of its own
+    assert answers("level", "Severity 1, critical.") and answers("level", "P3 Medium | Lost encrypted laptop")
+    assert not answers("level", "The Incident Manager must be engaged within 30 minutes.")
+
+
+@pytest.mark.integration
+def test_a_grade_is_quoted_with_the_sentence_under_its_label(third_org: Assistant) -> None:
+    # "Severity 1, critical." is a sentence of its own; the one after it says ransomware is one
+    answer = third_org.ask("ransomware has gone off on a depot PC - what severity is that and how fast must someone "
+                           "pick it up?", role="staff", llm=False)
+    lines = answer.answer.splitlines()
+    at = next(i for i, line in enumerate(lines) if "Severity 1, critical." in line)
+    assert "ransomware is active" in lines[at + 1]  # the line under the label
+    assert "don't say the severity" not in answer.answer
+
+
 @pytest.mark.integration
 def test_a_lead_time_question_gets_the_lead_time(assistant: Assistant) -> None:
     answer = assistant.ask("I'm legal counsel and have to feed into the september management review - how far ahead "

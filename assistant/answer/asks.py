@@ -51,6 +51,8 @@ QUESTION_PATTERNS: dict[str, re.Pattern[str]] = {
         r"\bif (?:i|we|you|they|someone|he|she) (?:just )?(?:don'?t|do not|doesn'?t|miss|fail|forget|ignore)\b|"
         r"\bconsequences?\b|\bpenalt(?:y|ies)\b", re.I),
     "record": DOCUMENT_RECORD_QUESTION,
+    # a grade on a scale: "what severity would that be?", "which priority is a lost laptop?"
+    "level": re.compile(r"\b(?:what|which) (?:severity|priority)\b|\bhow (?:serious|severe)\b", re.I),
     # what is done, in order: "how do I get in today?", "what happens to an old laptop before it is reissued?"
     "steps": re.compile(r"\bhow (?:do|does|should|can|must|would|will|to) (?:i|we|you|they|someone|people|staff|one)\b|"
                         r"\bwhat happens (?:now|next|then|to|when|after|before|first)\b|"
@@ -87,6 +89,9 @@ EVIDENCE_PATTERNS: dict[str, re.Pattern[str]] = {
     # a document control field with its value: "Next review | 30 April 2027", "Version: 2.4"
     "record": re.compile(r"\b(?:next review|review date|last review\w*|reviewed on|version|approved on|date approved|"
                          r"approval date|effective date)\b\W{0,4}[^\n;|]{0,12}\d", re.I),
+    # a named grade: "Severity 1, critical.", "P3 Medium", "a high-priority incident"
+    "level": re.compile(r"\b(?:severity|sev|priority|level|tier|category)[\s-]*(?:\d|[A-E]\b|one|two|three|four)|"
+                        r"\bP[0-4]\b|\b(?:critical|high|medium|low|major|minor)\b", re.I),
     # a numbered step ("3. The Service Desk disables the account …")
     "steps": re.compile(r"^\s*\d{1,3}[.)]\s+\S"),
     "where": re.compile(
@@ -108,6 +113,7 @@ ASK_LABELS: dict[str, str] = {
     "record": "the document's review date or version",
     "if-not": "what happens when it is not done",
     "steps": "the steps",
+    "level": "the severity or priority",
 }
 
 # Values of a time limit or frequency, for telling when two sentences disagree ("1 hour" vs "same day").
@@ -143,7 +149,7 @@ _SOFT_BREAK = re.compile(r",\s*(?:(?:and|but|then|or)\s+)?|\s+and\s+", re.I)
 # Words that say what kind of fact is asked, or that name nobody in particular: no topic of a part of the question
 # ("how quickly does someone have to get on it?" has none, so any time limit near the rest of the question answers it)
 ASK_WORDS = token_set("quickly fast soon long often frequently regularly time deadline when where who whom "
-                      "someone somebody anyone anybody get got need needs look looks take takes")
+                      "someone somebody anyone anybody get got need needs look looks take takes severity priority")
 
 
 # A part that asks the previous part's question again about something else: "…, and what about the photos?"
@@ -152,7 +158,7 @@ _SAME_ASK_AGAIN = re.compile(r"^\s*(?:and\s+)?(?:(?:what|how) about|what of|same
 
 @dataclass(frozen=True)
 class Ask:
-    kind: str  # who | how-often | when | where | list | if-not | record | steps
+    kind: str  # who | how-often | when | where | list | if-not | record | steps | level
     words: frozenset[str] = frozenset()  # words of its own part of the question (not shared with the others)
 
     @property

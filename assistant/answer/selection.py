@@ -46,6 +46,7 @@ OPENING_RATIO = 0.75  # a unit answering the main ask opens instead of the best 
 ASK_RATIO = 0.6  # a unit answering an ask the others leave open may score lower
 MAX_ASK_CANDIDATES = 12  # units weighed for asks of one kind that each want their own unit ...
 MAX_SAME_KIND = 4  # ... and how many such asks get one
+GRADE_LABEL = 40  # characters: a grade's label sentence ("Severity 1, critical.")
 MAX_STEPS = 5  # numbered steps quoted for "how do I …?"
 DUPLICATE_JACCARD = 0.6
 SAME_FACT = 0.75  # cosine of two units of different documents that state one fact (same values), quoted once
@@ -163,6 +164,17 @@ class _Builder:
 
     def covered(self) -> list[Unit]:
         return [u for line in self.lines for u in (line.unit, *line.followers)]
+
+    def label(self, unit: Unit, label: Unit) -> None:
+        """Put a short label sentence ("Severity 1, critical.") over the quoted line of `unit`, where that line stands."""
+        at = next((i for i, line in enumerate(self.lines) if line.unit is unit), None)
+        if at is None or id(label) in self.used:
+            return
+        line = self.lines[at]
+        self.lines[at] = Line(label, also=line.also, followers=[unit, *line.followers])
+        self.words[at] = _words(label)
+        self.used.add(id(label))
+        self.chars += len(label.text)
 
     def add(self, unit: Unit) -> bool:
         """Quote `unit` (with its list items); a near-duplicate of a quoted unit only adds a citation. A
@@ -347,6 +359,9 @@ def _answer_asks(asks: list[Ask], ranked: list[Unit], best: float, builder: _Bui
         if ask.kind == "steps":  # prose may tell the steps too: no numbered list is no open ask
             _add_steps(ask, ranked, best, builder, close or set())
             continue
+        if ask.kind == "level":  # grade words are common ("high", "low"): a grade not found is no open ask
+            _add_graded(ask, ranked, best, builder, close or set())
+            continue
         if any(answers_ask(ask, u.text) and fits(ask.kind, u) for u in builder.covered()):
             continue
         unit = next((u for u in ranked if (u.score >= ASK_RATIO * best or id(u) in (close or ()))
@@ -358,6 +373,27 @@ def _answer_asks(asks: list[Ask], ranked: list[Unit], best: float, builder: _Bui
         else:
             builder.add(unit)
     return missing
+
+
+def _add_graded(ask: Ask, ranked: list[Unit], best: float, builder: _Builder, close: set[int]) -> None:
+    """"What severity is ransomware?": the sentence about the question's topic that names its grade, or that stands
+    under a short grade label ("Severity 1, critical." then "… or ransomware is active on our network."), quoted
+    with its label."""
+    if any(answers_ask(ask, u.text) for u in builder.covered()):
+        return
+    for unit in ranked:
+        if unit.score < ASK_RATIO * best and id(unit) not in close:
+            continue
+        if answers_ask(ask, unit.text):
+            builder.add(unit)
+            return
+        passage = builder.by_chunk[unit.chunk.id]
+        label = passage[unit.position - 1] if unit.position > 0 else None
+        if (label is not None and len(label.text) <= GRADE_LABEL and answers("level", label.text)
+                and shared_words(ask, unit.text)):
+            builder.add(unit)
+            builder.label(unit, label)
+            return
 
 
 def _add_steps(ask: Ask, ranked: list[Unit], best: float, builder: _Builder, close: set[int]) -> None:
