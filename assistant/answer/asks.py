@@ -4,8 +4,8 @@ A question often asks two or three things at once ("who approves access and how 
 reviewed?"). The composer answers each ask with the best sentence that carries that kind of fact: a role
 for *who*, a frequency for *how often*, a time limit or period for *by when / how long*, a place or tool
 for *where*, the list items under a lead-in for *which items*, an escalation or sanction for *what happens
-if it is not done*. Detection is by wording, so it works on any
-organization's documents; nothing here knows a corpus.
+if it is not done*, numbered steps for *how is it done*, a named grade for *what severity*. Detection is by
+wording, so it works on any organization's documents; nothing here knows a corpus.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ QUESTION_PATTERNS: dict[str, re.Pattern[str]] = {
     # a grade on a scale: "what severity would that be?", "which priority is a lost laptop?"
     "level": re.compile(r"\b(?:what|which) (?:severity|priority)\b|\bhow (?:serious|severe)\b", re.I),
     # what is done, in order: "how do I get in today?", "what happens to an old laptop before it is reissued?"
-    "steps": re.compile(r"\bhow (?:do|does|should|can|must|would|will|to) (?:i|we|you|they|someone|people|staff|one)\b|"
+    "steps": re.compile(r"\bhow (?:do|does|should|can|must|would|will) (?:i|we|you|they|someone|people|staff|one)\b|"
                         r"\bwhat happens (?:now|next|then|to|when|after|before|first)\b|"
                         r"\bwhat (?:do|should|must|shall) (?:i|we) do\b|\bwhat(?:'s| is| are) the (?:process|procedure|steps?)\b|"
                         r"\b(?:first|next) steps?\b", re.I),
