@@ -149,16 +149,14 @@ def numbered_steps(item: Unit, chunk_units: list[Unit]) -> list[Unit]:
     """The numbered steps `item` is one of, in order: the items before and after it whose numbers run on from
     its own ("3." between "2." and "4."); sub-items and other lists end the run. Empty when `item` is no numbered
     step."""
-    if not item.is_item or _number(_marker(item.text)) is None:
+    own = _number(_marker(item.text)) if item.is_item else None
+    if own is None:
         return []
     run = [item]
     for step in (-1, 1):
-        position, number = item.position, _number(_marker(item.text))
-        while 0 <= position + step < len(chunk_units):
-            other = chunk_units[position + step]
-            other_number = _number(_marker(other.text)) if other.is_item else None
-            if other_number is None or number is None or other_number != number + step:
-                break
-            run.append(other)
-            position, number = position + step, other_number
+        position, number = item.position + step, own + step
+        while 0 <= position < len(chunk_units) and chunk_units[position].is_item \
+                and _number(_marker(chunk_units[position].text)) == number:
+            run.append(chunk_units[position])
+            position, number = position + step, number + step
     return sorted(run, key=lambda u: u.position)

@@ -349,7 +349,9 @@ def _answer_asks(asks: list[Ask], ranked: list[Unit], best: float, builder: _Bui
     to the question near the best one's): "and who do I tell?" is answered by the Service Desk sentence that
     means the question even when a sentence sharing its words scores higher."""
     missing: list[Ask] = []
-    _one_unit_per_ask(asks, ranked, best, builder, fits, close or set())
+    close = close or set()
+    answerable = [u for u in ranked if u.score >= ASK_RATIO * best or id(u) in close]  # in ranked order
+    _one_unit_per_ask(asks, answerable, builder, fits)
     for ask in asks:
         if ask.kind == "list":
             lead = None if any(line.followers for line in builder.lines) else _best_list(ranked, builder, best, ask)
@@ -357,15 +359,14 @@ def _answer_asks(asks: list[Ask], ranked: list[Unit], best: float, builder: _Bui
                 builder.add(lead)
             continue
         if ask.kind == "steps":  # prose may tell the steps too: no numbered list is no open ask
-            _add_steps(ask, ranked, best, builder, close or set())
-            continue
-        if ask.kind == "level":  # grade words are common ("high", "low"): a grade not found is no open ask
-            _add_graded(ask, ranked, best, builder, close or set())
+            _add_steps(ask, answerable, best, builder)
             continue
         if any(answers_ask(ask, u.text) and fits(ask.kind, u) for u in builder.covered()):
             continue
-        unit = next((u for u in ranked if (u.score >= ASK_RATIO * best or id(u) in (close or ()))
-                     and answers_ask(ask, u.text) and fits(ask.kind, u)), None)
+        if ask.kind == "level":  # grade words are common ("high", "low"): a grade not found is no open ask
+            _add_graded(ask, answerable, builder)
+            continue
+        unit = next((u for u in answerable if answers_ask(ask, u.text) and fits(ask.kind, u)), None)
         if unit is None and neighbours is not None:  # the passages nearest the evidence may answer it
             unit = _from_neighbours(ask, *neighbours, fits, builder)
         if unit is None:
@@ -375,15 +376,11 @@ def _answer_asks(asks: list[Ask], ranked: list[Unit], best: float, builder: _Bui
     return missing
 
 
-def _add_graded(ask: Ask, ranked: list[Unit], best: float, builder: _Builder, close: set[int]) -> None:
+def _add_graded(ask: Ask, answerable: list[Unit], builder: _Builder) -> None:
     """"What severity is ransomware?": the sentence about the question's topic that names its grade, or that stands
     under a short grade label ("Severity 1, critical." then "… or ransomware is active on our network."), quoted
     with its label."""
-    if any(answers_ask(ask, u.text) for u in builder.covered()):
-        return
-    for unit in ranked:
-        if unit.score < ASK_RATIO * best and id(unit) not in close:
-            continue
+    for unit in answerable:
         if answers_ask(ask, unit.text):
             builder.add(unit)
             return
@@ -396,13 +393,13 @@ def _add_graded(ask: Ask, ranked: list[Unit], best: float, builder: _Builder, cl
             return
 
 
-def _add_steps(ask: Ask, ranked: list[Unit], best: float, builder: _Builder, close: set[int]) -> None:
+def _add_steps(ask: Ask, answerable: list[Unit], best: float, builder: _Builder) -> None:
     """"How do I …?" / "what happens to …?": the numbered steps around the best step, in order, while the answer
     stays short (the step, then the ones after it, then the ones before). The step must score like supporting
     evidence, and each step it brings like an answer to an ask: a numbered list of rules about something else
     brings nothing. A step whose list brings nothing new gives way to the next best step."""
-    relevant = {id(u) for u in ranked if u.score >= ASK_RATIO * best} | close
-    for anchor in (u for u in ranked if u.score >= SUPPORT_RATIO * best and answers_ask(ask, u.text)):
+    relevant = {id(u) for u in answerable}
+    for anchor in (u for u in answerable if u.score >= SUPPORT_RATIO * best and answers_ask(ask, u.text)):
         run = [u for u in numbered_steps(anchor, builder.by_chunk[anchor.chunk.id])
                if id(u) in relevant and id(u) not in builder.used]
         if not run:
@@ -415,8 +412,8 @@ def _add_steps(ask: Ask, ranked: list[Unit], best: float, builder: _Builder, clo
         return
 
 
-def _one_unit_per_ask(asks: list[Ask], ranked: list[Unit], best: float, builder: _Builder,
-                      fits: Callable[[str, Unit], bool], close: set[int]) -> None:
+def _one_unit_per_ask(asks: list[Ask], answerable: list[Unit], builder: _Builder,
+                      fits: Callable[[str, Unit], bool]) -> None:
     """Asks of one kind, each about its own thing, get a unit each (asks.one_sentence_each), from the quoted units
     and the ones that may answer an ask."""
     for kind in dict.fromkeys(a.kind for a in asks if a.kind != "list"):
@@ -425,8 +422,7 @@ def _one_unit_per_ask(asks: list[Ask], ranked: list[Unit], best: float, builder:
             continue
         candidates = [u for u in builder.covered() if fits(kind, u)]
         quoted = {id(u) for u in candidates}
-        candidates += [u for u in ranked if (u.score >= ASK_RATIO * best or id(u) in close) and fits(kind, u)
-                       and id(u) not in quoted]
+        candidates += [u for u in answerable if fits(kind, u) and id(u) not in quoted]
         for i in one_sentence_each(group, [u.text for u in candidates[:MAX_ASK_CANDIDATES]]):
             if i is not None:
                 builder.add(candidates[i])
