@@ -286,6 +286,9 @@ def test_follow_ups_read_against_the_previous_turn_only() -> None:
     ("new joiner here! what do I have to do in my first couple of weeks?", None),  # onboarding documents answer
     ("does every new hire need a DBS check?", None),
     ("Who approves account creation for a new employee?", None),
+    # what they look after, then a question of its own: answered from the documents, not with a role's duties
+    ("i've just been made responsible for our secure equipment room - what has to be kept just inside the door?", None),
+    ("I'm responsible for the payroll system now, how often do we review who has access?", None),
 ])
 def test_role_questions_are_recognised(question: str, role: str | None) -> None:
     assert asked_role(question, ROLES) == role

@@ -19,8 +19,8 @@ from assistant.text import LIST_MARK
 MAX_DUTIES = 6
 MIN_DUTIES = 2  # fewer duties found: the question is answered like any other
 
-_DUTY_QUESTION = re.compile(
-    r"\b(?:responsib\w*|duties|on the hook|expected (?:of me|to do)|what (?:do|must|should|shall) i (?:actually )?"
+_DUTY_QUESTION = re.compile(  # "made responsible for the server room" says what they look after: no duty question
+    r"\b(?:responsibilit\w*|responsible(?!\s+for\s+(?:our|the|a|an|this|that|its?)\b)|duties|on the hook|expected (?:of me|to do)|what (?:do|must|should|shall) i (?:actually )?"
     r"(?:do|have to do|need to do)|what (?:do|must) i (?:actually )?have to (?:do|get done)|my (?:job|role) (?:is|involves?)|"
     r"what (?:am i|is) (?:expected|required))\b", re.I)
 _AS_ROLE = re.compile(
@@ -32,7 +32,8 @@ _NEWCOMER = re.compile(
     r"first (?:day|week|weeks|couple of weeks|month))\b", re.I)
 # One job under different names: a question may name it one way and the documents another
 _MANAGER_NAMES = ("line manager", "people manager", "team manager", "team lead", "team leader", "manager", "supervisor")
-_NOT_ROLES = frozenset({"starting", "new", "sponsoring", "going", "about", "trying", "not", "still", "just"})
+_NOT_ROLES = frozenset({"starting", "new", "sponsoring", "going", "about", "trying", "not", "still", "just", "responsible",
+                        "in"})
 
 
 def may_ask_role(question: str) -> bool:
