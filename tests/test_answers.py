@@ -180,6 +180,10 @@ def test_an_ask_is_answered_by_its_kind_of_fact_about_its_own_part() -> None:
     assert values("when", "lock your screen even for a minute") == frozenset()  # "a minute" is no time limit
     assert not answers("when", "a SOC 2 report issued within the last 12 months")  # looks back: no time limit
     assert answers("when", "The supplier is given 10 working days to respond.")
+    # "within" says when only with a period after it
+    assert answers("when", "IT terminates access within five business days from receipt of notification.")
+    assert answers("when", "Call back within the hour.")
+    assert not answers("when", "When a user's role within the organization changes, its accounts are changed.")
     assert values("how-often", "reviewed quarterly and every six months") == frozenset({"every 3 months",
                                                                                           "every 6 months"})
 

@@ -78,7 +78,8 @@ EVIDENCE_PATTERNS: dict[str, re.Pattern[str]] = {
         rf"year)|\d+ times|(?:on|at) an? (?:\w+ )?(?:annual|quarterly|monthly|weekly|daily) basis|at least once)\b",
         re.I),
     "when": re.compile(
-        rf"\b(?:within|no later than|immediately|promptly|without delay|same (?:business |working )?day|"
+        # "within" with a period after it ("within 5 working days", "within the hour"), not "within the organization"
+        rf"\b(?:within(?=[^.;:]{{0,30}}?\b(?:{_UNIT}|hour|day|week|month|year)\b)|no later than|immediately|promptly|without delay|same (?:business |working )?day|"
         rf"next (?:business |working )?day|by the end of|{_AMOUNT}[\s-]*{_UNIT}|"
         rf"(?:by|before|until|at) \d{{1,2}}(?::\d{{2}}|\s*[ap]\.?m\b)|on (?:their|the|your|his|her) last (?:working )?day)\b",
         re.I),
