@@ -30,7 +30,7 @@ from assistant.answer.grounded import (
 )
 from assistant.answer.lists import followers, items_beyond, numbered_steps
 from assistant.answer.roles import asked_role
-from assistant.answer.selection import RETENTION, Line, _ordered, _same_subject, select
+from assistant.answer.selection import RETENTION, Line, _ordered, _same_subject, score_units, select
 from assistant.answer.units import split_units
 from assistant.catalogue import get_catalogue
 from assistant.index.store import Generation
@@ -261,6 +261,19 @@ def test_a_follow_up_of_a_question_about_the_risks_is_about_the_risks_too() -> N
     assert not analyse("and what are we doing about it?", catalogue, Conversation()).about_registers
     conversation.update("what do I do if I lose my laptop?", ["7.9"])
     assert not analyse("and who do I tell?", catalogue, conversation).about_registers
+
+
+def test_a_follow_up_s_own_words_weigh_more_than_its_topic_s() -> None:
+    """"do contractors get a company laptop?" then "ok so what operating system does theirs have to run?": the
+    sentence about the operating system answers, not the one that repeats the earlier turn's words."""
+    conversation = Conversation()
+    conversation.update("do contractors get a company laptop?", [])
+    follow = analyse("ok so what operating system does theirs have to run?", get_catalogue(), conversation)
+    assert follow.followup
+    units = split_units(_chunk("Contractors get no company laptop and use their own laptop. "
+                               "Every system must run a supported operating system."))
+    score_units(follow, units, np.array([0.4, 0.4], dtype=np.float32))
+    assert units[1].score > units[0].score
 
 
 def test_follow_ups_read_against_the_previous_turn_only() -> None:

@@ -105,6 +105,7 @@ def score_units(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray) ->
     passage's retrieval rank. A sentence of running prose also scores at least NEXT_SENTENCE of the sentence before
     it: in long-form guidance the sentence that matches the question often only sets up the fact ("… reporting
     the message is not enough.") and the next one states it ("Telephone the Service Desk on extension 4400 …").
+    A follow-up's own words weigh as much as a question's; the words of the turn it follows, half as much.
     A next sentence about something else entirely (its own cosine under NEXT_SENTENCE_SIMILARITY of the matching
     one's) inherits nothing."""
     q_words = set(analysis.content_tokens)
@@ -112,7 +113,8 @@ def score_units(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray) ->
     unit_words = [token_set(unit.text + " " + " ".join(unit.chunk.trail[-1:])) for unit in units]
     # a question word most candidate sentences share ("breach", "data") tells them apart less than a rare one
     # ("supplier"): each word weighs its inverse frequency among the candidates (expansion words half)
-    weight = {w: (1.0 if w in q_words else 0.5) * _rarity(w, unit_words) for w in q_words | exp_words}
+    own = set(tokenize(analysis.question)) if analysis.followup else q_words  # a follow-up's words over its topic's
+    weight = {w: (1.0 if w in q_words and w in own else 0.5) * _rarity(w, unit_words) for w in q_words | exp_words}
     total = sum(weight.values()) or 1.0
     for i, unit in enumerate(units):
         lex = sum(weight[w] for w in unit_words[i] & weight.keys()) / total
