@@ -276,6 +276,13 @@ def test_a_follow_up_s_own_words_weigh_more_than_its_topic_s() -> None:
     assert units[1].score > units[0].score
 
 
+def test_a_short_question_with_only_chat_words_of_its_own_follows_the_last_turn() -> None:
+    conversation = Conversation()
+    conversation.update("if one of our suppliers gets hacked do they have to tell us?", [])
+    assert analyse("how quickly tho?", get_catalogue(), conversation).followup
+    assert not analyse("password minimum length though?", get_catalogue(), conversation).followup
+
+
 def test_follow_ups_read_against_the_previous_turn_only() -> None:
     catalogue = get_catalogue()
     conversation = Conversation()
