@@ -800,6 +800,8 @@ def test_a_question_about_a_documents_review_date_asks_for_its_record_not_a_time
     asks = detect_asks("who owns the cryptography policy and when is it due for review?")
     assert [a.kind for a in asks] == ["who", "record"]
     assert [a.kind for a in detect_asks("what version is the backup procedure on?")] == ["record"]
+    assert [a.kind for a in detect_asks("who owns the remote working policy and when's it next up for review?")] == \
+        ["who", "record"]
     assert [a.kind for a in detect_asks("when must a lost laptop be reported?")] == ["when"]
     assert answers("record", "Next review | 30 April 2027")
     assert answers("record", "Document ID: PRO-003; Owner: Platform Lead; Version: 1.6; Next review: 2027-05-31")

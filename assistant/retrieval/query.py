@@ -24,7 +24,7 @@ REGISTER_QUESTION = re.compile(
     r"implementation|treatment|register|excluded|exclusion|annex a)\b|\bR-\d{2,4}\b", re.I)
 # A question about a document's own record: when it is next reviewed, its version, who approved it.
 DOCUMENT_RECORD_QUESTION = re.compile(
-    r"\b(?:review date|(?:next|last) review\w*|due (?:for )?(?:a |its |another )?review|"
+    r"\b(?:review date|(?:next|last) review\w*|(?:due|up) (?:for )?(?:a |its |another )?review|"
     r"(?:last|next) (?:reviewed|updated)|reviewed (?:last|next)|(?:which|what|current|latest) version|"
     r"version (?:number|is)|who approved (?:it|this|that|the)|approval date|when was (?:it|this|that|the [\w ]{1,40}) "
     r"(?:last )?(?:reviewed|approved|updated))\b", re.I)
