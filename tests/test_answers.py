@@ -62,6 +62,11 @@ def test_asks_of_a_question_follow_its_parts() -> None:
         ["Who approves access", "how often are rights reviewed"]
     assert question_parts("how many people got that fake email in june, and did anybody else click the link?") == \
         ["how many people got that fake email in june", "did anybody else click the link"]
+    # the context before a dash is no part of its own: the ask after it is
+    assert question_parts("lost my depot badge (again) - do i get charged for a new one? and who am i meant to tell") \
+        == ["do i get charged for a new one", "and who am i meant to tell"]
+    assert question_parts("I'm a new backend engineer - is there extra security training for developers?") == \
+        ["is there extra security training for developers"]
 
 
 def test_an_ask_inside_a_part_keeps_the_words_of_its_own_clause() -> None:
@@ -806,6 +811,16 @@ def test_a_question_about_a_documents_review_date_asks_for_its_record_not_a_time
     assert answers("record", "Next review | 30 April 2027")
     assert answers("record", "Document ID: PRO-003; Owner: Platform Lead; Version: 1.6; Next review: 2027-05-31")
     assert not answers("record", "Access is reviewed within 5 days of a change.")
+
+
+@pytest.mark.integration
+def test_a_yes_no_ask_after_its_context_gets_its_own_sentence(assistant: Assistant) -> None:
+    """"a customer wants to push payroll files over sftp - do they log in with a password? and how long …": the
+    password ask is answered (SSH keys), not only the retention one."""
+    answer = assistant.ask("one of our customers wants to push payroll files to us over sftp - do they log in with a "
+                           "password? and how long do the files sit on the server before getting cleared out?",
+                           role="staff", llm=False)
+    assert "SSH key only" in answer.answer and "after 7 days" in answer.answer, answer.answer
 
 
 @pytest.mark.integration

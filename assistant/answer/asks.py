@@ -167,9 +167,17 @@ class Ask:
         return ASK_LABELS[self.kind]
 
 
+# Where a part's context ends and its question starts: "a customer wants to push files over sftp - do they log in
+# with a password"
+_CONTEXT_BREAK = re.compile(r"\s+[-–—:]\s+(?=(?:do|does|is|are|can|could|will|would|should|must|has|have|how|who|what|"
+                            r"when|where|which|whats)\b)", re.I)
+
+
 def question_parts(question: str) -> list[str]:
-    """The parts of a question that asks several things (one part for a simple question)."""
-    parts = [p.strip(" ,") for p in _clauses(question) if p and len(token_set(p)) >= 2]
+    """The parts of a question that asks several things (one part for a simple question); of a part that sets out
+    its context first and then asks, the ask, so that it is not drowned by the context."""
+    clauses = [_CONTEXT_BREAK.split(clause)[-1] for clause in _clauses(question)]
+    parts = [p.strip(" ,") for p in clauses if p and len(token_set(p)) >= 2]
     return parts or [question]
 
 
