@@ -393,6 +393,9 @@ def test_keeping_pace_is_no_retention_period() -> None:
     assert not RETENTION.search("It updates its Cyber Risk Assessment annually in order to keep pace with threats.")
     assert RETENTION.search("Access logs are kept for 12 months.")
     assert RETENTION.search("We keep training records for 6 years.")
+    # "netskope keeps blocking me … how long will that take?" asks how long a decision takes, not how long it is kept
+    assert not RETENTION.search("netskope keeps blocking me uploading a spreadsheet")
+    assert not RETENTION.search("my laptop keeps crashing, what do i do?")
 
 
 def test_a_lead_time_is_a_value_before_something() -> None:
