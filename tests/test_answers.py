@@ -816,6 +816,23 @@ def test_a_question_about_a_documents_review_date_asks_for_its_record_not_a_time
     assert not answers("record", "Access is reviewed within 5 days of a change.")
 
 
+def test_a_named_system_and_reception_answer_where_and_who() -> None:
+    assert answers("where", "Every new starter reads and signs this policy in BreatheHR in their first week.")
+    assert answers("where", "The request is raised through ServiceNow.")
+    assert not answers("where", "Suppliers must hold a certificate in ISO 27001 or the UK equivalent.")
+    assert answers("who", "Reception gives the password to signed-in visitors.")
+
+
+@pytest.mark.integration
+def test_no_dont_say_line_for_an_ask_a_quoted_line_answers(assistant: Assistant) -> None:
+    """"who hands out the guest password and how often does it get changed?": the quoted Guest Wi-Fi paragraph
+    says both (Reception; the first working day of every month), so no line claims the documents don't say who."""
+    answer = assistant.ask("a visitor asked me for the wifi - who hands out the guest password and how often does it "
+                           "get changed?", role="staff", llm=False)
+    assert "Reception gives the password" in answer.answer, answer.answer
+    assert "don't say" not in answer.answer, answer.answer
+
+
 @pytest.mark.integration
 def test_a_yes_no_ask_after_its_context_gets_its_own_sentence(assistant: Assistant) -> None:
     """"a customer wants to push payroll files over sftp - do they log in with a password? and how long …": the

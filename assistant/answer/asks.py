@@ -70,6 +70,7 @@ EVIDENCE_PATTERNS: dict[str, re.Pattern[str]] = {
     "who": re.compile(
         r"\b(?:manager|officer|owner|team(?! members?\b)|lead|head|director|ciso|cio|ceo|cto|coo|cfo|ism|hr|human resources|"
         r"service desk|help ?desk|committee|board|administrator|supervisor|dpo|counsel|department|engineering|"
+        r"reception(?:ist)?|"
         r"approv\w*|responsible|accountable|security@\S*)\b", re.I),
     "how-often": re.compile(
         rf"\b(?:annual(?:ly)?|yearly|quarterly|monthly|weekly|daily|hourly|fortnightly|bi-?annual\w*|"
@@ -241,11 +242,19 @@ LEAD_TIME = re.compile(rf"\b{_AMOUNT}[\s-]*{_UNIT}'?\s+(?:of\s+)?(?:notice|befor
 _LOOKBACK = re.compile(rf"\b(?:within|in|during|over|for) the (?:last|past|previous) (?:{_AMOUNT}[\s-]*)?{_UNIT}", re.I)
 
 
+# A named system something is done in: "signs this policy in BreatheHR", "raised through ServiceNow" (a word with a
+# capital inside it, or an acronym)
+_IN_PRODUCT = re.compile(r"\b(?:in|into|through|via|using) (?:the |our )?"
+                         r"(?:[A-Z][a-z]+[A-Z]\w*|(?!(?:ISO|GDPR|SOC|PCI|NIST|HMRC|ICO)\b)[A-Z]{3,}[a-z]*)\b")
+
+
 def answers(kind: str, text: str) -> bool:
     """Does `text` carry the kind of fact the ask wants? ("list" is answered by list items, not wording.)"""
     pattern = EVIDENCE_PATTERNS.get(kind)
     if kind == "when":
         text = _LOOKBACK.sub(" ", text)
+    if kind == "where" and _IN_PRODUCT.search(text):
+        return True
     return bool(pattern and pattern.search(text))
 
 

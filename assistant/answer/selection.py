@@ -307,7 +307,7 @@ def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
         builder.add(unit)
     # an ask is said to be left open only when no quoted line carries that kind of fact at all: "within 72 hours"
     # quoted for "how long have we got to tell the regulator?" answers it in other words ("ICO")
-    missing = [a for a in missing if not any(fits(a.kind, u) for u in builder.covered())]
+    missing = [a for a in missing if not any(answers(a.kind, u.text) for u in builder.covered())]
     return Selection(_ordered(builder.lines), missing, disagreements)
 
 
