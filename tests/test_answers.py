@@ -58,6 +58,11 @@ def test_asks_of_a_question_follow_its_parts() -> None:
         ["who", "how-often"]
     assert [a.kind for a in detect_asks("What requirements must my laptop meet (OS, encryption, locking)?")] == ["list"]
     assert detect_asks("where are we with Operation Bluebell?") == []  # a status question, not a place
+    # a length is no time limit; a condition ("if i forget") is no question of what happens
+    assert [a.kind for a in detect_asks("how long do my passwords need to be and where do I store them?")] == ["where"]
+    assert [a.kind for a in detect_asks("how long will it be before I get access?")] == ["when"]
+    assert [a.kind for a in detect_asks("how long before it locks itself anyway if i forget?")] == ["when"]
+    assert [a.kind for a in detect_asks("what happens if I don't finish the training on time?")] == ["if-not"]
     assert question_parts("Who approves access and how often are rights reviewed?") == \
         ["Who approves access", "how often are rights reviewed"]
     assert question_parts("how many people got that fake email in june, and did anybody else click the link?") == \

@@ -39,7 +39,8 @@ QUESTION_PATTERNS: dict[str, re.Pattern[str]] = {
     "how-often": re.compile(r"\bhow (?:often|frequently|regularly)\b|\bfrequency\b|\binterval\b|\bhow many times\b",
                             re.I),
     "when": re.compile(
-        r"\bhow (?:long|quickly|soon|fast|much time)\b|\bhow many (?:minutes|hours|days|weeks|months|years)\b|"
+        # "how long do my passwords need to be?" asks a length, not a time
+        r"\bhow (?:long(?![^?,.;]*\bbe\s*(?:[?,.;]|$))|quickly|soon|fast|much time)\b|\bhow many (?:minutes|hours|days|weeks|months|years)\b|"
         rf"\bwithin (?:what|how|which)\b|\bdeadline\b|\bby when\b|\btime ?(?:limit|frame)\b|{_RETENTION_ASK}|"
         r"\bwhen (?:exactly |roughly |usually |normally |actually )?"
         r"(?:must|should|do|does|is|are|will|has|have|can)\b|\b(?:by )?what time\b|"
@@ -104,6 +105,7 @@ EVIDENCE_PATTERNS: dict[str, re.Pattern[str]] = {
 }
 
 _RETENTION_WORD = re.compile(_RETENTION_ASK, re.I)
+_CONSEQUENCE = re.compile(r"\bwhat (?:happens|if)\b|\bconsequences?\b|\bpenalt(?:y|ies)\b|\bin trouble\b", re.I)
 LEAD_TIME_QUESTION = re.compile(_LEAD_TIME_ASK, re.I)
 
 ASK_LABELS: dict[str, str] = {
@@ -220,6 +222,9 @@ def detect_asks(question: str) -> list[Ask]:
             found = [(at, kind) for at, kind in found if kind != "when"]
         if any(kind == "record" for _, kind in found):  # "when is it due for review?" wants a date, not a time limit
             found = [(at, kind) for at, kind in found if kind != "when"]
+        if len(found) > 1 and not _CONSEQUENCE.search(part):
+            # "how long before it locks itself if i forget?": "if I forget" is the condition of the time ask
+            found = [(at, kind) for at, kind in found if kind != "if-not"]
         if not found and _SAME_ASK_AGAIN.match(part):
             found = previous  # "how long do we keep GPS tracks, and what about the photos?": a time ask again
         previous = found or previous
