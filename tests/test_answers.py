@@ -63,6 +63,8 @@ def test_asks_of_a_question_follow_its_parts() -> None:
     assert [a.kind for a in detect_asks("how long will it be before I get access?")] == ["when"]
     assert [a.kind for a in detect_asks("how long before it locks itself anyway if i forget?")] == ["when"]
     assert [a.kind for a in detect_asks("what happens if I don't finish the training on time?")] == ["if-not"]
+    assert detect_asks("what has to be kept just inside the door of the server room?") == []  # what, not how long
+    assert [a.kind for a in detect_asks("which records are kept and for how long?")] == ["when"]
     assert question_parts("Who approves access and how often are rights reviewed?") == \
         ["Who approves access", "how often are rights reviewed"]
     assert question_parts("how many people got that fake email in june, and did anybody else click the link?") == \

@@ -105,6 +105,7 @@ EVIDENCE_PATTERNS: dict[str, re.Pattern[str]] = {
 }
 
 _RETENTION_WORD = re.compile(_RETENTION_ASK, re.I)
+_WHAT_IS_KEPT = re.compile(r"\b(?:what|which)\b[^?,;]{0,40}\b(?:kept|retained)\b", re.I)
 _CONSEQUENCE = re.compile(r"\bwhat (?:happens|if)\b|\bconsequences?\b|\bpenalt(?:y|ies)\b|\bin trouble\b", re.I)
 LEAD_TIME_QUESTION = re.compile(_LEAD_TIME_ASK, re.I)
 
@@ -219,6 +220,9 @@ def detect_asks(question: str) -> list[Ask]:
                        if (m := pattern.search(part)))
         if len(found) > 1 and not QUESTION_PATTERNS["when"].search(_RETENTION_WORD.sub(" ", part)):
             # "I've changed the retention periods - who needs to approve it?" names the retention, asks who
+            found = [(at, kind) for at, kind in found if kind != "when"]
+        if _WHAT_IS_KEPT.search(part) and not QUESTION_PATTERNS["when"].search(_RETENTION_WORD.sub(" ", part)):
+            # "what has to be kept just inside the door?" asks what, not for how long
             found = [(at, kind) for at, kind in found if kind != "when"]
         if any(kind == "record" for _, kind in found):  # "when is it due for review?" wants a date, not a time limit
             found = [(at, kind) for at, kind in found if kind != "when"]
