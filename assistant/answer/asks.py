@@ -40,7 +40,8 @@ QUESTION_PATTERNS: dict[str, re.Pattern[str]] = {
                             re.I),
     "when": re.compile(
         # "how long do my passwords need to be?" asks a length, not a time
-        r"\bhow (?:long(?![^?,.;]*\bbe\s*(?:[?,.;]|$))|quickly|soon|fast|much time)\b|\bhow many (?:minutes|hours|days|weeks|months|years)\b|"
+        r"\bhow (?:long(?![^?,.;]*\bbe\s*(?:[?,.;]|$))|quickly|soon|fast|much time)\b|"
+        r"\bhow many (?:minutes|hours|days|weeks|months|years)\b|"
         rf"\bwithin (?:what|how|which)\b|\bdeadline\b|\bby when\b|\btime ?(?:limit|frame)\b|{_RETENTION_ASK}|"
         r"\bwhen (?:exactly |roughly |usually |normally |actually )?"
         r"(?:must|should|do|does|is|are|will|has|have|can)\b|\b(?:by )?what time\b|"
@@ -81,7 +82,8 @@ EVIDENCE_PATTERNS: dict[str, re.Pattern[str]] = {
         re.I),
     "when": re.compile(
         # "within" with a period after it ("within 5 working days", "within the hour"), not "within the organization"
-        rf"\b(?:within(?=[^.;:]{{0,30}}?\b(?:{_UNIT}|hour|day|week|month|year)\b)|no later than|immediately|promptly|without delay|same (?:business |working )?day|"
+        rf"\b(?:within(?=[^.;:]{{0,30}}?\b(?:{_UNIT}|hour|day|week|month|year)\b)|no later than|immediately|"
+        rf"promptly|without delay|same (?:business |working )?day|"
         rf"next (?:business |working )?day|by the end of|{_AMOUNT}[\s-]*{_UNIT}|"
         rf"(?:by|before|until|at) \d{{1,2}}(?::\d{{2}}|\s*[ap]\.?m\b)|on (?:their|the|your|his|her) last (?:working )?day)\b",
         re.I),

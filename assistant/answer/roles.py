@@ -20,7 +20,8 @@ MAX_DUTIES = 6
 MIN_DUTIES = 2  # fewer duties found: the question is answered like any other
 
 _DUTY_QUESTION = re.compile(  # "made responsible for the server room" says what they look after: no duty question
-    r"\b(?:responsibilit\w*|responsible(?!\s+for\s+(?:our|the|a|an|this|that|its?)\b)|duties|on the hook|expected (?:of me|to do)|what (?:do|must|should|shall) i (?:actually )?"
+    r"\b(?:responsibilit\w*|responsible(?!\s+for\s+(?:our|the|a|an|this|that|its?)\b)|duties|on the hook|"
+    r"expected (?:of me|to do)|what (?:do|must|should|shall) i (?:actually )?"
     r"(?:do|have to do|need to do)|what (?:do|must) i (?:actually )?have to (?:do|get done)|my (?:job|role) (?:is|involves?)|"
     r"what (?:am i|is) (?:expected|required))\b", re.I)
 _AS_ROLE = re.compile(

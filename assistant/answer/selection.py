@@ -65,7 +65,8 @@ REGISTER_LEAD = 1.2  # a register row opens a non-register answer only when it s
 # a retention period ("kept for 6 years"), not "keep pace with" or "keep track of"
 RETENTION = re.compile(r"\b(?:kept|keeps?(?! (?:(?:pace|up|track|an eye|in mind|informed|abreast)\b|"
                        # "keeps blocking me", "it keeps crashing": doing again, not keeping
-                       r"\w+ing(?: (?:me|us|it|them|my|our|the|a|on|up|out|for|about|to)\b|\s*(?:[.,;?!]|$))))|retain\w*|"
+                       r"\w+ing(?: (?:me|us|it|them|my|our|the|a|on|up|out|for|about|to)\b|\s*(?:[.,;?!]|$))))|"
+                       r"retain\w*|"
                        r"retention|stored?|held|delet\w*|archiv\w*|destroy\w*|dispos\w*)\b", re.I)
 _CONTROL_WORD = re.compile(r"\bcontrols?\b", re.I)
 # A register row's field line ("Controls: 8.1 ...", "Status: Treated.", "Risk owner: ..."), as opposed to its
