@@ -137,6 +137,8 @@ STOPWORDS = frozenset(
     yours yourself yourselves us our i'm we're what's who's get got also may must shall
     whats hows whos wheres whens thats dont doesnt cant isnt im ive""".split()  # as typed without apostrophes
 )
+# Words of chat that add nothing of a question's own ("how quickly tho?", "ok, who signs it off?")
+CHAT_WORDS = frozenset("tho though pls please lol ok okay exactly actually".split())
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.\-/][a-z0-9]+)*")
 NUMBER_TOKEN = re.compile(r"[\d.]+(?:st|nd|rd|th)?")  # only a number, id or ordinal ("5.15", "29th"), matched whole
 

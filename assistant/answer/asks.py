@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assistant.retrieval.query import DOCUMENT_RECORD_QUESTION
-from assistant.text import token_set
+from assistant.text import NUMBERED_STEP, token_set
 
 _NUMBER_WORDS = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fourteen|fifteen|twenty|thirty|"
                  r"forty|sixty|ninety|twenty[- ]four|forty[- ]eight|seventy[- ]two|a|an")
@@ -30,6 +30,8 @@ _RETENTION_ASK = r"\bretain\w*|\bretention\b|\bkept\b"
 # before something; "how long before we have to tell them?" is a plain deadline
 _LEAD_TIME_ASK = (r"\bhow (?:far|long|many \w+) (?:ahead|in advance)\b|\bhow far before(?:hand)?\b|\bhow much notice\b|"
                   r"\bhow early\b")
+
+_CONSEQUENCE_WORDS = r"\bconsequences?\b|\bpenalt(?:y|ies)\b"
 
 # What each kind of ask looks like in a question.
 QUESTION_PATTERNS: dict[str, re.Pattern[str]] = {
@@ -51,7 +53,7 @@ QUESTION_PATTERNS: dict[str, re.Pattern[str]] = {
     "if-not": re.compile(
         r"\bwhat (?:happens|if)\b.{0,40}?\b(?:not|don'?t|doesn'?t|didn'?t|miss\w*|fail\w*|forget|ignore|late|overdue)|"
         r"\bif (?:i|we|you|they|someone|he|she) (?:just )?(?:don'?t|do not|doesn'?t|miss|fail|forget|ignore)\b|"
-        r"\bconsequences?\b|\bpenalt(?:y|ies)\b", re.I),
+        + _CONSEQUENCE_WORDS, re.I),
     "record": DOCUMENT_RECORD_QUESTION,
     # a grade on a scale: "what severity would that be?", "which priority is a lost laptop?"
     "level": re.compile(r"\b(?:what|which) (?:severity|priority)\b|\bhow (?:serious|severe)\b", re.I),
@@ -98,17 +100,21 @@ EVIDENCE_PATTERNS: dict[str, re.Pattern[str]] = {
     "level": re.compile(r"\b(?:severity|sev|priority|level|tier|category)[\s-]*(?:\d|[A-E]\b|one|two|three|four)|"
                         r"\bP[0-4]\b|\b(?:critical|high|medium|low|major|minor)\b", re.I),
     # a numbered step ("3. The Service Desk disables the account …")
-    "steps": re.compile(r"^\s*\d{1,3}[.)]\s+\S"),
+    "steps": NUMBERED_STEP,
     "where": re.compile(
         r"@|https?://|\b(?:portal|form|tool|service ?desk|help ?desk|ticket\w*|e-?mail|intranet|sharepoint|jira|"
         r"servicenow|slack|teams|hotline|phone|repository|password manager|vpn)\b|"
         r"\b(?:defined|set out|described|documented|recorded|kept|held|stored|listed|logged|tracked|raised|saved|"
-        r"filed|entered|uploaded|posted) (?:in|into|on|to|through|via)\b", re.I),
+        r"filed|entered|uploaded|posted) (?:in|into|on|to|through|via)\b|"
+        # a named system it is done in: "signs this policy in BreatheHR", "raised through ServiceNow" (a word with a
+        # capital inside it, or an acronym), matched with case
+        r"(?-i:\b(?:in|into|through|via|using) (?:the |our )?"
+        r"(?:[A-Z][a-z]+[A-Z]\w*|(?!(?:ISO|GDPR|SOC|PCI|NIST|HMRC|ICO)\b)[A-Z]{3,}[a-z]*)\b)", re.I),
 }
 
 _RETENTION_WORD = re.compile(_RETENTION_ASK, re.I)
 _WHAT_IS_KEPT = re.compile(r"\b(?:what|which)\b[^?,;]{0,40}\b(?:kept|retained)\b", re.I)
-_CONSEQUENCE = re.compile(r"\bwhat (?:happens|if)\b|\bconsequences?\b|\bpenalt(?:y|ies)\b|\bin trouble\b", re.I)
+_CONSEQUENCE = re.compile(rf"\bwhat (?:happens|if)\b|{_CONSEQUENCE_WORDS}|\bin trouble\b", re.I)
 LEAD_TIME_QUESTION = re.compile(_LEAD_TIME_ASK, re.I)
 
 ASK_LABELS: dict[str, str] = {
@@ -253,19 +259,11 @@ LEAD_TIME = re.compile(rf"\b{_AMOUNT}[\s-]*{_UNIT}'?\s+(?:of\s+)?(?:notice|befor
 _LOOKBACK = re.compile(rf"\b(?:within|in|during|over|for) the (?:last|past|previous) (?:{_AMOUNT}[\s-]*)?{_UNIT}", re.I)
 
 
-# A named system something is done in: "signs this policy in BreatheHR", "raised through ServiceNow" (a word with a
-# capital inside it, or an acronym)
-_IN_PRODUCT = re.compile(r"\b(?:in|into|through|via|using) (?:the |our )?"
-                         r"(?:[A-Z][a-z]+[A-Z]\w*|(?!(?:ISO|GDPR|SOC|PCI|NIST|HMRC|ICO)\b)[A-Z]{3,}[a-z]*)\b")
-
-
 def answers(kind: str, text: str) -> bool:
     """Does `text` carry the kind of fact the ask wants? ("list" is answered by list items, not wording.)"""
     pattern = EVIDENCE_PATTERNS.get(kind)
     if kind == "when":
         text = _LOOKBACK.sub(" ", text)
-    if kind == "where" and _IN_PRODUCT.search(text):
-        return True
     return bool(pattern and pattern.search(text))
 
 

@@ -30,16 +30,17 @@ from assistant.models import Chunk
 from assistant.registers import RiskRecord
 from assistant.retrieval.query import QueryAnalysis
 from assistant.retrieval.search import Hit
-from assistant.text import LIST_MARK, token_set, tokenize
+from assistant.text import CHAT_WORDS, LIST_MARK, token_set, tokenize
 
 MAX_CHUNKS = 4
 
 
 # Words that say nothing about the topic of a question (kept out of the coverage and vocabulary signals).
 FILLER = frozenset(
-    """many much often long need get use way want know tell someone thing anyone anything everyone actually
-    really still nowaday nowadays anyway ok okay please thanks hi hello whats what's exactly currently day
+    """many much often long need get use way want know tell someone thing anyone anything everyone
+    really still nowaday nowadays anyway thanks hi hello whats what's currently day
     happen happens make sure able allowed""".split()
+    + sorted(CHAT_WORDS)
     # what is left of a contraction ("I'm", "we're", "don't") once the apostrophe splits it
     + "s m re ve ll d t don".split()
 )

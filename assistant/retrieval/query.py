@@ -7,13 +7,19 @@ from dataclasses import dataclass, field
 
 from assistant.catalogue import Catalogue
 from assistant.ingest.metadata import detect_risks, detect_roles
-from assistant.text import NUMBER_TOKEN, QUESTION_ID_2013, QUESTION_ID_2013_BLANK, QUESTION_ID_2022, tokenize
+from assistant.text import (
+    CHAT_WORDS,
+    NUMBER_TOKEN,
+    QUESTION_ID_2013,
+    QUESTION_ID_2013_BLANK,
+    QUESTION_ID_2022,
+    tokenize,
+)
 
 _FOLLOWUP_START = re.compile(r"^\s*(and|but|also|what about|how about|what if|so|then|ok|okay)\b", re.I)
 _PRONOUN = re.compile(r"\b(it|its|this|that|these|those|they|them|there|he|she|one)\b|"
                       r"\bthe (?:\w+ )?(?:bit|part|step|stage|phase)\b", re.I)  # "the review bit" of the last answer
-# Chat words that add nothing of the question's own ("how quickly tho?")
-_CHAT_WORDS = frozenset(tokenize("tho though then again pls please lol ok okay exactly actually"))
+_CHAT_TOKENS = frozenset(tokenize(" ".join(CHAT_WORDS)))  # "how quickly tho?" has one word of its own
 # The user says the question is a new one: the previous topic and controls are dropped.
 _NEW_TOPIC = re.compile(
     r"\b(?:different|unrelated|new|another|separate|other) (?:question|topic|thing|subject)\b|\bunrelated\b|"
@@ -86,7 +92,7 @@ def is_followup(question: str, conversation: Conversation | None) -> bool:
     if conversation is None or not conversation.last_question or _NEW_TOPIC.search(question):
         return False
     words = question.split()
-    own = [t for t in tokenize(question) if not NUMBER_TOKEN.fullmatch(t) and t not in _CHAT_WORDS]
+    own = [t for t in tokenize(question) if not NUMBER_TOKEN.fullmatch(t) and t not in _CHAT_TOKENS]
     return (bool(_FOLLOWUP_START.match(question)) or (len(words) <= 8 and bool(_PRONOUN.search(question)))
             or (len(words) <= 6 and len(own) <= 1))
 
