@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.answer.asks import Ask, question_parts, values
+from assistant.answer.identity import identity_ask
 from assistant.answer.lists import FOLLOWER_BUDGET, MAX_FOLLOWERS, items_beyond
 from assistant.answer.selection import VALUE_KINDS, Line, disagreement_text, is_control_question, select
 from assistant.answer.types import Answer, Citation
@@ -292,6 +293,9 @@ def compose(
     signals = evidence_signals(analysis, hits, sims, frequencies, units, dense_peak, rank_agreement)
     if not units or should_abstain(signals, abstain_weights):
         return abstain(analysis, hits)
+    identity = identity_ask(analysis.question)
+    if identity is not None and not any(identity.answered_by(u.text) for u in units):
+        return abstain(analysis, hits)  # "who is our DPO?": no sentence names one, the duties of the role don't answer
     parts = question_parts(analysis.question)
     part_sims = None
     part_vectors = np.zeros((0, len(query_vector)), dtype=np.float32)

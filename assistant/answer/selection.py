@@ -32,6 +32,7 @@ from assistant.answer.asks import (
     value_phrases,
     values,
 )
+from assistant.answer.identity import identity_ask
 from assistant.answer.lists import followers, introduces, lead_in, list_score, numbered_steps, table_header
 from assistant.answer.units import Unit
 from assistant.retrieval.query import QueryAnalysis
@@ -281,6 +282,9 @@ def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
     elif factual and not fits(factual[0].kind, opening):
         better = next((u for u in openers if u.score >= OPENING_RATIO * best and fits(factual[0].kind, u)), None)
         opening = better or opening
+    identity = identity_ask(analysis.question)
+    if identity is not None:  # "who is our DPO?" opens with the sentence that names her
+        opening = next((u for u in ranked if identity.answered_by(u.text)), opening)
     builder.add(opening)
     neighbours = None
     extra_units, extra_vectors = nearby if nearby is not None else ([], None)

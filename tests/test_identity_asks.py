@@ -1,0 +1,97 @@
+"""Questions that ask for a name or a contact detail ("who is our DPO?", "which company does our pen test?",
+"what's the email address …?"): answered by the sentence that names the party, refused when no retrieved
+sentence does (fast rules, then the sample and second organizations)."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.answer.identity import identity_ask
+from assistant.service import Assistant
+
+
+@pytest.mark.parametrize("question", [
+    "who is our data protection officer?",
+    "who's the fire warden on our floor in the London office?",
+    "who's our cyber insurance provider? a customer questionnaire wants the insurer name",
+    "which company does our yearly pen test?",
+    "when's our next surveillance audit and which certification body are we with?",
+    "whats the actual email address i send a security incident report to?",
+    "what is the phone number of the out of hours line?",
+])
+def test_a_question_asking_for_a_name_or_contact_is_recognised(question: str) -> None:
+    assert identity_ask(question) is not None
+
+
+@pytest.mark.parametrize("question", [
+    "who approves access requests?",
+    "who do I tell if I lose my laptop?",
+    "who is responsible for backups?",
+    "who is the person I should tell?",
+    "who is the owner of the risk register?",  # a role question: the owner's role answers it
+    "who are the members of the steering group?",
+    "what's the process for leavers?",
+])
+def test_a_role_or_process_question_is_no_identity_question(question: str) -> None:
+    assert identity_ask(question) is None
+
+
+@pytest.mark.parametrize("question, sentence", [
+    ("who is our data protection officer?", "Amara Nwosu is our DPO and is registered with the ICO as our contact."),
+    ("who is our data protection officer?", "The Data Protection Officer (Amara Nwosu) assessed the event."),
+    ("who's our cyber insurance provider?", "Hiscox, our cyber insurance provider, must be told."),
+    ("who's our cyber insurance provider?", "Our cyber insurer is Hiscox."),
+    ("which company does our yearly pen test?", "The annual pen test is carried out by NCC Group."),
+    ("which company hosts our platform?", "Microsoft Azure hosts the platform."),
+    ("which provider hosts our production systems?", "Customer data is hosted in AWS eu-west-2 (London)."),
+    ("which company shreds our paper?", "The consoles are emptied by our shredding contractor, ShredSure, every week."),
+    ("what's the email address for incidents?", "Report it to security@marlowfinch.co.uk straight away."),
+    ("what's the phone number for the service desk?", "Service Desk: extension 4400, 0121 496 0400."),
+])
+def test_a_sentence_naming_the_party_answers(question: str, sentence: str) -> None:
+    ask = identity_ask(question)
+    assert ask is not None and ask.answered_by(sentence)
+
+
+@pytest.mark.parametrize("question, sentence", [
+    # the role's duties, a name elsewhere in the sentence, a placeholder address
+    ("who's the DPO here?", "The DPO drafts the notice, Legal Counsel approves it."),
+    ("who's our cyber insurance provider?", "The Head of Information Security contacts the NCSC, and tells our cyber "
+                                            "insurer, when Legal Counsel advises it."),
+    ("who's our cyber insurance provider?", "Payroll data patterns (National Insurance numbers) are blocked."),
+    ("who's the fire warden on our floor?", "Fire or a power failure damages the firewall in the London comms room."),
+    ("which company does our yearly pen test?", "An external penetration test is carried out every year."),
+    ("which company does our yearly pen test?", "Penetration test findings are retested by the testing firm."),
+    ("which certification body are we with?", "O2 | Keep certification: ISO/IEC 27001 surveillance audit"),
+    ("whats the email address i send an incident report to?", "Send an email to <insert email address here>."),
+])
+def test_a_sentence_that_names_nobody_for_the_party_does_not_answer(question: str, sentence: str) -> None:
+    ask = identity_ask(question)
+    assert ask is not None and not ask.answered_by(sentence)
+
+
+@pytest.mark.integration
+def test_who_is_our_dpo_opens_with_the_sentence_naming_her(assistant: Assistant) -> None:
+    answer = assistant.ask("who's the DPO here?", llm=False)
+    assert not answer.abstained
+    assert answer.answer.startswith("- Amara Nwosu is our DPO")
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("question", [
+    "who's our cyber insurance provider? a customer security questionnaire wants the insurer name",
+    "who's the fire warden on our floor in the London office?",
+])
+def test_a_party_the_documents_never_name_is_not_covered(assistant: Assistant, question: str) -> None:
+    answer = assistant.ask(question, llm=False)
+    assert answer.abstained
+    assert "don't cover this" in answer.answer
+
+
+@pytest.mark.integration
+def test_which_company_is_answered_when_the_documents_name_it(second_org: Assistant) -> None:
+    answer = second_org.ask("which company hosts our platform?", llm=False)
+    assert not answer.abstained
+    assert "Microsoft Azure" in answer.answer
+    refused = second_org.ask("which company does our yearly pen test? i want to ask them about the findings", llm=False)
+    assert refused.abstained
