@@ -18,6 +18,7 @@ from assistant.service import Assistant
     "when's our next surveillance audit and which certification body are we with?",
     "whats the actual email address i send a security incident report to?",
     "what is the phone number of the out of hours line?",
+    "whats the guest wifi password at the temple quay office? got a visitor coming in",
 ])
 def test_a_question_asking_for_a_name_or_contact_is_recognised(question: str) -> None:
     assert identity_ask(question) is not None
@@ -31,6 +32,8 @@ def test_a_question_asking_for_a_name_or_contact_is_recognised(question: str) ->
     "who is the owner of the risk register?",  # a role question: the owner's role answers it
     "who are the members of the steering group?",
     "what's the process for leavers?",
+    "what is the minimum password length?",
+    "what's the password policy?",
 ])
 def test_a_role_or_process_question_is_no_identity_question(question: str) -> None:
     assert identity_ask(question) is None
@@ -47,6 +50,7 @@ def test_a_role_or_process_question_is_no_identity_question(question: str) -> No
     ("which company shreds our paper?", "The consoles are emptied by our shredding contractor, ShredSure, every week."),
     ("what's the email address for incidents?", "Report it to security@marlowfinch.co.uk straight away."),
     ("what's the phone number for the service desk?", "Service Desk: extension 4400, 0121 496 0400."),
+    ("whats the guest wifi password?", "The guest wifi password is on the card at reception."),
 ])
 def test_a_sentence_naming_the_party_answers(question: str, sentence: str) -> None:
     ask = identity_ask(question)
@@ -64,6 +68,7 @@ def test_a_sentence_naming_the_party_answers(question: str, sentence: str) -> No
     ("which company does our yearly pen test?", "Penetration test findings are retested by the testing firm."),
     ("which certification body are we with?", "O2 | Keep certification: ISO/IEC 27001 surveillance audit"),
     ("whats the email address i send an incident report to?", "Send an email to <insert email address here>."),
+    ("whats the guest wifi password?", "Passwords are at least 12 characters, unique to each system and kept in Keeper."),
 ])
 def test_a_sentence_that_names_nobody_for_the_party_does_not_answer(question: str, sentence: str) -> None:
     ask = identity_ask(question)

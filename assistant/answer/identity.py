@@ -1,8 +1,8 @@
 """Questions that ask for a name or a contact detail, and the sentences that give one.
 
 "Who is our data protection officer?", "which company does our yearly pen test?", "what's the email address I
-send an incident report to?" are answered only by a sentence that names the party ("Amara Nwosu is our DPO")
-or carries the address or number. A sentence about the role's duties, or one that mentions "our cyber insurer"
+send an incident report to?", "what's the guest wifi password?" are answered only by a sentence that names the
+party ("Amara Nwosu is our DPO") or carries the address, number or password. A sentence about the role's duties, or one that mentions "our cyber insurer"
 without naming it, does not answer them: when no retrieved sentence does, the question is not covered by the
 documents and the composer says so instead of quoting the role's duties. Detection is by wording; nothing here
 knows a corpus.
@@ -26,10 +26,13 @@ _WHICH_PARTY = re.compile(
 # "what's the actual email address i send a security incident report to?", "what is the phone number for …?"
 _WHAT_CONTACT = re.compile(
     r"\bwhat(?:'s|’s| is|s)?\s+(?:the |our |their |his |her )?(?:actual |exact |direct )?"
-    r"(?P<contact>e-?mail(?: address)?|(?:tele)?phone(?: number)?|extension|url|web ?site|web address)\b", re.I)
+    r"(?P<contact>e-?mail(?: address)?|(?:tele)?phone(?: number)?|extension|url|web ?site|web address|"
+    # "what's the guest wifi password?", not "what's the minimum password length?"
+    r"(?:[\w-]+ ){0,2}password(?! (?:policy|length|rules?|requirements?|manager|complexity|expiry|reset|change)))\b",
+    re.I)
 
 # A person who is nobody in particular, or the asker's own colleague: "who is the person I tell?" asks a role
-_NOBODY = token_set("person people one right best someone contact responsible member members")
+_NOBODY = token_set("person people one right best someone contact responsible member")
 # Words too common in security documents to place the party: "data" of "data protection officer"
 _COMMON = token_set("data information security service services system systems management manager team")
 
@@ -42,6 +45,7 @@ _CONTACT_EVIDENCE = {
     "extension": re.compile(_PHONE, re.I),
     "url": re.compile(_URL, re.I),
     "web": re.compile(_URL, re.I),
+    "password": re.compile(r"\bpassword\s*(?:is|:)\s*\S", re.I),
 }
 
 # A name: a capitalized word or an acronym ("Amara Nwosu", "NCC Group", "BSI", "Hiscox"), not a word any sentence
@@ -91,7 +95,7 @@ def identity_ask(question: str) -> IdentityAsk | None:
     """The name or contact detail `question` asks for, if it asks for one."""
     if m := _WHAT_CONTACT.search(question):
         word = m.group("contact").lower().replace("-", "")
-        kind = next(k for k in _CONTACT_EVIDENCE if word.startswith(k) or (k == "phone" and "phone" in word))
+        kind = next(k for k in _CONTACT_EVIDENCE if word.startswith(k) or k in ("phone", "password") and k in word)
         return IdentityAsk(contact=kind)
     if m := _WHO_IS.search(question):
         words = token_set(m.group("party"))
