@@ -962,3 +962,10 @@ def test_a_question_pointing_back_is_read_as_a_follow_up_when_it_would_be_refuse
 
     assert may_continue("pretty sure it's the tool being wrong tho", conversation)
     assert not may_continue("different question: is it the Leeds office that has parking?", conversation)
+
+
+@pytest.mark.integration
+def test_a_request_to_bin_records_early_is_sent_to_whom_the_documents_name(third_org: Assistant) -> None:
+    answer = third_org.ask("how many years do we have to hang on to the customs paperwork for imports? a customer "
+                           "wants theirs binned early, who do i send that to", llm=False)
+    assert "6 years" in answer.answer and "Customs Compliance Manager" in answer.answer

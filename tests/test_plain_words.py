@@ -17,6 +17,9 @@ def test_an_everyday_phrase_the_documents_never_use_is_searched_in_their_words()
     assert formal_words("can I put the files on a memory stick?", documents) == ["removable media USB"]
     assert formal_words("someone might sue us, who stops the deletion?", documents) == ["litigation legal hold"]
     assert formal_words("what sensitivity levels do we sort data into?", documents) == ["classification levels"]
+    # "binned" is how people say deleted: "any request to delete a customs record early is referred to …"
+    assert formal_words("a customer wants theirs binned early, who do i send that to?", documents) == [
+        "disposal deletion wipe"]
     # "left my phone on the train" is how people say they lost it; "left the door open" is not
     assert "lost stolen" in formal_words("I left my work phone on the train, what now?", documents)
     assert "lost stolen" not in formal_words("someone left the door open at the depot", documents)

@@ -31,7 +31,7 @@ PLAIN_TO_FORMAL: list[tuple[str, str]] = [
     (r"dodgy|scam|fake|phish(?:y|ing)?", "phishing suspicious email"),
     (r"holes?|bugs?|flaws?|weakness(?:es)?", "vulnerability"),
     (r"fix(?:ed|ing)?|patch(?:ed|ing)?", "remediate patch"),
-    (r"wipe(?:d)?|erase(?:d)?|shred(?:ded)?|get rid of|throw (?:away|out)|bin", "disposal deletion wipe"),
+    (r"wipe(?:d)?|erase(?:d)?|shred(?:ded)?|get rid of|throw (?:away|out)|bin(?:s|ned)?", "disposal deletion wipe"),
     (r"keep|hang on to|hold on to|store(?:d)? for|how long .{0,30}(?:kept|stored)", "retention period retain"),
     (r"sue[sd]?|lawsuit|court|legal (?:action|claim)", "litigation legal hold"),
     (r"home|from my (?:parents|house|flat)|abroad|overseas|coffee shop|caf[eé]|train|hotel", "remote working"),
