@@ -33,6 +33,9 @@ _LEAD_TIME_ASK = (r"\bhow (?:far|long|many \w+) (?:ahead|in advance)\b|\bhow far
 
 _CONSEQUENCE_WORDS = r"\bconsequences?\b|\bpenalt(?:y|ies)\b"
 
+# Standards, laws and regulators every ISMS names: no system a thing is done in, nobody's own name
+STANDARD_NAMES = ("ISO", "IEC", "ISMS", "GDPR", "SOC", "PCI", "DSS", "NIST", "HMRC", "ICO")
+
 # What each kind of ask looks like in a question.
 QUESTION_PATTERNS: dict[str, re.Pattern[str]] = {
     "who": re.compile(
@@ -108,8 +111,8 @@ EVIDENCE_PATTERNS: dict[str, re.Pattern[str]] = {
         r"filed|entered|uploaded|posted) (?:in|into|on|to|through|via)\b|"
         # a named system it is done in: "signs this policy in BreatheHR", "raised through ServiceNow" (a word with a
         # capital inside it, or an acronym), matched with case
-        r"(?-i:\b(?:in|into|through|via|using) (?:the |our )?"
-        r"(?:[A-Z][a-z]+[A-Z]\w*|(?!(?:ISO|GDPR|SOC|PCI|NIST|HMRC|ICO)\b)[A-Z]{3,}[a-z]*)\b)", re.I),
+        rf"(?-i:\b(?:in|into|through|via|using) (?:the |our )?"
+        rf"(?:[A-Z][a-z]+[A-Z]\w*|(?!(?:{'|'.join(STANDARD_NAMES)})\b)[A-Z]{{3,}}[a-z]*)\b)", re.I),
 }
 
 _RETENTION_WORD = re.compile(_RETENTION_ASK, re.I)

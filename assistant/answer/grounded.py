@@ -304,7 +304,7 @@ def compose(
         part_sims = (vectors @ part_vectors.T).T
     nearby = _nearby_units(units, sims, vectors, hits, unit_vectors, neighbours,
                            _parts_in_context(part_vectors, query_vector))
-    selection = select(analysis, units, sims, part_sims, vectors, nearby, query_vector.astype(np.float32))
+    selection = select(analysis, units, sims, part_sims, vectors, nearby, query_vector.astype(np.float32), identity)
     if passage_at is not None:
         _lists_across_passages(selection.lines, passage_at)
     citations: dict[str, Citation] = {}

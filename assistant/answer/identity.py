@@ -2,10 +2,10 @@
 
 "Who is our data protection officer?", "which company does our yearly pen test?", "what's the email address I
 send an incident report to?", "what's the guest wifi password?" are answered only by a sentence that names the
-party ("Amara Nwosu is our DPO") or carries the address, number or password. A sentence about the role's duties, or one that mentions "our cyber insurer"
-without naming it, does not answer them: when no retrieved sentence does, the question is not covered by the
-documents and the composer says so instead of quoting the role's duties. Detection is by wording; nothing here
-knows a corpus.
+party ("Amara Nwosu is our DPO") or carries the address, number or password. A sentence about the role's duties,
+or one that mentions "our cyber insurer" without naming it, does not answer them: when no retrieved sentence
+does, the question is not covered by the documents and the composer says so instead of quoting the role's
+duties. Detection is by wording; nothing here knows a corpus.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from assistant.answer.asks import STANDARD_NAMES
 from assistant.text import token_set
 
 # "who's the fire warden on our floor?", "who is our data protection officer?": the party is the noun after it
@@ -42,17 +43,18 @@ _URL = r"https?://\S+|\bwww\.\S+"
 _CONTACT_EVIDENCE = {
     "email": re.compile(_EMAIL),
     "phone": re.compile(_PHONE, re.I),
-    "extension": re.compile(_PHONE, re.I),
     "url": re.compile(_URL, re.I),
-    "web": re.compile(_URL, re.I),
     "password": re.compile(r"\bpassword\s*(?:is|:)\s*\S", re.I),
 }
+# the word asked for → the kind of detail that answers it
+_CONTACT_KINDS = (("mail", "email"), ("phone", "phone"), ("extension", "phone"), ("url", "url"), ("web", "url"),
+                  ("password", "password"))
 
 # A name: a capitalized word or an acronym ("Amara Nwosu", "NCC Group", "BSI", "Hiscox"), not a word any sentence
 # may start with or a standard, law or body every ISMS names
 _NAME = re.compile(r"\b(?:[A-Z][a-z]+[A-Z]\w*|[A-Z]{2,}[a-z]*\d*|[A-Z][a-z]+(?:[ -][A-Z][a-z]+)*)\b")
 _NOT_NAMES = token_set("the a an our we it this that these those if when where who all each every any staff "
-                       "iso iec isms gdpr uk eu nist soc pci dss annex it i")
+                       "uk eu annex i " + " ".join(STANDARD_NAMES))
 # The words that tie a name to the party: "the DPO is X", "our DPO (X)", "the pen test is carried out by X" after
 # the party; "X is our DPO", "X, our cyber insurer" before it
 _TIE_AFTER = (r"(?:\s+[\w-]+)?\s*[,:(–-]\s*(?:the\s+|our\s+)?|(?:\s+[\w-]+){0,2}?\s+(?:is|are)\s+(?:the\s+|our\s+)?|"
@@ -94,9 +96,8 @@ class IdentityAsk:
 def identity_ask(question: str) -> IdentityAsk | None:
     """The name or contact detail `question` asks for, if it asks for one."""
     if m := _WHAT_CONTACT.search(question):
-        word = m.group("contact").lower().replace("-", "")
-        kind = next(k for k in _CONTACT_EVIDENCE if word.startswith(k) or k in ("phone", "password") and k in word)
-        return IdentityAsk(contact=kind)
+        asked = m.group("contact").lower()
+        return IdentityAsk(contact=next(kind for word, kind in _CONTACT_KINDS if word in asked))
     if m := _WHO_IS.search(question):
         words = token_set(m.group("party"))
         if not words or words & _NOBODY or re.match(r"\s+of\b", question[m.end():]):  # "the owner of X": a role
