@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.answer.asks import Ask, question_parts, values
-from assistant.answer.identity import identity_ask
+from assistant.answer.identity import IdentityAsk, identity_ask
 from assistant.answer.lists import FOLLOWER_BUDGET, MAX_FOLLOWERS, items_beyond
 from assistant.answer.selection import VALUE_KINDS, Line, disagreement_text, is_control_question, select
 from assistant.answer.types import Answer, Citation
@@ -239,6 +239,21 @@ def candidate_units(hits: list[Hit]) -> list[Unit]:
     return units
 
 
+def _naming_units_beyond(hits: list[Hit], units: list[Unit], identity: IdentityAsk) -> list[Unit]:
+    """"Who's our facilities manager?": when no sentence of the passages read names the party, the first later
+    retrieved passage with a sentence that does ("Report broken badge readers to Tom Becker, the Facilities
+    Manager") is read as well (whole: a table row is quoted under its header). There the name must be tied to the
+    party's own words: what a party does ("which company did the pen test?") is near too many other names. A
+    contact detail is not looked for there: a later passage's number is seldom the asked one's."""
+    if identity.contact or any(identity.answered_by(u.text) for u in units):
+        return []
+    for rank, hit in enumerate(hits[MAX_CHUNKS:], start=MAX_CHUNKS):
+        passage = split_units(hit.chunk, rank)
+        if any(identity.answered_by(u.text, own_words_only=True) for u in passage):
+            return passage
+    return []
+
+
 def _lists_across_passages(lines: list[Line], passage_at: Callable[[Chunk, int], Chunk | None]) -> None:
     """A quoted list or table that the chunker split over two passages is quoted whole: its items in the passage
     before and after (`passage_at(chunk, -1 | +1)`, the same document's neighbouring passage the reader may see)
@@ -285,6 +300,9 @@ def compose(
     reader may see that are nearest to it) lets the composer look beyond the hits for a document that
     states the same rule with another time limit or frequency."""
     units = candidate_units(hits)
+    identity = identity_ask(analysis.question)
+    if identity is not None:
+        units += _naming_units_beyond(hits, units, identity)
     sims = np.zeros(len(units), dtype=np.float32)
     vectors: np.ndarray | None = None
     if units and unit_vectors is not None:
@@ -293,7 +311,6 @@ def compose(
     signals = evidence_signals(analysis, hits, sims, frequencies, units, dense_peak, rank_agreement)
     if not units or should_abstain(signals, abstain_weights):
         return abstain(analysis, hits)
-    identity = identity_ask(analysis.question)
     if identity is not None and not any(identity.answered_by(u.text) for u in units):
         return abstain(analysis, hits)  # "who is our DPO?": no sentence names one, the duties of the role don't answer
     parts = question_parts(analysis.question)
