@@ -239,13 +239,13 @@ def candidate_units(hits: list[Hit]) -> list[Unit]:
     return units
 
 
-def _naming_units_beyond(hits: list[Hit], units: list[Unit], identity: IdentityAsk) -> list[Unit]:
-    """"Who's our facilities manager?": when no sentence of the passages read names the party, the first later
+def _passage_naming_party(hits: list[Hit], identity: IdentityAsk) -> list[Unit]:
+    """"Who's our facilities manager?" when no sentence of the passages read names the party: the first later
     retrieved passage with a sentence that does ("Report broken badge readers to Tom Becker, the Facilities
-    Manager") is read as well (whole: a table row is quoted under its header). There the name must be tied to the
-    party's own words: what a party does ("which company did the pen test?") is near too many other names. A
-    contact detail is not looked for there: a later passage's number is seldom the asked one's."""
-    if identity.contact or any(identity.answered_by(u.text) for u in units):
+    Manager"), read whole (a table row is quoted under its header). There the name must be tied to the party's own
+    words: what a party does ("which company did the pen test?") is near too many other names. A contact detail is
+    not looked for there: a later passage's number is seldom the asked one's."""
+    if identity.contact:
         return []
     for rank, hit in enumerate(hits[MAX_CHUNKS:], start=MAX_CHUNKS):
         passage = split_units(hit.chunk, rank)
@@ -301,8 +301,13 @@ def compose(
     states the same rule with another time limit or frequency."""
     units = candidate_units(hits)
     identity = identity_ask(analysis.question)
+    naming: list[Unit] = []  # the sentences that give the name or contact detail asked for
     if identity is not None:
-        units += _naming_units_beyond(hits, units, identity)
+        naming = [u for u in units if identity.answered_by(u.text)]
+        if not naming:
+            later = _passage_naming_party(hits, identity)
+            units += later
+            naming = [u for u in later if identity.answered_by(u.text)]
     sims = np.zeros(len(units), dtype=np.float32)
     vectors: np.ndarray | None = None
     if units and unit_vectors is not None:
@@ -311,7 +316,7 @@ def compose(
     signals = evidence_signals(analysis, hits, sims, frequencies, units, dense_peak, rank_agreement)
     if not units or should_abstain(signals, abstain_weights):
         return abstain(analysis, hits)
-    if identity is not None and not any(identity.answered_by(u.text) for u in units):
+    if identity is not None and not naming:
         return abstain(analysis, hits)  # "who is our DPO?": no sentence names one, the duties of the role don't answer
     parts = question_parts(analysis.question)
     part_sims = None
@@ -321,7 +326,7 @@ def compose(
         part_sims = (vectors @ part_vectors.T).T
     nearby = _nearby_units(units, sims, vectors, hits, unit_vectors, neighbours,
                            _parts_in_context(part_vectors, query_vector))
-    selection = select(analysis, units, sims, part_sims, vectors, nearby, query_vector.astype(np.float32), identity)
+    selection = select(analysis, units, sims, part_sims, vectors, nearby, query_vector.astype(np.float32), naming)
     if passage_at is not None:
         _lists_across_passages(selection.lines, passage_at)
     citations: dict[str, Citation] = {}

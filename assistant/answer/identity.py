@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from assistant.answer.asks import STANDARD_NAMES
 from assistant.text import token_set
@@ -108,13 +109,20 @@ class IdentityAsk:
         return any(_tied_name(text, m.start(), m.end(), self.asked_words) for m in self._party_mentions(text, party))
 
     def _party_mentions(self, text: str, party: frozenset[str]) -> list[re.Match[str]]:
-        words = {w for w in party if len(w) > 2 and w not in _COMMON} | ({self.acronym} if self.acronym else set())
-        if not words:
-            return []
-        # a short word as it is ("fire", not "firewall"); a long one by its first letters ("insurer", "insurance")
-        forms = "|".join(re.escape(w) + r"(?:s|d|ed)?" if len(w) <= 4 else re.escape(w[:5]) + r"\w*"
-                         for w in sorted(words))
-        return list(re.finditer(rf"\b(?:{forms})\b", text, re.I))
+        pattern = _mention_pattern(party, self.acronym)
+        return list(pattern.finditer(text)) if pattern else []
+
+
+@lru_cache(maxsize=256)
+def _mention_pattern(party: frozenset[str], acronym: str) -> re.Pattern[str] | None:
+    """The party's words as they may stand in a sentence (built once per question, read for every sentence)."""
+    words = {w for w in party if len(w) > 2 and w not in _COMMON} | ({acronym} if acronym else set())
+    if not words:
+        return None
+    # a short word as it is ("fire", not "firewall"); a long one by its first letters ("insurer", "insurance")
+    forms = "|".join(re.escape(w) + r"(?:s|d|ed)?" if len(w) <= 4 else re.escape(w[:5]) + r"\w*"
+                     for w in sorted(words))
+    return re.compile(rf"\b(?:{forms})\b", re.I)
 
 
 def identity_ask(question: str) -> IdentityAsk | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,7 +32,6 @@ from assistant.answer.asks import (
     value_phrases,
     values,
 )
-from assistant.answer.identity import IdentityAsk
 from assistant.answer.lists import followers, introduces, lead_in, list_score, numbered_steps, table_header
 from assistant.answer.units import Unit
 from assistant.retrieval.query import QueryAnalysis
@@ -237,15 +236,15 @@ class _Builder:
 def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
            part_sims: np.ndarray | None = None, vectors: np.ndarray | None = None,
            nearby: tuple[list[Unit], np.ndarray] | None = None, query_vector: np.ndarray | None = None,
-           identity: IdentityAsk | None = None) -> Selection:
+           naming: Sequence[Unit] = ()) -> Selection:
     """The lines of a grounded answer: main ask first, one unit per other ask, then short support.
 
     `part_sims` (parts × units): similarity of each unit to each part of a question that asks several
     things; every part then gets its best unit unless a quoted unit already serves it. `vectors` are the
     units' sentence vectors; `nearby` more units (with vectors) from passages beyond the hits that state
     nearly the same as the evidence or answer a part of the question: an ask the hits leave open may be
-    answered from them, and a different time limit or frequency is looked for among them. `identity`: the name or
-    contact detail the question asks for (assistant/answer/identity.py); the answer opens with a sentence giving it."""
+    answered from them, and a different time limit or frequency is looked for among them. `naming`: for a question that
+    asks for a name or contact detail (assistant/answer/identity.py), the units giving it; the answer opens with one."""
     score_units(analysis, units, sims)
     register_question = analysis.about_registers
     asks = detect_asks(analysis.question)
@@ -283,8 +282,8 @@ def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
     elif factual and not fits(factual[0].kind, opening):
         better = next((u for u in openers if u.score >= OPENING_RATIO * best and fits(factual[0].kind, u)), None)
         opening = better or opening
-    if identity is not None:  # "who is our DPO?" opens with the sentence that names her
-        opening = next((u for u in ranked if identity.answered_by(u.text)), opening)
+    if naming:  # "who is our DPO?" opens with the sentence that names her
+        opening = next((u for u in ranked if any(u is n for n in naming)), opening)
     builder.add(opening)
     neighbours = None
     extra_units, extra_vectors = nearby if nearby is not None else ([], None)
