@@ -247,6 +247,25 @@ def test_a_list_item_is_quoted_under_its_lead_in() -> None:
     assert builder.add(steps[1]) and builder.lines[1].unit is steps[0]  # a real sub-item keeps its lead-in
 
 
+def test_an_item_of_a_list_the_question_asks_for_brings_its_long_lead_in_and_the_whole_list() -> None:
+    from assistant.answer.selection import _Builder
+
+    question = "when i tell my manager about a security incident, what details am i meant to give them?"
+    assert [a.kind for a in detect_asks(question)] == ["who", "list"]
+    assert [a.kind for a in detect_asks("what fields does the inventory need to have?")] == ["list"]
+    assert detect_asks("what information is classified as confidential?") == []  # no items asked for
+    units = split_units(_chunk("a. When an incident is detected, users must notify their immediate manager within 24 "
+                               "hours. The following information must be included as part of the notification:\n"
+                               "i. Description of the incident\ni. Date, time, and location of the incident\n"
+                               "i. Known evidence of the incident\na. The ISM investigates within 48 hours."))
+    listing = _Builder(units, frozenset(), wants_list=True)
+    assert listing.add(units[1])
+    [line] = listing.lines
+    assert line.unit is units[0] and line.followers == units[1:4]  # the details asked for, not one of them
+    alone = _Builder(units, frozenset(), wants_list=False)  # a long lead-in is a statement of its own otherwise
+    assert alone.add(units[1]) and alone.lines[0].unit is units[1] and alone.lines[0].followers == []
+
+
 def test_a_table_quoted_for_one_row_keeps_the_rows_the_question_names() -> None:
     from assistant.answer.selection import _Builder
 

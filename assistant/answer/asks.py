@@ -69,7 +69,10 @@ QUESTION_PATTERNS: dict[str, re.Pattern[str]] = {
         r"\b(?:requirements|levels|types|categories|rules|criteria|conditions|classes|kinds|elements|checks)\b|"
         r"\band so on\b|\betc\b|\blist\b|\([^)]*,[^)]*\)|"
         r"\bwhat (?:has|have|needs?|must|should) (?:to )?(?:be |go )?(?:in|into|included|covered)\b|"
-        r"\bwhat (?:goes|must go|should go) (?:in|into)\b", re.I),
+        r"\bwhat (?:goes|must go|should go) (?:in|into)\b|"
+        # "what details am i meant to give them?", "what fields does the inventory need to have?"
+        r"\bwhat (?:details|fields|particulars|information|info)\b(?=[^?.;]{0,40}\b(?:give|include|provide|put|"
+        r"supply|state|mention|have|contain|record)\b)", re.I),
 }
 
 # What a sentence that answers each kind of ask carries.

@@ -65,10 +65,11 @@ def followers(unit: Unit, chunk_units: list[Unit]) -> list[Unit]:
     return out
 
 
-def lead_in(item: Unit, chunk_units: list[Unit]) -> Unit | None:
+def lead_in(item: Unit, chunk_units: list[Unit], any_length: bool = False) -> Unit | None:
     """The lead-in ("… the following types of incidents:") a list item stands under, when the item is not a table
     row: the nearest unit before it, past its sibling items and their sub-items, that ends with ":". A lead-in
-    longer than LEAD_IN_MAX is a statement of its own, not context the item needs; it is not added."""
+    longer than LEAD_IN_MAX is a statement of its own, not context the item needs; it is not added, unless
+    `any_length` (the question asks for the items: the list is the answer, its lead-in says what it lists)."""
     if not item.is_item or " | " in item.text or not _marker(item.text):
         return None
     marker = _marker(item.text)
@@ -77,7 +78,7 @@ def lead_in(item: Unit, chunk_units: list[Unit]) -> Unit | None:
         if other.text.rstrip().endswith(":") and not _sibling(other_marker, marker):
             if not any(f is item for f in followers(other, chunk_units)):
                 return None  # "4. Within 5 days …:" then its sub-items, then "7." — 7 is not one of them
-            return other if len(other.text) <= LEAD_IN_MAX else None
+            return other if any_length or len(other.text) <= LEAD_IN_MAX else None
         if not other.is_item:
             return None
     return None

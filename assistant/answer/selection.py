@@ -210,13 +210,15 @@ class _Builder:
             # the rows the question names ("High" availability, a "DBS" check); all of them when it names none
             named = {id(f) for f in items if self.question_words & (_words(f) - words)}
             items = [f for f in items if id(f) in named or f is row] if named else items
-        lead = None if items else lead_in(unit, self.by_chunk[unit.chunk.id])
+        lead = None if items else lead_in(unit, self.by_chunk[unit.chunk.id], any_length=self.wants_list)
         quoted = next((line for line in self.lines if line.unit is lead), None) if lead is not None else None
         if lead is not None and (quoted is not None or id(lead) not in self.used):
             # "This plan does not cover the following:" — an item means little without it
             if quoted is not None:
                 quoted.followers.append(unit)
                 quoted.followers.sort(key=lambda f: f.position)
+            elif self.wants_list:  # "what details do I give?" and one item of the list: the list is the answer
+                return self.add(lead)
             else:
                 self.lines.append(Line(lead, followers=[unit]))
                 self.words.append(_words(lead))
