@@ -266,6 +266,18 @@ def test_an_item_of_a_list_the_question_asks_for_brings_its_long_lead_in_and_the
     assert alone.add(units[1]) and alone.lines[0].unit is units[1] and alone.lines[0].followers == []
 
 
+def test_a_table_longer_than_an_answer_keeps_the_rows_the_question_names() -> None:
+    filler = "".join(f"Module {n} on a long and general topic of security awareness for everyone | All staff | "
+                     f"Annually, assigned in each person's joining anniversary month\n" for n in range(1, 9))
+    units = split_units(_chunk("Training | Audience | Frequency\n" + filler +
+                               "Data handling for customer reports | Customer Success | Annually\nReviewed yearly."))
+    wanted = frozenset({"customer", "success", "extra", "train"})
+    rows = followers(units[0], units, wanted)
+    assert rows[-1].text == "Data handling for customer reports | Customer Success | Annually"
+    assert [r.position for r in rows] == sorted(r.position for r in rows)  # still in the table's order
+    assert "Customer Success" not in " ".join(r.text for r in followers(units[0], units))  # nothing wanted: the top
+
+
 def test_a_table_quoted_for_one_row_keeps_the_rows_the_question_names() -> None:
     from assistant.answer.selection import _Builder
 

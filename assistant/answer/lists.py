@@ -41,11 +41,12 @@ def _sibling(lead: str, other: str, previous: str = "") -> bool:
     return lead[0] == other[0]
 
 
-def followers(unit: Unit, chunk_units: list[Unit]) -> list[Unit]:
-    """The list items a lead-in introduces: the items right after it, up to the next item of its own level."""
+def followers(unit: Unit, chunk_units: list[Unit], wanted: frozenset[str] = frozenset()) -> list[Unit]:
+    """The list items a lead-in introduces: the items right after it, up to the next item of its own level. A
+    table brings its rows; when they are more than an answer holds, the rows sharing most `wanted` words."""
     text = unit.text.rstrip()
     if " | " in text:
-        return _table_rows(unit, chunk_units)
+        return _table_rows(unit, chunk_units, wanted)
     lead_marker = _marker(text) if unit.is_item else ""
     short_heading = unit.is_item and len(LIST_MARK.sub("", text)) < 60 and not text.endswith((".", "!", "?"))
     if not (text.endswith(":") or short_heading):
@@ -101,18 +102,29 @@ def table_header(unit: Unit, chunk_units: list[Unit]) -> Unit:
     return chunk_units[position]
 
 
-def _table_rows(header: Unit, chunk_units: list[Unit]) -> list[Unit]:
-    """The rows under a table's first row (a table row that follows another row introduces nothing)."""
+def _table_rows(header: Unit, chunk_units: list[Unit], wanted: frozenset[str] = frozenset()) -> list[Unit]:
+    """The rows under a table's first row (a table row that follows another row introduces nothing), in order. When
+    they do not all fit, the rows that share most `wanted` words (the question's) are kept: "is there training just
+    for customer success?" keeps the Customer Success row of a long training table."""
     if header.position > 0 and " | " in chunk_units[header.position - 1].text:
         return []
+    rows: list[Unit] = []
+    for other in chunk_units[header.position + 1:]:
+        if " | " not in other.text:
+            break
+        rows.append(other)
+    header_words = token_set(header.text)
+    by_interest = sorted(rows, key=lambda r: -len(wanted & (token_set(r.text) - header_words))) if wanted else rows
     out: list[Unit] = []
     size = 0
-    for other in chunk_units[header.position + 1:]:
-        if " | " not in other.text or len(out) >= MAX_FOLLOWERS or size + len(other.text) > FOLLOWER_BUDGET:
+    for row in by_interest:
+        if len(out) >= MAX_FOLLOWERS or size + len(row.text) > FOLLOWER_BUDGET:
+            if wanted:
+                continue  # a shorter row of less interest may still fit
             break
-        out.append(other)
-        size += len(other.text)
-    return out
+        out.append(row)
+        size += len(row.text)
+    return sorted(out, key=lambda r: r.position)
 
 
 def list_score(unit: Unit, chunk_units: list[Unit]) -> float:

@@ -203,7 +203,7 @@ class _Builder:
                 return False
             if any(id(unit) == id(f) for f in line.followers):
                 return False
-        items = [f for f in followers(unit, self.by_chunk[unit.chunk.id]) if id(f) not in self.used]
+        items = [f for f in followers(unit, self.by_chunk[unit.chunk.id], self.question_words) if id(f) not in self.used]
         if items and not self.wants_list and not introduces(unit, self.question_words):
             items = []  # "The following is logged:" at the end of a paragraph about something else
         if items and not self.wants_list and " | " in unit.text:
