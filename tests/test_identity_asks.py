@@ -68,6 +68,8 @@ def test_a_role_or_process_question_is_no_identity_question(question: str) -> No
     ("whats the guest wifi password?", "The guest wifi password is on the card at reception."),
     ("what vpn software do we use?", "| Network (VPN) | OpenVPN | | |"),
     ("whos the internal audit lead these days?", "The Internal Audit Lead (Oliver Grant) reports to the CFO."),
+    ("what's the service desk's email address?", "Service Desk: extension 4400, 0121 496 0400, "
+                                                 "servicedesk@marlowfinch.co.uk (07:30 to 18:00)"),
 ])
 def test_a_sentence_naming_the_party_answers(question: str, sentence: str) -> None:
     ask = identity_ask(question)
@@ -97,6 +99,12 @@ def test_a_sentence_naming_the_party_answers(question: str, sentence: str) -> No
     # a list of such parties names none of them as the one asked for
     ("what's the name of the security firm that guards the depots?", "Our three sites: the Felixstowe port-side "
                                                                      "depot, the Daventry distribution depot."),
+    # a named party's contact detail: an address of someone else, or the next party's in a contact list, is not it
+    ("what's the service desk's email address?", "You can also email security@marlowfinch.co.uk, but email is for "
+                                                 "things that can wait an hour or two."),
+    ("what's the info security lead's direct phone number?", "Service Desk: extension 4400, 0121 496 0400, "
+                                                             "servicedesk@mf.co.uk Information Security Lead: "
+                                                             "security@mf.co.uk Data Protection Lead: dp@mf.co.uk"),
 ])
 def test_a_sentence_that_names_nobody_for_the_party_does_not_answer(question: str, sentence: str) -> None:
     ask = identity_ask(question)
@@ -141,3 +149,12 @@ def test_which_company_is_answered_when_the_documents_name_it(second_org: Assist
     assert "Microsoft Azure" in answer.answer
     refused = second_org.ask("which company does our yearly pen test? i want to ask them about the findings", llm=False)
     assert refused.abstained
+
+
+@pytest.mark.integration
+def test_a_named_partys_contact_detail_is_found_beyond_the_retrieved_passages(third_org: Assistant) -> None:
+    """The passages retrieved for "the service desk's email" give the security@ address; the Service Desk's own is in
+    the guide's contact list, found by its sentence vector."""
+    answer = third_org.ask("what's the service desk's email address? not urgent so don't want to phone", llm=False)
+    assert not answer.abstained
+    assert answer.answer.startswith("- Service Desk: extension 4400, 0121 496 0400, servicedesk@marlowfinch.co.uk")

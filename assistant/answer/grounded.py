@@ -244,8 +244,9 @@ def _passage_naming_party(hits: list[Hit], identity: IdentityAsk) -> list[Unit]:
     retrieved passage with a sentence that does ("Report broken badge readers to Tom Becker, the Facilities
     Manager"), read whole (a table row is quoted under its header). There the name must be tied to the party's own
     words: what a party does ("which company did the pen test?") is near too many other names. A contact detail is
-    not looked for there: a later passage's number is seldom the asked one's."""
-    if identity.contact:
+    looked for there only with the party it belongs to ("Service Desk: … servicedesk@…" for "the service desk's
+    email"): a later passage's number alone is seldom the asked one's."""
+    if identity.contact and not identity.contact_of_named_party():
         return []
     for rank, hit in enumerate(hits[MAX_CHUNKS:], start=MAX_CHUNKS):
         passage = split_units(hit.chunk, rank)
@@ -306,6 +307,9 @@ def compose(
         naming = [u for u in units if identity.answered_by(u.text)]
         if not naming:
             later = _passage_naming_party(hits, identity)
+            if not later and identity.contact_of_named_party() and neighbours is not None:
+                later = _passage_naming_party([*hits[:MAX_CHUNKS], *(Hit(c, 0.0) for c in neighbours(query_vector))],
+                                              identity)
             units += later
             naming = [u for u in later if identity.answered_by(u.text)]
     sims = np.zeros(len(units), dtype=np.float32)

@@ -38,7 +38,7 @@ _NAME_OF = re.compile(
 # "what's the actual email address i send a security incident report to?", "what is the phone number for …?"
 _WHAT_CONTACT = re.compile(
     # "what's the info security lead's direct phone number?", "whats raj patel's mobile number?"
-    r"\bwhat(?:'s|’s| is|s)?\s+(?:the |our |their |his |her )?(?:(?:[\w&-]+ ){0,3}[\w-]+(?:'s|’s|s') )?"
+    r"\bwhat(?:'s|’s| is|s)?\s+(?:the |our |their |his |her )?(?:(?P<whose>(?:[\w&-]+ ){0,3}[\w-]+)(?:'s|’s|s') )?"
     r"(?:actual |exact |direct |office |work )?"
     r"(?P<contact>e-?mail(?: address)?|(?:tele)?phone(?: number)?|mobile(?: number)?|extension|url|web ?site|"
     r"web address|"
@@ -102,11 +102,20 @@ class IdentityAsk:
     def answered_by(self, text: str, own_words_only: bool = False) -> bool:
         """Does this sentence name the party (`own_words_only`: tied to a mention of its own words), or give the
         contact detail?"""
-        if self.contact:
-            pattern = _CONTACT_EVIDENCE[self.contact]
-            return bool(pattern.search(text))
+        detail = _CONTACT_EVIDENCE[self.contact] if self.contact else None
+        if detail is not None:
+            mention = _mention_pattern(self.party, "")
+            if mention is None:
+                return bool(detail.search(text))
+            # "the service desk's email": the address right after the service desk's mention ("Service Desk: ext
+            # 4400, servicedesk@…"), not the next party's ("Information Security Lead: security@…")
+            return any(detail.search(text, m.end(), m.end() + _WINDOW) for m in mention.finditer(text))
         party = self.own_words if own_words_only else self.party
         return any(_tied_name(text, m.start(), m.end(), self.asked_words) for m in self._party_mentions(text, party))
+
+    def contact_of_named_party(self) -> bool:
+        """A contact detail of a party the question names ("the service desk's email"), not just any address."""
+        return bool(self.contact) and _mention_pattern(self.party, "") is not None
 
     def _party_mentions(self, text: str, party: frozenset[str]) -> list[re.Match[str]]:
         pattern = _mention_pattern(party, self.acronym)
@@ -129,7 +138,9 @@ def identity_ask(question: str) -> IdentityAsk | None:
     """The name or contact detail `question` asks for, if it asks for one."""
     if m := _WHAT_CONTACT.search(question):
         asked = m.group("contact").lower()
-        return IdentityAsk(contact=next(kind for word, kind in _CONTACT_KINDS if word in asked))
+        whose = token_set(m.group("whose") or "")  # "raj patel's mobile", "the service desk's email"
+        return IdentityAsk(party=whose, contact=next(kind for word, kind in _CONTACT_KINDS if word in asked),
+                           own_words=whose)
     if m := _WHO_IS.search(question):
         party, end = m.group("party"), m.end("party")
         title = _TITLE_OF.match(question, end) if party.split()[-1].lower() in _TITLES else None
