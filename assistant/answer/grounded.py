@@ -239,17 +239,32 @@ def candidate_units(hits: list[Hit]) -> list[Unit]:
     return units
 
 
-def _passage_naming_party(hits: list[Hit], identity: IdentityAsk) -> list[Unit]:
-    """"Who's our facilities manager?" when no sentence of the passages read names the party: the first later
-    retrieved passage with a sentence that does ("Report broken badge readers to Tom Becker, the Facilities
-    Manager"), read whole (a table row is quoted under its header). There the name must be tied to the party's own
-    words: what a party does ("which company did the pen test?") is near too many other names. A contact detail is
-    looked for there only with the party it belongs to ("Service Desk: … servicedesk@…" for "the service desk's
-    email"): a later passage's number alone is seldom the asked one's."""
+def _naming_units(units: list[Unit], hits: list[Hit], identity: IdentityAsk,
+                  nearest: Callable[[], list[Chunk]] | None) -> tuple[list[Unit], list[Unit]]:
+    """The units that give the name or contact detail asked for, and the units of a passage beyond the four read
+    that had to be read for it (both empty when none does). Found once per question: they open the answer, and
+    without them the question is refused."""
+    naming = [u for u in units if identity.answered_by(u.text)]
+    if naming:
+        return naming, []
+    later = _passage_naming_party([h.chunk for h in hits[MAX_CHUNKS:]], identity)
+    if not later and identity.contact_of_named_party() and nearest is not None:
+        later = _passage_naming_party(nearest(), identity)
+    return [u for u in later if identity.answered_by(u.text)], later
+
+
+def _passage_naming_party(passages: list[Chunk], identity: IdentityAsk) -> list[Unit]:
+    """"Who's our facilities manager?" when no sentence of the passages read names the party: the first of these
+    later passages (the retrieved ones past the four read, or those holding the sentences nearest the question) with
+    a sentence that does ("Report broken badge readers to Tom Becker, the Facilities Manager"), read whole (a table
+    row is quoted under its header). There the name must be tied to the party's own words: what a party does
+    ("which company did the pen test?") is near too many other names. A contact detail is looked for there only with
+    the party it belongs to ("Service Desk: … servicedesk@…" for "the service desk's email"): a later passage's
+    number alone is seldom the asked one's."""
     if identity.contact and not identity.contact_of_named_party():
         return []
-    for rank, hit in enumerate(hits[MAX_CHUNKS:], start=MAX_CHUNKS):
-        passage = split_units(hit.chunk, rank)
+    for rank, chunk in enumerate(passages, start=MAX_CHUNKS):
+        passage = split_units(chunk, rank)
         if any(identity.answered_by(u.text, own_words_only=True) for u in passage):
             return passage
     return []
@@ -304,14 +319,9 @@ def compose(
     identity = identity_ask(analysis.question)
     naming: list[Unit] = []  # the sentences that give the name or contact detail asked for
     if identity is not None:
-        naming = [u for u in units if identity.answered_by(u.text)]
-        if not naming:
-            later = _passage_naming_party(hits, identity)
-            if not later and identity.contact_of_named_party() and neighbours is not None:
-                later = _passage_naming_party([*hits[:MAX_CHUNKS], *(Hit(c, 0.0) for c in neighbours(query_vector))],
-                                              identity)
-            units += later
-            naming = [u for u in later if identity.answered_by(u.text)]
+        nearest = (lambda: neighbours(query_vector)) if neighbours is not None else None
+        naming, later = _naming_units(units, hits, identity, nearest)
+        units += later
     sims = np.zeros(len(units), dtype=np.float32)
     vectors: np.ndarray | None = None
     if units and unit_vectors is not None:

@@ -102,9 +102,8 @@ class IdentityAsk:
     def answered_by(self, text: str, own_words_only: bool = False) -> bool:
         """Does this sentence name the party (`own_words_only`: tied to a mention of its own words), or give the
         contact detail?"""
-        detail = _CONTACT_EVIDENCE[self.contact] if self.contact else None
-        if detail is not None:
-            mention = _mention_pattern(self.party, "")
+        if self.contact:
+            detail, mention = _CONTACT_EVIDENCE[self.contact], _mention_pattern(self.party, "")
             if mention is None:
                 return bool(detail.search(text))
             # "the service desk's email": the address right after the service desk's mention ("Service Desk: ext
