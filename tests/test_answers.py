@@ -19,6 +19,7 @@ from assistant.answer.asks import (
     detect_asks,
     one_sentence_each,
     question_parts,
+    states_amount_of,
     values,
 )
 from assistant.answer.grounded import (
@@ -37,7 +38,7 @@ from assistant.index.store import Generation
 from assistant.models import Chunk
 from assistant.retrieval.query import Conversation, analyse
 from assistant.service import Assistant
-from assistant.text import tokenize
+from assistant.text import token_set, tokenize
 
 ROLES = ["line manager", "system owner", "asset owner", "risk owner", "employees", "hr"]
 
@@ -925,6 +926,38 @@ def test_one_frequency_written_in_other_words_is_one_value() -> None:
     assert often("quarterly") == often("every 3 months") == often("every three months")
     assert often("after each six-monthly review") != often("monthly")  # "six-monthly" is not "monthly"
     assert often("every two years") != often("annually")
+    # a run each night is a daily one, and it answers "how often do the backups run?"
+    assert often("backed up in full every night, starting at 01:00") == often("the nightly backup") == often("daily")
+    assert answers("how-often", "Backups run each working day.")
+
+
+def test_how_many_or_how_much_asks_an_amount_not_a_time() -> None:
+    assert [a.kind for a in detect_asks("how much storage do the ironkey sticks have?")] == ["amount"]
+    assert [a.kind for a in detect_asks("how many reviewers does a PR need, and who approves it?")] == ["amount", "who"]
+    assert [a.kind for a in detect_asks("how many weeks of paid leave do we get?")] == ["when"]
+    assert [a.kind for a in detect_asks("how much notice do customers get?")] == ["when"]
+    # a section number, a year, a standard's or control's number counts nothing
+    for text in ("6.2 Agency workers at the depots are a special case.", "Certified to ISO/IEC 27001:2022 in 2026.",
+                 "Control 8.13 applies."):
+        assert not answers("amount", text)
+    assert answers("amount", "Covered up to £100,000.") and answers("amount", "Changes need two reviewers.")
+    # the number must stand next to a word of the question
+    storage = token_set("how much storage do the ironkey sticks have")
+    assert not states_amount_of(storage, "The IronKey must be returned when the job is done and in any case within 30 "
+                                         "days.")
+    assert states_amount_of(token_set("how many people can be KMS key administrators"),
+                            "KMS key administrators are limited to at most four people.")
+
+
+@pytest.mark.integration
+def test_an_amount_no_passage_states_is_refused(third_org: Assistant, assistant: Assistant) -> None:
+    # the handbook says how to borrow an IronKey and when to return it, never how much it holds
+    refused = third_org.ask("how much storage do the IronKey sticks have? I need to carry about 50gb of scans",
+                            role="staff", llm=False)
+    assert refused.abstained
+    answered = assistant.ask("How many reviewers does a pull request that touches authentication code need?",
+                             role="staff", llm=False)
+    assert not answered.abstained and "two reviewers" in answered.answer
 
 
 @pytest.mark.integration

@@ -20,6 +20,8 @@ from assistant.text import NUMBERED_STEP, token_set
 
 _NUMBER_WORDS = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fourteen|fifteen|twenty|thirty|"
                  r"forty|sixty|ninety|twenty[- ]four|forty[- ]eight|seventy[- ]two|a|an")
+# what "every …" / "each …" counts in: "every quarter", "every night" (a daily run), "each working day"
+_PERIOD_WORD = r"(?:day|night|evening|morning|weekday|week|month|quarter|year|hour)"
 _UNIT = r"(?:minutes?|hours?|(?:business |working |calendar )?days?|weeks?|months?|years?|quarters?)"
 _AMOUNT = rf"(?:\d+|{_NUMBER_WORDS})(?:\s*\(\d+\))?"
 _COUNT = rf"(?:\d+|{_NUMBER_WORDS.removesuffix('|a|an')})(?:\s*\(\d+\))?"  # a value: "1 hour", not "a minute"
@@ -60,6 +62,10 @@ QUESTION_PATTERNS: dict[str, re.Pattern[str]] = {
     "record": DOCUMENT_RECORD_QUESTION,
     # a grade on a scale: "what severity would that be?", "which priority is a lost laptop?"
     "level": re.compile(r"\b(?:what|which) (?:severity|priority)\b|\bhow (?:serious|severe)\b", re.I),
+    # a number or amount: "how many reviewers does a pull request need?", "how much storage do the sticks have?"
+    # ("how many days …?", "how much notice …?" ask a time)
+    "amount": re.compile(r"\bhow (?:many|much)\b(?!\s+(?:times|notice|time|longer|later|sooner|earlier|ahead|"
+                         r"before|minutes|hours|days|weeks|months|years|working|business|calendar)\b)", re.I),
     # what is done, in order: "how do I get in today?", "what happens to an old laptop before it is reissued?"
     "steps": re.compile(r"\bhow (?:do|does|should|can|must|would|will) (?:i|we|you|they|someone|people|staff|one)\b|"
                         r"\bwhat happens (?:now|next|then|to|when|after|before|first)\b|"
@@ -83,9 +89,9 @@ EVIDENCE_PATTERNS: dict[str, re.Pattern[str]] = {
         r"reception(?:ist)?|"
         r"approv\w*|responsible|accountable|security@\S*)\b", re.I),
     "how-often": re.compile(
-        rf"\b(?:annual(?:ly)?|yearly|quarterly|monthly|weekly|daily|hourly|fortnightly|bi-?annual\w*|"
-        rf"semi-annual\w*|every\s+(?:\w+\s+)?(?:day|week|month|quarter|year|hour)s?|every {_AMOUNT} {_UNIT}|"
-        rf"each (?:day|week|month|quarter|year)|(?:once|twice) (?:a|per|every|each)|per (?:day|week|month|quarter|"
+        rf"\b(?:annual(?:ly)?|yearly|quarterly|monthly|weekly|daily|nightly|hourly|fortnightly|bi-?annual\w*|"
+        rf"semi-annual\w*|every\s+(?:\w+\s+)?{_PERIOD_WORD}s?|every {_AMOUNT} {_UNIT}|"
+        rf"each (?:working |business )?{_PERIOD_WORD}|(?:once|twice) (?:a|per|every|each)|per (?:day|week|month|quarter|"
         rf"year)|\d+ times|(?:on|at) an? (?:\w+ )?(?:annual|quarterly|monthly|weekly|daily) basis|at least once)\b",
         re.I),
     "when": re.compile(
@@ -105,6 +111,10 @@ EVIDENCE_PATTERNS: dict[str, re.Pattern[str]] = {
     # a named grade: "Severity 1, critical.", "P3 Medium", "a high-priority incident"
     "level": re.compile(r"\b(?:severity|sev|priority|level|tier|category)[\s-]*(?:\d|[A-E]\b|one|two|three|four)|"
                         r"\bP[0-4]\b|\b(?:critical|high|medium|low|major|minor)\b", re.I),
+    # a count or amount: "two reviewers", "at most four", "£100,000", "18 staff" (a year, a standard's or control's
+    # number and a section number are none: see `answers`)
+    "amount": re.compile(rf"\b\d[\d,]*(?:\.\d+)?\b|£|\$|€|\b(?:{_NUMBER_WORDS.removesuffix('|a|an')}|fifty|hundred|"
+                         rf"thousand|million|dozen)\b", re.I),
     # a numbered step ("3. The Service Desk disables the account …")
     "steps": NUMBERED_STEP,
     "where": re.compile(
@@ -133,6 +143,7 @@ ASK_LABELS: dict[str, str] = {
     "if-not": "what happens when it is not done",
     "steps": "the steps",
     "level": "the severity or priority",
+    "amount": "the number or amount",
 }
 
 # Values of a time limit or frequency, for telling when two sentences disagree ("1 hour" vs "same day").
@@ -140,8 +151,8 @@ _VALUES: dict[str, re.Pattern[str]] = {
     "when": re.compile(rf"\b(?:{_COUNT}[\s-]*{_UNIT}|immediately|same (?:business |working )?day|"
                        rf"next (?:business |working )?day)\b", re.I),
     "how-often": re.compile(r"\b(?:(?:six|three|two|half|semi|bi)-)?(?:annual(?:ly)?|yearly|quarterly|monthly|weekly|"
-                            r"daily|hourly)\b|\b(?:once|twice) a \w+\b|"
-                            r"\b(?:every\s+(?:\w+\s+)?|each )(?:day|week|month|quarter|year|hour)s?\b", re.I),
+                            r"daily|nightly|hourly)\b|\b(?:once|twice) a \w+\b|"
+                            rf"\b(?:every\s+(?:\w+\s+)?|each ){_PERIOD_WORD}s?\b", re.I),
 }
 _DAYS_A_MONTH = 30.4375
 _PERIOD_MONTHS = {"hour": 1 / 24 / _DAYS_A_MONTH, "day": 1 / _DAYS_A_MONTH, "week": 7 / _DAYS_A_MONTH, "month": 1,
@@ -150,7 +161,9 @@ _PERIOD_MONTHS = {"hour": 1 / 24 / _DAYS_A_MONTH, "day": 1 / _DAYS_A_MONTH, "wee
 VALUE_WORDS = token_set(" ".join(["minutes", *(f"{unit}s" for unit in _PERIOD_MONTHS)]) +
                         " working business calendar within least every each once twice same next")
 _ADVERB_PERIOD = {"annual": "year", "annually": "year", "yearly": "year", "quarterly": "quarter", "monthly": "month",
-                  "weekly": "week", "daily": "day", "hourly": "hour"}
+                  "weekly": "week", "daily": "day", "nightly": "day", "hourly": "hour"}
+# a time of day that recurs is a daily frequency: "every night" is "every day"
+_DAILY = {"night": "day", "evening": "day", "morning": "day", "weekday": "day"}
 _PREFIX_COUNT = {"six": 6, "three": 3, "two": 2, "bi": 2}
 _COUNT_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "six": 6, "twelve": 12, "other": 2}
 _PAREN_NUMBER = re.compile(r"\s*\(\d+\)")
@@ -168,7 +181,7 @@ _SOFT_BREAK = re.compile(r",\s*(?:(?:and|but|then|or)\s+)?|\s+and\s+", re.I)
 # Words that say what kind of fact is asked, or that name nobody in particular: no topic of a part of the question
 # ("how quickly does someone have to get on it?" has none, so any time limit near the rest of the question answers it)
 ASK_WORDS = token_set("quickly fast soon long often frequently regularly time deadline when where who whom "
-                      "someone somebody anyone anybody get got need needs look looks take takes severity priority")
+                      "someone somebody anyone anybody get got need needs look looks take takes severity priority many much")
 
 
 # A part that asks the previous part's question again about something else: "…, and what about the photos?"
@@ -270,7 +283,30 @@ def answers(kind: str, text: str) -> bool:
     pattern = EVIDENCE_PATTERNS.get(kind)
     if kind == "when":
         text = _LOOKBACK.sub(" ", text)
+    if kind == "amount":
+        text = _NOT_AN_AMOUNT.sub(" ", text)
     return bool(pattern and pattern.search(text))
+
+
+AMOUNT_WINDOW = 6  # words between a number and a word of the question for the number to be the amount asked
+
+
+def states_amount_of(words: frozenset[str], text: str) -> bool:
+    """Does `text` give a number right next to one of `words` (the question's own words): "limited to at most four
+    people" for "how many people can be key administrators?", not "returned within 30 days" for "how much storage
+    do the IronKeys have?" (the number is the loan's, far from "storage")."""
+    stems = {w[:5] for w in words}
+    tokens = re.findall(r"[\w£$€,.]+", _NOT_AN_AMOUNT.sub(" ", text))
+    numbers = [i for i, t in enumerate(tokens) if EVIDENCE_PATTERNS["amount"].fullmatch(t.strip(",."))
+               or EVIDENCE_PATTERNS["amount"].match(t)]
+    near = [i for i, t in enumerate(tokens) if t.lower().strip(",.")[:5] in stems]
+    return any(abs(i - j) <= AMOUNT_WINDOW for i in numbers for j in near)
+
+
+# Numbers that count nothing: a section or list number opening the text ("6.2 Agency workers …"), a year, a
+# standard's number (ISO/IEC 27001) and a control or clause id ("A.5.15", "8.13")
+_NOT_AN_AMOUNT = re.compile(r"^\W*\d+(?:\.\d+)*\.?\s|\b(?:19|20)\d\d\b|\b\d{4,5}(?=[:-]\d{4}\b)|\b(?:ISO|IEC)[\s/]*"
+                            r"(?:IEC\s*)?\d+|\b[A-Z]?\.?\d+\.\d+(?:\.\d+)*\b", re.I)
 
 
 def answers_ask(ask: Ask, text: str) -> bool:
@@ -330,7 +366,8 @@ def _normal_frequency(phrase: str) -> str:
     elif words[0] in ("every", "each"):
         count = words[1] if len(words) > 2 else "1"
         number = int(count) if count.isdigit() else _COUNT_WORDS.get(count)
-        period = _PERIOD_MONTHS.get(words[-1].removesuffix("s"))
+        unit = words[-1].removesuffix("s")
+        period = _PERIOD_MONTHS.get(_DAILY.get(unit, unit))
         if number is None or period is None:
             return " ".join(words)
         months = number * period

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.answer.asks import Ask, question_parts, values
+from assistant.answer.asks import Ask, detect_asks, question_parts, states_amount_of, values
 from assistant.answer.identity import IdentityAsk, identity_ask
 from assistant.answer.lists import FOLLOWER_BUDGET, MAX_FOLLOWERS, items_beyond
 from assistant.answer.selection import VALUE_KINDS, Line, disagreement_text, is_control_question, select
@@ -289,6 +289,16 @@ def _lists_across_passages(lines: list[Line], passage_at: Callable[[Chunk, int],
         line.followers = [*earlier, *line.followers, *later]
 
 
+def _asks_only_an_amount_none_gives(question: str, units: list[Unit]) -> bool:
+    """A question that asks only how many or how much, where no sentence of the passages read states a number: the
+    documents talk about the topic, not the amount (quoting them would look like an answer)."""
+    asks = detect_asks(question)
+    if not asks or any(a.kind != "amount" for a in asks):
+        return False
+    words = token_set(question) - FILLER_TOKENS
+    return not any(states_amount_of(words, u.text) for u in units)
+
+
 def _list_too_long(items: list[Unit]) -> bool:
     return len(items) > 2 * MAX_FOLLOWERS or sum(len(u.text) for u in items) > 2 * FOLLOWER_BUDGET
 
@@ -332,6 +342,8 @@ def compose(
         return abstain(analysis, hits)
     if identity is not None and not naming:
         return abstain(analysis, hits)  # "who is our DPO?": no sentence names one, the duties of the role don't answer
+    if _asks_only_an_amount_none_gives(analysis.question, units):
+        return abstain(analysis, hits)  # "how much storage do the sticks have?" and no passage states a number
     parts = question_parts(analysis.question)
     part_sims = None
     part_vectors = np.zeros((0, len(query_vector)), dtype=np.float32)
