@@ -21,7 +21,14 @@ import numpy as np
 from assistant.answer.asks import Ask, detect_asks, question_parts, states_amount_of, values
 from assistant.answer.identity import IdentityAsk, identity_ask
 from assistant.answer.lists import FOLLOWER_BUDGET, MAX_FOLLOWERS, items_beyond
-from assistant.answer.selection import VALUE_KINDS, Line, disagreement_text, is_control_question, select
+from assistant.answer.selection import (
+    VALUE_KINDS,
+    Line,
+    Selection,
+    disagreement_text,
+    is_control_question,
+    select,
+)
 from assistant.answer.types import Answer, Citation
 from assistant.answer.units import Unit, split_units
 from assistant.catalogue import Catalogue
@@ -299,6 +306,23 @@ def _asks_only_an_amount_none_gives(question: str, units: list[Unit]) -> bool:
     return not any(states_amount_of(words, u.text) for u in units)
 
 
+# A template's instruction left where a value belongs: "located at [list the address of the alternate work site that
+# the organization will use]" (a bracketed value such as "[quarterly]" is a filled-in choice, not an instruction)
+PLACEHOLDER = re.compile(r"\[(?:list|set|insert|enter|specify|add|describe|name|state|provide|define)\b[^\][]{8,}\]",
+                         re.I)
+
+
+def _opens_with_a_blank(selection: Selection, question: str) -> bool:
+    """The sentence that best answers the question names the asked thing only inside a template's unfilled
+    instruction ("what's the address of the backup site?" → "… located at [list the address of the alternate work
+    site …]": "address" is only in the blank): the documents do not give it."""
+    if not selection.lines:
+        return False
+    text = selection.lines[0].unit.text
+    blanks = token_set(" ".join(m.group(0) for m in PLACEHOLDER.finditer(text)))
+    return bool(blanks & (token_set(question) - FILLER_TOKENS) - token_set(PLACEHOLDER.sub(" ", text)))
+
+
 def _list_too_long(items: list[Unit]) -> bool:
     return len(items) > 2 * MAX_FOLLOWERS or sum(len(u.text) for u in items) > 2 * FOLLOWER_BUDGET
 
@@ -353,6 +377,8 @@ def compose(
     nearby = _nearby_units(units, sims, vectors, hits, unit_vectors, neighbours,
                            _parts_in_context(part_vectors, query_vector))
     selection = select(analysis, units, sims, part_sims, vectors, nearby, query_vector.astype(np.float32), naming)
+    if _opens_with_a_blank(selection, analysis.question):
+        return abstain(analysis, hits)  # the asked value is a template's unfilled "[list the address of …]"
     if passage_at is not None:
         _lists_across_passages(selection.lines, passage_at)
     citations: dict[str, Citation] = {}
