@@ -66,8 +66,10 @@ def main() -> None:
     parser.add_argument("--set", action="append", dest="sets", metavar="QUESTIONS:CORPUS:INDEX",
                         help="question file, its corpus and an index folder (repeatable)")
     parser.add_argument("--l2", type=float, default=0.001)
-    parser.add_argument("--oos-weight", type=float, default=0.6,
+    parser.add_argument("--oos-weight", type=float, default=0.35,
                         help="weight of the out-of-scope class against the answerable one (within each corpus)")
+    parser.add_argument("--loco", action="store_true",
+                        help="also print leave-one-corpus-out accuracy (fit on the other sets, test on each)")
     args = parser.parse_args()
     sets = args.sets or ["evals/questions.jsonl:corpus:"]
     data: dict[str, list[tuple[list[float], bool, bool]]] = {}
@@ -82,21 +84,34 @@ def main() -> None:
                 continue  # the holdout split is never read here
             feats, named = signals_for(assistant, q["question"], q.get("role", "staff"), q.get("turns", []))
             data[questions].append((feats, named, bool(q["abstain"])))
+    w = fit(data, args.oos_weight, args.l2)
+    report: dict[str, object] = {
+        "abstain_weights": [round(float(v), 3) for v in w],
+        "dev_abstain_accuracy": {name: round(accuracy(w, items), 3) for name, items in data.items()}}
+    if args.loco and len(data) > 1:
+        loco = {name: round(accuracy(fit({n: i for n, i in data.items() if n != name}, args.oos_weight, args.l2),
+                                     items), 3) for name, items in data.items()}
+        report["leave_one_corpus_out_accuracy"] = loco | {"mean": round(float(np.mean(list(loco.values()))), 3)}
+    print(json.dumps(report, indent=1))
+
+
+Items = list[tuple[list[float], bool, bool]]  # per dev question: its signals, named (never abstains), out of scope
+
+
+def fit(data: dict[str, Items], oos_weight: float, l2: float) -> np.ndarray:
+    """The model fitted on these sets' dev questions (those that may abstain)."""
     dev = [(name, f, a) for name, items in data.items() for f, named, a in items if not named]
     y = np.array([a for _, _, a in dev], dtype=float)
-    w = fit_logistic(np.array([f for _, f, _ in dev]), y, balanced_weights([n for n, _, _ in dev], y, args.oos_weight),
-                     l2=args.l2)
+    return fit_logistic(np.array([f for _, f, _ in dev]), y, balanced_weights([n for n, _, _ in dev], y, oos_weight),
+                        l2=l2)
 
-    def accuracy(items: list[tuple[list[float], bool, bool]]) -> float:
-        ok = 0
-        for feats, named, should in items:
-            z = w[0] + float(np.dot(w[1:], feats))
-            ok += ((not named) and z >= 0) == should
-        return ok / len(items)
 
-    print(json.dumps({"abstain_weights": [round(float(v), 3) for v in w],
-                      "dev_abstain_accuracy": {name: round(accuracy(items), 3) for name, items in data.items()}},
-                     indent=1))
+def accuracy(w: np.ndarray, items: Items) -> float:
+    ok = 0
+    for feats, named, should in items:
+        z = w[0] + float(np.dot(w[1:], feats))
+        ok += ((not named) and z >= 0) == should
+    return ok / len(items)
 
 
 if __name__ == "__main__":
