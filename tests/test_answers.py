@@ -327,6 +327,24 @@ def test_a_short_question_with_only_chat_words_of_its_own_follows_the_last_turn(
     assert not analyse("password minimum length though?", get_catalogue(), conversation).followup
 
 
+@pytest.mark.integration
+def test_a_ten_word_question_pointing_back_follows_the_answered_turn(second_org: Assistant) -> None:
+    # "they" are the old laptops of the turn before; alone, "prove … destroyed" found the incident evidence steps
+    conversation = second_org.new_conversation()
+    first = second_org.ask("what happens to our old laptops when they get binned?", role="staff",
+                           conversation=conversation, llm=False)
+    assert not first.abstained
+    answer = second_org.ask("do we get anything to prove they were actually destroyed?", role="staff",
+                            conversation=conversation, llm=False)
+    assert "destruction certificate" in answer.answer
+    conversation = Conversation()
+    conversation.update("what happens to our old laptops when they get binned?", [])
+    assert analyse("do we get anything to prove they were actually destroyed?", get_catalogue(), conversation).followup
+    # a longer question with a pronoun is a question of its own
+    assert not analyse("do we get anything in writing to prove that the recycler actually destroyed the disks?",
+                       get_catalogue(), conversation).followup
+
+
 def test_follow_ups_read_against_the_previous_turn_only() -> None:
     catalogue = get_catalogue()
     conversation = Conversation()

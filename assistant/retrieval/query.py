@@ -93,7 +93,7 @@ def is_followup(question: str, conversation: Conversation | None) -> bool:
         return False
     words = question.split()
     own = [t for t in tokenize(question) if not NUMBER_TOKEN.fullmatch(t) and t not in _CHAT_TOKENS]
-    return (bool(_FOLLOWUP_START.match(question)) or (len(words) <= 8 and bool(_PRONOUN.search(question)))
+    return (bool(_FOLLOWUP_START.match(question)) or (len(words) <= 10 and bool(_PRONOUN.search(question)))
             or (len(words) <= 6 and len(own) <= 1))
 
 
