@@ -297,8 +297,7 @@ def states_amount_of(words: frozenset[str], text: str) -> bool:
     do the IronKeys have?" (the number is the loan's, far from "storage")."""
     stems = {w[:5] for w in words}
     tokens = re.findall(r"[\w£$€,.]+", _NOT_AN_AMOUNT.sub(" ", text))
-    numbers = [i for i, t in enumerate(tokens) if EVIDENCE_PATTERNS["amount"].fullmatch(t.strip(",."))
-               or EVIDENCE_PATTERNS["amount"].match(t)]
+    numbers = [i for i, t in enumerate(tokens) if EVIDENCE_PATTERNS["amount"].match(t)]
     near = [i for i, t in enumerate(tokens) if t.lower().strip(",.")[:5] in stems]
     return any(abs(i - j) <= AMOUNT_WINDOW for i in numbers for j in near)
 
