@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     top_k: int = 8
     # logistic abstention model [bias, best sentence cosine, idf-weighted coverage, dense peak, rank agreement]
     # (assistant.answer.grounded.AbstainSignals), fitted on the dev splits by evals/calibrate_abstention.py
-    abstain_weights: list[float] = Field(default_factory=lambda: [4.569, -4.76, -0.431, -3.828, -2.33],
+    abstain_weights: list[float] = Field(default_factory=lambda: [7.903, -8.225, -1.102, -6.737, -3.071],
                                          min_length=5, max_length=5)
     max_question_chars: int = 2000
 

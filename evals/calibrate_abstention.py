@@ -66,7 +66,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", dest="sets", metavar="QUESTIONS:CORPUS:INDEX",
                         help="question file, its corpus and an index folder (repeatable)")
     parser.add_argument("--l2", type=float, default=0.001)
-    parser.add_argument("--oos-weight", type=float, default=0.35,
+    parser.add_argument("--oos-weight", type=float, default=0.6,
                         help="weight of the out-of-scope class against the answerable one (within each corpus)")
     parser.add_argument("--loco", action="store_true",
                         help="also print leave-one-corpus-out accuracy (fit on the other sets, test on each)")
