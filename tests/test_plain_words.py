@@ -25,6 +25,16 @@ def test_an_everyday_phrase_the_documents_never_use_is_searched_in_their_words()
     assert "lost stolen" not in formal_words("someone left the door open at the depot", documents)
 
 
+def test_someone_who_left_on_a_day_is_a_leaver_not_a_lost_thing() -> None:
+    documents = frequencies("Laptops must never be left unattended. Access is revoked on termination.")
+    leaver = "leaver termination offboarding revoke access"
+    assert leaver in formal_words("my report left on friday - what happens to their mailbox?", documents)
+    assert leaver in formal_words("someone on my team has left the company, who removes their access?", documents)
+    # a thing left somewhere is lost, and "left unattended" is the documents' own phrase: neither is a leaver
+    assert leaver not in formal_words("I left my work phone on the train, what now?", documents)
+    assert leaver not in formal_words("can a laptop be left unattended in the car?", documents)
+
+
 def test_an_idiom_is_judged_as_a_whole_not_by_the_word_its_particle_leaves() -> None:
     # the tokenizer keeps "finish" of "finishing up" and "switch" of "switched off"; documents that "finish the
     # goods-in" or have MFA "switched on" do not speak of leavers or disabled accounts

@@ -24,7 +24,8 @@ PLAIN_TO_FORMAL: list[tuple[str, str]] = [
     (r"log ?ins?|sign ?ins?|accounts?|credentials", "account access"),
     (r"(?:switch|turn|shut|cut)(?:s|ed|ing)? off|kill(?:s|ed)?|blocked", "disabled revoked"),
     (r"passwords?|passcodes?|pins?", "password authentication"),
-    (r"leav(?:es|ing)|leaver|quits?|quitting|fired|last day|finishing up|moving on|resign(?:s|ed|ing)?",
+    (r"leav(?:es|ing)|leaver|quits?|quitting|fired|last day|finishing up|moving on|resign(?:s|ed|ing)?|"
+     r"left (?:the (?:company|business|firm|organi[sz]ation)|us|on \w+day|last \w+|yesterday|recently)",
      "leaver termination offboarding revoke access"),
     (r"new (?:starters?|joiners?|hires?|staff)|starting|first (?:day|week)|onboard(?:ing)?", "joiner onboarding"),
     (r"hack(?:ed|s)?|breach(?:ed|es)?|compromised?|something (?:bad|wrong)|suspicious", "security incident"),
