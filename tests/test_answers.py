@@ -433,6 +433,15 @@ def test_a_time_asked_with_an_adverb_or_a_clock_is_a_when_ask() -> None:
     assert not answers("when", "Version 17.00 of the handbook applies to everyone.")
 
 
+def test_asking_whether_it_is_ever_redone_asks_how_often() -> None:
+    question = "does everyone get a criminal record check when they join or only some jobs? and does it ever get redone?"
+    assert [a.kind for a in detect_asks(question)] == ["how-often"]
+    assert [a.kind for a in detect_asks("and does the access review get repeated later on?")] == ["how-often"]
+    assert answers("how-often", "Staff in enhanced screening roles have their basic DBS check repeated every 3 years.")
+    # "how fast should it be re-run?" asks a time limit: re-running once is no frequency
+    assert [a.kind for a in detect_asks("a backup job failed last night - how fast should it be re-run?")] == ["when"]
+
+
 def test_a_retention_word_beside_another_ask_names_the_topic() -> None:
     # "the retention periods" / "kept" say what the question is about when the same part asks who or where
     question = ("I've changed the retention periods in the backup procedure. who needs to approve it, and do I have "

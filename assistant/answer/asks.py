@@ -38,12 +38,15 @@ _CONSEQUENCE_WORDS = r"\bconsequences?\b|\bpenalt(?:y|ies)\b"
 # Standards, laws and regulators every ISMS names: no system a thing is done in, nobody's own name
 STANDARD_NAMES = ("ISO", "IEC", "ISMS", "GDPR", "SOC", "PCI", "DSS", "NIST", "HMRC", "ICO")
 
+_REDONE = r"(?:re-?done|repeated|renewed|refreshed|re-?checked|re-?run|re-?tested|re-?reviewed)"
 # What each kind of ask looks like in a question.
 QUESTION_PATTERNS: dict[str, re.Pattern[str]] = {
     "who": re.compile(
         r"\bwho(?:m|se)?\b|\bwhich (?:team|person|role|department|group|manager)|\bapprov\w*|\bsigns? off|"
         r"\b(?:tell|notify|inform|contact|escalate)\b|\bto whom\b|\breport (?:it |this )?to\b", re.I),
-    "how-often": re.compile(r"\bhow (?:often|frequently|regularly)\b|\bfrequency\b|\binterval\b|\bhow many times\b",
+    # "does it ever get redone?" asks how often it is repeated
+    "how-often": re.compile(r"\bhow (?:often|frequently|regularly)\b|\bfrequency\b|\binterval\b|\bhow many times\b|"
+                            rf"\bever (?:gets? |be |been )?{_REDONE}\b|\b{_REDONE} (?:ever|again|later|periodically)\b",
                             re.I),
     "when": re.compile(
         # "how long do my passwords need to be?" asks a length, not a time
