@@ -30,7 +30,7 @@ def test_someone_who_left_on_a_day_is_a_leaver_not_a_lost_thing() -> None:
     leaver = "leaver termination offboarding revoke access"
     assert leaver in formal_words("my report left on friday - what happens to their mailbox?", documents)
     assert leaver in formal_words("someone on my team has left the company, who removes their access?", documents)
-    # a thing left somewhere is lost, and "left unattended" is the documents' own phrase: neither is a leaver
+    # a thing left somewhere is lost, and a thing "left unattended" is still ours: neither is a leaver
     assert leaver not in formal_words("I left my work phone on the train, what now?", documents)
     assert leaver not in formal_words("can a laptop be left unattended in the car?", documents)
 
