@@ -296,13 +296,12 @@ def _lists_across_passages(lines: list[Line], passage_at: Callable[[Chunk, int],
         line.followers = [*earlier, *line.followers, *later]
 
 
-def _asks_only_an_amount_none_gives(question: str, units: list[Unit]) -> bool:
-    """A question that asks only how many or how much, where no sentence of the passages read states a number: the
-    documents talk about the topic, not the amount (quoting them would look like an answer)."""
+def _asks_only_an_amount_none_gives(question: str, words: frozenset[str], units: list[Unit]) -> bool:
+    """A question that asks only how many or how much, where no sentence of the passages read states a number near
+    one of its `words`: the documents talk about the topic, not the amount (quoting them would look like an answer)."""
     asks = detect_asks(question)
     if not asks or any(a.kind != "amount" for a in asks):
         return False
-    words = token_set(question) - FILLER_TOKENS
     return not any(states_amount_of(words, u.text) for u in units)
 
 
@@ -312,15 +311,15 @@ PLACEHOLDER = re.compile(r"\[(?:list|set|insert|enter|specify|add|describe|name|
                          re.I)
 
 
-def _opens_with_a_blank(selection: Selection, question: str) -> bool:
-    """The sentence that best answers the question names the asked thing only inside a template's unfilled
-    instruction ("what's the address of the backup site?" → "… located at [list the address of the alternate work
-    site …]": "address" is only in the blank): the documents do not give it."""
+def _opens_with_a_blank(selection: Selection, words: frozenset[str]) -> bool:
+    """The sentence that best answers the question names the asked thing (one of `words`, the question's own) only
+    inside a template's unfilled instruction ("what's the address of the backup site?" → "… located at [list the
+    address of the alternate work site …]": "address" is only in the blank): the documents do not give it."""
     if not selection.lines:
         return False
     text = selection.lines[0].unit.text
     blanks = token_set(" ".join(m.group(0) for m in PLACEHOLDER.finditer(text)))
-    return bool(blanks & (token_set(question) - FILLER_TOKENS) - token_set(PLACEHOLDER.sub(" ", text)))
+    return bool(blanks & words - token_set(PLACEHOLDER.sub(" ", text)))
 
 
 def _list_too_long(items: list[Unit]) -> bool:
@@ -366,7 +365,8 @@ def compose(
         return abstain(analysis, hits)
     if identity is not None and not naming:
         return abstain(analysis, hits)  # "who is our DPO?": no sentence names one, the duties of the role don't answer
-    if _asks_only_an_amount_none_gives(analysis.question, units):
+    question_words = token_set(analysis.question) - FILLER_TOKENS  # the question's own words, for the two checks below
+    if _asks_only_an_amount_none_gives(analysis.question, question_words, units):
         return abstain(analysis, hits)  # "how much storage do the sticks have?" and no passage states a number
     parts = question_parts(analysis.question)
     part_sims = None
@@ -377,7 +377,7 @@ def compose(
     nearby = _nearby_units(units, sims, vectors, hits, unit_vectors, neighbours,
                            _parts_in_context(part_vectors, query_vector))
     selection = select(analysis, units, sims, part_sims, vectors, nearby, query_vector.astype(np.float32), naming)
-    if _opens_with_a_blank(selection, analysis.question):
+    if _opens_with_a_blank(selection, question_words):
         return abstain(analysis, hits)  # the asked value is a template's unfilled "[list the address of …]"
     if passage_at is not None:
         _lists_across_passages(selection.lines, passage_at)
