@@ -531,6 +531,28 @@ def test_a_lead_time_question_gets_the_lead_time(assistant: Assistant) -> None:
     assert "10 working days" in answer.answer
 
 
+def test_being_told_is_no_who_ask() -> None:
+    # "how quickly must they tell us?" names who is told: only the time is asked ("supposed" and "tell" are no
+    # topic of the part); "do I need to tell anyone?" still asks who
+    question = "if one of our vendors gets hacked and our data's involved, how quickly are they supposed to tell us?"
+    assert [(a.kind, a.words) for a in detect_asks(question)] == [("when", frozenset())]
+    assert [a.kind for a in detect_asks("a breach hit our data - do I need to tell anyone?")] == ["who"]
+
+
+@pytest.mark.integration
+def test_how_fast_a_supplier_must_tell_us_is_their_deadline_not_ours(second_org: Assistant,
+                                                                      third_org: Assistant) -> None:
+    # our own deadlines to tell clients (48 hours) or the ICO (72 hours) answer "how fast must we tell them?", not
+    # how fast a supplier must tell us: the contract's "notification to us … within 24 hours" does
+    answer = second_org.ask("if one of our vendors gets hacked and our data's involved, how quickly are they "
+                            "supposed to tell us?", role="staff", llm=False)
+    assert "notification to us of any security incident affecting our data within 24 hours" in answer.answer
+    assert "don't say" not in answer.answer
+    answer = third_org.ask("how quickly does a supplier have to tell us if they've had a breach that hits our data?",
+                           role="staff", llm=False)
+    assert "suppliers to tell us of an incident affecting our data within 36 hours" in _lines(answer.answer)[0]
+
+
 @pytest.mark.integration
 def test_a_deadline_after_the_start_is_no_rival_to_a_lead_time_before_it(third_org: Assistant) -> None:
     # "8 working days before the start date" (the starter request) and "30 days from their first day" (the induction

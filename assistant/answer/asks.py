@@ -43,7 +43,9 @@ _REDONE = r"(?:re-?done|repeated|renewed|refreshed|re-?checked|re-?run|re-?teste
 QUESTION_PATTERNS: dict[str, re.Pattern[str]] = {
     "who": re.compile(
         r"\bwho(?:m|se)?\b|\bwhich (?:team|person|role|department|group|manager)|\bapprov\w*|\bsigns? off|"
-        r"\b(?:tell|notify|inform|contact|escalate)\b|\bto whom\b|\breport (?:it |this )?to\b", re.I),
+        # "do I have to tell anyone?" asks who; "how fast must they tell us?" names who is told
+        r"\b(?:tell|notify|inform|contact|escalate)\b(?!\s+(?:us|me)\b)|\bto whom\b|\breport (?:it |this )?to\b",
+        re.I),
     # "does it ever get redone?" asks how often it is repeated
     "how-often": re.compile(r"\bhow (?:often|frequently|regularly)\b|\bfrequency\b|\binterval\b|\bhow many times\b|"
                             rf"\bever (?:gets? |be |been )?{_REDONE}\b|\b{_REDONE} (?:ever|again|later|periodically)\b",
@@ -184,7 +186,8 @@ _SOFT_BREAK = re.compile(r",\s*(?:(?:and|but|then|or)\s+)?|\s+and\s+", re.I)
 # Words that say what kind of fact is asked, or that name nobody in particular: no topic of a part of the question
 # ("how quickly does someone have to get on it?" has none, so any time limit near the rest of the question answers it)
 ASK_WORDS = token_set("quickly fast soon long often frequently regularly time deadline when where who whom "
-                      "someone somebody anyone anybody get got need needs look looks take takes severity priority many much")
+                      "someone somebody anyone anybody get got need needs look looks take takes severity priority many much "
+                      "supposed meant tell")
 
 
 # A part that asks the previous part's question again about something else: "…, and what about the photos?"
@@ -275,6 +278,17 @@ def detect_asks(question: str) -> list[Ask]:
 # deadline after it ("within 20 working days of becoming aware")
 LEAD_TIME = re.compile(rf"\b{_AMOUNT}[\s-]*{_UNIT}'?\s+(?:of\s+)?(?:notice|before|ahead|in advance|prior)\b|"
                        rf"\bnotice of (?:at least )?{_AMOUNT}[\s-]*{_UNIT}", re.I)
+
+
+# "How fast must a supplier tell us?" asks how soon another party notifies us: the sentence that answers it says
+# so ("notify us", "notification to us", "within 24 hours of the supplier becoming aware"), not our own deadline
+# to tell a regulator or customers ("within 72 hours of our becoming aware")
+TOLD_US_QUESTION = re.compile(r"\b(?:tell|notify|inform|alert|warn|update)\s+us\b|\blet us know\b|"
+                              r"\breport (?:it |this |that )?(?:back )?to us\b", re.I)
+TOLD_US = re.compile(r"\b(?:tell|notify|inform|alert|warn|update)\s+us\b|\bnotif\w*\s+(?:to\s+)?us\b|"
+                     r"\blet us know\b|\breport\w*\s+(?:it\s+)?to\s+us\b|"
+                     r"\b(?:their|its|the (?:supplier|vendor|provider|processor|contractor|partner)s?)\s+becoming aware\b",
+                     re.I)
 
 
 # "issued within the last 12 months" looks back: it is no time limit for doing something

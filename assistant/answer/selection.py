@@ -21,6 +21,8 @@ from assistant.answer.asks import (
     ASK_WORDS,
     LEAD_TIME,
     LEAD_TIME_QUESTION,
+    TOLD_US,
+    TOLD_US_QUESTION,
     VALUE_WORDS,
     Ask,
     answers,
@@ -268,14 +270,17 @@ def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
         opening = openers[0]
     keeps_asked = bool(RETENTION.search(analysis.question))
     lead_asked = bool(LEAD_TIME_QUESTION.search(analysis.question))
+    told_us_asked = bool(TOLD_US_QUESTION.search(analysis.question))
 
     def fits(kind: str, unit: Unit) -> bool:
-        """"how long do we keep …?" wants a retention period, "how far ahead …?" a lead time, not a deadline"""
+        """"how long do we keep …?" wants a retention period, "how far ahead …?" a lead time, not a deadline, "how
+        fast must they tell us?" the time another party has to notify us"""
         if not answers(kind, unit.text):
             return False
         if kind != "when":
             return True
-        return not (keeps_asked and not _keeps(unit, builder)) and not (lead_asked and not LEAD_TIME.search(unit.text))
+        return (not (keeps_asked and not _keeps(unit, builder)) and not (lead_asked and not LEAD_TIME.search(unit.text))
+                and not (told_us_asked and not TOLD_US.search(unit.text)))
 
     factual = [a for a in asks if a.kind not in ("list", "steps")]  # prose may tell how it is done too
     if asks and asks[0].kind == "list":  # "what requirements must my laptop meet (OS, encryption, …)?": the list
