@@ -554,6 +554,16 @@ def test_how_fast_a_supplier_must_tell_us_is_their_deadline_not_ours(second_org:
 
 
 @pytest.mark.integration
+def test_the_line_that_answers_the_main_ask_opens(assistant: Assistant) -> None:
+    # the Netskope sentence scores best but gives no time; the false-positive sentence answers "how long until …?"
+    answer = assistant.ask("netskope blocked an email of mine and I think the tool got it wrong. how long until "
+                           "someone looks at it?", role="staff", llm=False)
+    lines = _lines(answer.answer)
+    assert "within 2 working days" in lines[0]
+    assert any("Netskope DLP scans outbound email" in line for line in lines[1:])
+
+
+@pytest.mark.integration
 def test_a_deadline_after_the_start_is_no_rival_to_a_lead_time_before_it(third_org: Assistant) -> None:
     # "8 working days before the start date" (the starter request) and "30 days from their first day" (the induction
     # module) are different kinds of time: no "documents disagree" between them

@@ -302,6 +302,15 @@ def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
     floor = RIVAL_RELEVANCE * max(similarity[id(u)] for u in pool)
     close = {id(u) for u in pool if similarity[id(u)] >= floor}  # near the best cosine: they mean the question
     missing = _answer_asks(asks, ranked, best, builder, fits, neighbours, close)
+    if factual and not naming and not fits(factual[0].kind, opening):
+        # the opening did not answer the main ask: the line found for it opens instead (a register row only where
+        # one may open)
+        may_open = {id(u) for u in openers}
+        answer = next((line for line in builder.lines[1:] if id(line.unit) in may_open
+                       and answers_ask(factual[0], line.unit.text) and fits(factual[0].kind, line.unit)), None)
+        if answer is not None:
+            builder.lines.remove(answer)
+            builder.lines.insert(0, answer)
     if part_sims is not None and len(part_sims) > 1:
         _answer_parts(units, pool, part_sims, builder)
     disagreements: list[tuple[Ask, Unit, Unit]] = []
