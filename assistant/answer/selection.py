@@ -303,14 +303,7 @@ def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
     close = {id(u) for u in pool if similarity[id(u)] >= floor}  # near the best cosine: they mean the question
     missing = _answer_asks(asks, ranked, best, builder, fits, neighbours, close)
     if factual and not naming and not fits(factual[0].kind, opening):
-        # the opening did not answer the main ask: the line found for it opens instead (a register row only where
-        # one may open)
-        may_open = {id(u) for u in openers}
-        answer = next((line for line in builder.lines[1:] if id(line.unit) in may_open
-                       and answers_ask(factual[0], line.unit.text) and fits(factual[0].kind, line.unit)), None)
-        if answer is not None:
-            builder.lines.remove(answer)
-            builder.lines.insert(0, answer)
+        _open_with_the_answer(factual[0], openers, builder, fits)
     if part_sims is not None and len(part_sims) > 1:
         _answer_parts(units, pool, part_sims, builder)
     disagreements: list[tuple[Ask, Unit, Unit]] = []
@@ -329,6 +322,18 @@ def select(analysis: QueryAnalysis, units: list[Unit], sims: np.ndarray,
     # quoted for "how long have we got to tell the regulator?" answers it in other words ("ICO")
     missing = [a for a in missing if not any(answers(a.kind, u.text) for u in builder.covered())]
     return Selection(_ordered(builder.lines), missing, disagreements)
+
+
+def _open_with_the_answer(ask: Ask, openers: list[Unit], builder: _Builder,
+                          fits: Callable[[str, Unit], bool]) -> None:
+    """The opening line does not answer the main ask: the line found for that ask opens instead (a register row
+    only where one may open)."""
+    may_open = {id(u) for u in openers}
+    answer = next((line for line in builder.lines[1:] if id(line.unit) in may_open
+                   and answers_ask(ask, line.unit.text) and fits(ask.kind, line.unit)), None)
+    if answer is not None:
+        builder.lines.remove(answer)
+        builder.lines.insert(0, answer)
 
 
 def _trim_soa_rows(units: list[Unit]) -> None:
