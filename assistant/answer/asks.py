@@ -283,10 +283,9 @@ LEAD_TIME = re.compile(rf"\b{_AMOUNT}[\s-]*{_UNIT}'?\s+(?:of\s+)?(?:notice|befor
 # "How fast must a supplier tell us?" asks how soon another party notifies us: the sentence that answers it says
 # so ("notify us", "notification to us", "within 24 hours of the supplier becoming aware"), not our own deadline
 # to tell a regulator or customers ("within 72 hours of our becoming aware")
-TOLD_US_QUESTION = re.compile(r"\b(?:tell|notify|inform|alert|warn|update)\s+us\b|\blet us know\b|"
-                              r"\breport (?:it |this |that )?(?:back )?to us\b", re.I)
-TOLD_US = re.compile(r"\b(?:tell|notify|inform|alert|warn|update)\s+us\b|\bnotif\w*\s+(?:to\s+)?us\b|"
-                     r"\blet us know\b|\breport\w*\s+(?:it\s+)?to\s+us\b|"
+_TELL_US = r"\b(?:tell|notify|inform|alert|warn|update)\s+us\b|\blet us know\b"
+TOLD_US_QUESTION = re.compile(rf"{_TELL_US}|\breport (?:it |this |that )?(?:back )?to us\b", re.I)
+TOLD_US = re.compile(rf"{_TELL_US}|\bnotif\w*\s+(?:to\s+)?us\b|\breport\w*\s+(?:it\s+)?to\s+us\b|"
                      r"\b(?:their|its|the (?:supplier|vendor|provider|processor|contractor|partner)s?)\s+becoming aware\b",
                      re.I)
 
